@@ -1,0 +1,568 @@
+"""The scenario: one description of traffic, pool, database and faults.
+
+The simulation, the live lab, the lessons and the tests all read this one
+format (contract 1 of the design notes), so it is validated here, once, with
+messages a learner can act on: each names the field, the bad value and what
+is allowed. Every field carries its own spec (range, unit, one-line meaning)
+so the playground can build its controls and the reference page its tables
+from the same place the validator reads.
+
+Pool parameters are spelled exactly as each library spells them and keep the
+library's units: seconds for SQLAlchemy and asyncpg, milliseconds for
+HikariCP, seconds for Go's durations.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import tomli_w
+
+PRESETS_DIR = Path(__file__).resolve().parent.parent / "presets"
+
+
+class ScenarioError(ValueError):
+    """An invalid scenario, explained in one line that names the field."""
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What a field may hold; read by the validator, the UI and the docs."""
+
+    type: type
+    lo: float | None = None
+    hi: float | None = None
+    choices: tuple[str, ...] = ()
+    unit: str = ""
+    doc: str = ""
+    off: float | None = None  # a value outside lo..hi that means "disabled"
+    optional: bool = False  # None allowed (omitted in TOML): "no limit"
+
+
+def _f(default: Any, type_: type, lo: float | None = None, hi: float | None = None, *,
+       unit: str = "", doc: str = "", choices: tuple[str, ...] = (),
+       off: float | None = None, optional: bool = False) -> Any:
+    spec = Spec(type_, lo, hi, choices, unit, doc, off, optional)
+    return field(default=default, metadata={"spec": spec})
+
+
+# --------------------------------------------------------------------- traffic
+
+@dataclass(frozen=True)
+class Phase:
+    """From `at_s` on, requests arrive at `rate_per_s` (all instances together)."""
+
+    at_s: float = _f(0.0, float, 0, 86_400, unit="s", doc="when this rate starts")
+    rate_per_s: float = _f(10.0, float, 0, 100_000, unit="1/s", doc="arrivals per second from then on")
+
+
+@dataclass(frozen=True)
+class Hold:
+    """How long a request keeps its connection: the time spent in the database."""
+
+    dist: str = _f("exponential", str, choices=("constant", "exponential", "lognormal"),
+                   doc="shape of the hold-time distribution")
+    mean_ms: float = _f(50.0, float, 0.001, 3_600_000, unit="ms", doc="mean hold time")
+    sigma: float = _f(0.5, float, 0.01, 3.0, doc="lognormal shape (spread); ignored by the others")
+
+
+@dataclass(frozen=True)
+class Workload:
+    rate_per_s: float = _f(20.0, float, 0, 100_000, unit="1/s",
+                           doc="mean arrivals per second, spread over all instances (Poisson)")
+    phases: tuple[Phase, ...] = ()
+    hold: Hold = field(default_factory=Hold)
+    cpu_fraction: float = _f(0.0, float, 0, 1,
+                             doc="share of each hold that needs a database CPU core")
+    leak_probability: float = _f(0.0, float, 0, 1,
+                                 doc="share of requests that never give their connection back")
+
+    def rate_at(self, t: float) -> float:
+        rate = self.rate_per_s
+        for phase in self.phases:
+            if phase.at_s <= t:
+                rate = phase.rate_per_s
+        return rate
+
+
+# ------------------------------------------------------------------ pool kinds
+
+@dataclass(frozen=True)
+class SQLAlchemyPool:
+    """SQLAlchemy's QueuePool / AsyncAdaptedQueuePool, as `create_engine` names it."""
+
+    kind: ClassVar[str] = "sqlalchemy"
+    library: ClassVar[str] = "SQLAlchemy QueuePool"
+    pool_size: int = _f(5, int, 0, 1000, doc="idle connections kept; 0 = unlimited, never discarded")
+    max_overflow: int = _f(10, int, -1, 1000, doc="connections allowed beyond pool_size; -1 = unlimited")
+    pool_timeout: float = _f(30.0, float, 0, 3600, unit="s",
+                             doc="how long a checkout waits at the cap before TimeoutError")
+    pool_recycle: float = _f(-1.0, float, 1, 604_800, unit="s", off=-1,
+                             doc="reconnect at checkout when older than this; -1 = never")
+    pool_pre_ping: bool = _f(False, bool, doc="test the connection at checkout")
+    pool_use_lifo: bool = _f(False, bool, doc="reuse the most recently returned connection first")
+
+    @property
+    def cap(self) -> int | None:
+        if self.pool_size == 0 or self.max_overflow == -1:
+            return None
+        return self.pool_size + self.max_overflow
+
+    @property
+    def base(self) -> int:
+        return self.pool_size
+
+
+@dataclass(frozen=True)
+class AsyncpgPool:
+    """asyncpg's Pool, as `asyncpg.create_pool` and `pool.acquire` name it."""
+
+    kind: ClassVar[str] = "asyncpg"
+    library: ClassVar[str] = "asyncpg Pool"
+    min_size: int = _f(10, int, 0, 1000, doc="connections opened when the pool is created (not kept)")
+    max_size: int = _f(10, int, 1, 1000, doc="holders in the pool: the hard cap")
+    max_queries: int = _f(50_000, int, 1, 10_000_000, doc="close a connection after this many queries")
+    max_inactive_connection_lifetime: float = _f(
+        300.0, float, 0.001, 604_800, unit="s", off=0,
+        doc="close a connection idle this long, even below min_size; 0 = never")
+    timeout: float | None = _f(None, float, 0.001, 3600, unit="s", optional=True,
+                               doc="acquire timeout, connect included; none = wait forever")
+    command_timeout: float | None = _f(None, float, 0.001, 3600, unit="s", optional=True,
+                                       doc="per-query timeout; none = no limit")
+
+    @property
+    def cap(self) -> int:
+        return self.max_size
+
+    @property
+    def base(self) -> int:
+        return self.min_size
+
+
+@dataclass(frozen=True)
+class HikariPool:
+    """HikariCP, as HikariConfig names it (milliseconds)."""
+
+    kind: ClassVar[str] = "hikari"
+    library: ClassVar[str] = "HikariCP"
+    maximumPoolSize: int = _f(10, int, 1, 1000, doc="hard cap on connections")  # noqa: N815
+    minimumIdle: int | None = _f(None, int, 0, 1000, optional=True,  # noqa: N815
+                                 doc="idle connections to keep; none = maximumPoolSize")
+    connectionTimeout: int = _f(30_000, int, 250, 3_600_000, unit="ms",  # noqa: N815
+                                doc="how long getConnection waits before failing")
+    idleTimeout: int = _f(600_000, int, 10_000, 604_800_000, unit="ms", off=0,  # noqa: N815
+                          doc="close idle connections above minimumIdle after this; 0 = never")
+    maxLifetime: int = _f(1_800_000, int, 30_000, 604_800_000, unit="ms", off=0,  # noqa: N815
+                          doc="retire a connection at this age; 0 = never")
+    keepaliveTime: int = _f(0, int, 30_000, 604_800_000, unit="ms", off=0,  # noqa: N815
+                            doc="ping idle connections this often; 0 = off")
+    leakDetectionThreshold: int = _f(0, int, 2000, 604_800_000, unit="ms", off=0,  # noqa: N815
+                                     doc="warn when a connection is out this long; 0 = off")
+    validationTimeout: int = _f(5000, int, 250, 3_600_000, unit="ms",  # noqa: N815
+                                doc="how long a liveness check may take")
+
+    @property
+    def min_idle(self) -> int:
+        m = self.minimumIdle
+        return self.maximumPoolSize if m is None or m > self.maximumPoolSize else m
+
+    @property
+    def cap(self) -> int:
+        return self.maximumPoolSize
+
+    @property
+    def base(self) -> int:
+        return self.min_idle
+
+
+@dataclass(frozen=True)
+class GoPool:
+    """Go's database/sql pool, named after its setters (durations in seconds)."""
+
+    kind: ClassVar[str] = "go"
+    library: ClassVar[str] = "Go database/sql"
+    MaxOpenConns: int = _f(0, int, 0, 10_000, doc="cap on open connections; 0 = unlimited")  # noqa: N815
+    MaxIdleConns: int = _f(2, int, 0, 10_000, doc="idle connections kept; returns beyond are closed")  # noqa: N815
+    ConnMaxLifetime: float = _f(0.0, float, 0, 604_800, unit="s",  # noqa: N815
+                                doc="close connections older than this; 0 = never")
+    ConnMaxIdleTime: float = _f(0.0, float, 0, 604_800, unit="s",  # noqa: N815
+                                doc="close connections idle longer than this; 0 = never")
+    ContextTimeout: float = _f(0.0, float, 0, 3600, unit="s",  # noqa: N815
+                               doc="the caller's context deadline for getting a connection; 0 = none")
+
+    @property
+    def cap(self) -> int | None:
+        return self.MaxOpenConns or None
+
+    @property
+    def max_idle(self) -> int:
+        idle = self.MaxIdleConns
+        return min(idle, self.MaxOpenConns) if self.MaxOpenConns else idle
+
+    @property
+    def base(self) -> int:
+        return self.max_idle
+
+
+@dataclass(frozen=True)
+class NoPool:
+    """Connect for every request and close afterwards."""
+
+    kind: ClassVar[str] = "none"
+    library: ClassVar[str] = "no pool"
+
+    @property
+    def cap(self) -> None:
+        return None
+
+    @property
+    def base(self) -> int:
+        return 0
+
+
+PoolConfig = SQLAlchemyPool | AsyncpgPool | HikariPool | GoPool | NoPool
+POOL_KINDS: dict[str, type] = {c.kind: c for c in (SQLAlchemyPool, AsyncpgPool, HikariPool, GoPool, NoPool)}
+
+
+# ------------------------------------------------------------ database and app
+
+@dataclass(frozen=True)
+class Database:
+    connect_ms: float = _f(5.0, float, 0, 60_000, unit="ms",
+                           doc="server-side cost of one new connection (fork, authentication)")
+    rtt_ms: float = _f(0.2, float, 0, 10_000, unit="ms",
+                       doc="one network round trip, paid by each query, ping, reset and connect step")
+    max_connections: int = _f(100, int, 1, 100_000, doc="the server's connection limit, shared by all instances")
+    superuser_reserved_connections: int = _f(3, int, 0, 100_000,
+                                             doc="slots an ordinary role may not use")
+    cores: int = _f(0, int, 0, 1024, doc="database CPU cores; 0 = no CPU contention modelled")
+
+    @property
+    def role_limit(self) -> int:
+        """Connections an ordinary (non-superuser) application role can hold."""
+        return self.max_connections - self.superuser_reserved_connections
+
+
+@dataclass(frozen=True)
+class App:
+    instances: int = _f(1, int, 1, 200, doc="application processes, each with its own pool")
+
+
+@dataclass(frozen=True)
+class Fault:
+    kind: str = _f("kill_idle", str, choices=("kill_idle", "restart", "idle_cut"),
+                   doc="kill_idle: pg_terminate_backend on idle connections; restart: the server "
+                       "restarts; idle_cut: a firewall silently drops connections idle too long")
+    at_s: float = _f(0.0, float, 0, 86_400, unit="s", doc="when the fault happens (idle_cut: from when)")
+    down_s: float = _f(1.0, float, 0, 3600, unit="s", doc="restart: how long the server is down")
+    idle_cut_after_s: float = _f(300.0, float, 0.001, 86_400, unit="s",
+                                 doc="idle_cut: idle time after which a connection is dropped")
+
+
+# -------------------------------------------------------------------- scenario
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str = _f("scenario", str, doc="short name, used in file names and application_name")
+    description: str = _f("", str, doc="what the scenario shows, in one or two sentences")
+    seed: int = _f(1, int, 0, 2**32 - 1, doc="random seed; same seed, same run")
+    duration_s: float = _f(60.0, float, 0.001, 86_400, unit="s", doc="how long requests arrive")
+    workload: Workload = field(default_factory=Workload)
+    pool: PoolConfig = field(default_factory=SQLAlchemyPool)
+    database: Database = field(default_factory=Database)
+    app: App = field(default_factory=App)
+    faults: tuple[Fault, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_dict(self)
+
+    def to_toml(self) -> str:
+        return tomli_w.dumps(self.to_dict())
+
+    def with_overrides(self, assignments: list[str] | dict[str, Any]) -> Scenario:
+        return from_dict(apply_overrides(self.to_dict(), assignments))
+
+
+SECTIONS: dict[str, type] = {"workload": Workload, "database": Database, "app": App}
+
+
+# ------------------------------------------------------------------ validation
+
+def _describe_range(spec: Spec) -> str:
+    kind = "a whole number" if spec.type is int else "a number"
+    if spec.lo is not None and spec.hi is not None:
+        text = f"{kind} from {_num(spec.lo)} to {_num(spec.hi)}"
+    elif spec.lo is not None:
+        text = f"{kind} of at least {_num(spec.lo)}"
+    else:
+        text = kind
+    if spec.unit:
+        text += f" ({spec.unit})"
+    if spec.off is not None:
+        text = f"{_num(spec.off)} (off) or {text}"
+    if spec.optional:
+        text += ", or none"
+    return text
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else repr(x)
+
+
+def _check_value(path: str, value: Any, spec: Spec) -> Any:
+    """Return the value converted to the field's type, or raise ScenarioError."""
+    if value is None or (isinstance(value, str) and value.lower() in ("none", "null")):
+        if spec.optional:
+            return None
+        raise ScenarioError(f"{path} = none: must be {_allowed(spec)}")
+    if spec.type is bool:
+        if isinstance(value, bool):
+            return value
+        raise ScenarioError(f"{path} = {value!r}: must be true or false")
+    if spec.type is str:
+        if not isinstance(value, str):
+            raise ScenarioError(f"{path} = {value!r}: must be text")
+        if spec.choices and value not in spec.choices:
+            raise ScenarioError(f"{path} = {value!r}: must be one of {', '.join(spec.choices)}")
+        return value
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ScenarioError(f"{path} = {value!r}: must be {_allowed(spec)}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ScenarioError(f"{path} = {value!r}: must be {_allowed(spec)}")
+    if spec.type is int:
+        if isinstance(value, float) and not value.is_integer():
+            raise ScenarioError(f"{path} = {value!r}: must be {_allowed(spec)}")
+        value = int(value)
+    else:
+        value = float(value)
+    if spec.off is not None and value == spec.off:
+        return value
+    if (spec.lo is not None and value < spec.lo) or (spec.hi is not None and value > spec.hi):
+        raise ScenarioError(f"{path} = {_num(value)}: must be {_allowed(spec)}")
+    return value
+
+
+def _allowed(spec: Spec) -> str:
+    if spec.choices:
+        return "one of " + ", ".join(spec.choices)
+    return _describe_range(spec)
+
+
+def specs(cls: type) -> dict[str, Spec]:
+    """The validated fields of a section, in declaration order."""
+    return {f.name: f.metadata["spec"] for f in dataclasses.fields(cls) if "spec" in f.metadata}
+
+
+def _build(cls: type, raw: Any, path: str, nested: dict[str, Any] | None = None) -> Any:
+    if not isinstance(raw, dict):
+        raise ScenarioError(f"{path} = {raw!r}: must be a table of settings")
+    nested = nested or {}
+    known = specs(cls)
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        where = f"{path}.{key}" if path else key
+        if key in nested:
+            values[key] = nested[key](value, where)
+        elif key in known:
+            values[key] = _check_value(where, value, known[key])
+        else:
+            raise ScenarioError(f"{where}: unknown field (known: {', '.join([*known, *nested])})")
+    return cls(**values)
+
+
+def _build_pool(raw: Any, path: str) -> PoolConfig:
+    if not isinstance(raw, dict):
+        raise ScenarioError(f"{path} = {raw!r}: must be a table of settings")
+    raw = dict(raw)
+    kind = raw.pop("kind", "sqlalchemy")
+    if kind not in POOL_KINDS:
+        raise ScenarioError(f"{path}.kind = {kind!r}: must be one of {', '.join(POOL_KINDS)}")
+    cls = POOL_KINDS[kind]
+    for key in raw:
+        if key not in specs(cls):
+            owners = [k for k, c in POOL_KINDS.items() if key in specs(c)]
+            hint = f" (that is a setting of {owners[0]})" if owners else ""
+            known = ", ".join(specs(cls)) or "none"
+            raise ScenarioError(f"{path}.{key}: not a setting of pool.kind = {kind!r}{hint}; "
+                                f"its settings: {known}")
+    pool = _build(cls, raw, path)
+    if isinstance(pool, AsyncpgPool) and pool.min_size > pool.max_size:
+        raise ScenarioError(f"{path}.min_size = {pool.min_size}: must not exceed "
+                            f"{path}.max_size ({pool.max_size})")
+    if isinstance(pool, HikariPool) and pool.minimumIdle is not None \
+            and pool.minimumIdle > pool.maximumPoolSize:
+        raise ScenarioError(f"{path}.minimumIdle = {pool.minimumIdle}: must not exceed "
+                            f"{path}.maximumPoolSize ({pool.maximumPoolSize})")
+    return pool
+
+
+def _build_list(item_cls: type) -> Any:
+    def build(raw: Any, path: str) -> tuple[Any, ...]:
+        if not isinstance(raw, list):
+            raise ScenarioError(f"{path} = {raw!r}: must be a list of tables")
+        return tuple(_build(item_cls, item, f"{path}.{i}") for i, item in enumerate(raw))
+    return build
+
+
+def from_dict(raw: dict[str, Any]) -> Scenario:
+    """Validate a parsed TOML document and build the scenario it describes."""
+    hold = lambda v, p: _build(Hold, v, p)  # noqa: E731
+    sections = {
+        "workload": lambda v, p: _build(Workload, v, p, {"phases": _build_list(Phase), "hold": hold}),
+        "pool": _build_pool,
+        "database": lambda v, p: _build(Database, v, p),
+        "app": lambda v, p: _build(App, v, p),
+        "faults": _build_list(Fault),
+    }
+    scenario = _build(Scenario, raw, "", sections)
+    _check_across(scenario)
+    return scenario
+
+
+def _check_across(s: Scenario) -> None:
+    db = s.database
+    if db.superuser_reserved_connections >= db.max_connections:
+        raise ScenarioError(
+            f"database.superuser_reserved_connections = {db.superuser_reserved_connections}: "
+            f"must be below database.max_connections ({db.max_connections})")
+    last = -1.0
+    for i, phase in enumerate(s.workload.phases):
+        if phase.at_s < last:
+            raise ScenarioError(f"workload.phases.{i}.at_s = {_num(phase.at_s)}: phases must be "
+                                f"in time order (the one before starts at {_num(last)})")
+        last = phase.at_s
+    for i, fault in enumerate(s.faults):
+        if fault.at_s > s.duration_s:
+            raise ScenarioError(f"faults.{i}.at_s = {_num(fault.at_s)}: must be within the run "
+                                f"(0 to duration_s = {_num(s.duration_s)})")
+
+
+# ------------------------------------------------------------------- load/save
+
+def load(path: str | Path) -> Scenario:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ScenarioError(f"{path}: cannot read the scenario file ({e.strerror})") from e
+    return loads(text, source=str(path))
+
+
+def loads(text: str, source: str = "scenario") -> Scenario:
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ScenarioError(f"{source}: not valid TOML ({e})") from e
+    return from_dict(raw)
+
+
+def preset_names() -> list[str]:
+    return sorted(p.stem for p in PRESETS_DIR.glob("*.toml"))
+
+
+def load_preset(name: str) -> Scenario:
+    path = PRESETS_DIR / f"{name}.toml"
+    if not path.is_file():
+        raise ScenarioError(f"preset {name!r} does not exist (see: python -m sim presets)")
+    return load(path)
+
+
+def to_dict(obj: Any) -> Any:
+    """Plain TOML-ready data: None (no limit) is left out, as TOML has no null."""
+    if isinstance(obj, tuple):
+        return [to_dict(x) for x in obj]
+    if not dataclasses.is_dataclass(obj):
+        return obj
+    out: dict[str, Any] = {}
+    if hasattr(type(obj), "kind") and isinstance(getattr(type(obj), "kind", None), str) \
+            and type(obj) in POOL_KINDS.values():
+        out["kind"] = obj.kind
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if value is None or value == ():
+            continue
+        out[f.name] = to_dict(value)
+    return out
+
+
+# ------------------------------------------------------------------- overrides
+
+def parse_value(text: str) -> Any:
+    """`--set` values are TOML (`20`, `true`, `[{at_s=1, rate_per_s=5}]`); else plain text."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def apply_overrides(raw: dict[str, Any], assignments: list[str] | dict[str, Any]) -> dict[str, Any]:
+    """Set dotted paths (`pool.pool_size`, `faults.0.at_s`) in a copy of the raw scenario.
+
+    Changing `pool.kind` drops the old kind's settings, so `--set pool.kind=asyncpg`
+    on a SQLAlchemy preset gives asyncpg's defaults instead of an error.
+    """
+    if isinstance(assignments, dict):
+        pairs = list(assignments.items())
+    else:
+        pairs = []
+        for item in assignments:
+            key, sep, value = item.partition("=")
+            if not sep or not key.strip():
+                raise ScenarioError(f"--set {item!r}: must look like section.field=value")
+            pairs.append((key.strip(), parse_value(value.strip())))
+    out = copy.deepcopy(raw)
+    for key, value in pairs:
+        if key == "pool.kind" and out.get("pool", {}).get("kind", "sqlalchemy") != value:
+            out["pool"] = {"kind": value}
+    for key, value in pairs:
+        _set_path(out, key, value)
+    return out
+
+
+def _set_path(raw: dict[str, Any], key: str, value: Any) -> None:
+    parts = key.split(".")
+    node: Any = raw
+    for i, part in enumerate(parts[:-1]):
+        where = ".".join(parts[: i + 1])
+        if isinstance(node, list):
+            node = _list_item(node, part, where)
+        else:
+            nxt = node.get(part)
+            if nxt is None:
+                nxt = [] if part in ("faults", "phases") else {}
+                node[part] = nxt
+            node = nxt
+    last = parts[-1]
+    if isinstance(node, list):
+        index = _index(last, key)
+        if index == len(node):
+            node.append(value)
+        elif index < len(node):
+            node[index] = value
+        else:
+            raise ScenarioError(f"--set {key}: there are only {len(node)} items")
+    elif isinstance(node, dict):
+        node[last] = value
+    else:
+        raise ScenarioError(f"--set {key}: {'.'.join(parts[:-1])} is not a table")
+
+
+def _index(part: str, where: str) -> int:
+    if not part.isdigit():
+        raise ScenarioError(f"--set {where}: {part!r} must be a list position (0, 1, ...)")
+    return int(part)
+
+
+def _list_item(node: list[Any], part: str, where: str) -> Any:
+    index = _index(part, where)
+    if index == len(node):
+        node.append({})
+    if index >= len(node):
+        raise ScenarioError(f"--set {where}: there are only {len(node)} items")
+    return node[index]

@@ -1,0 +1,163 @@
+"""The trace: the event log that the simulation and the live lab both write.
+
+Everything a learner sees (metrics, charts, the taxi stand) is computed from
+this log, so a simulated and a live run are compared by one piece of code
+(contract 2 of the design notes). One row per event: time on the scenario
+clock, instance, request id, connection id, kind and reason.
+
+Rows are kept in typed columns (`array.array`), not as objects: a run of a
+million requests writes a few million rows, and six machine-typed columns
+cost about 22 bytes a row where a tuple per row would cost ten times that.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from array import array
+from enum import IntEnum
+from typing import IO
+
+import numpy as np
+
+
+class Ev(IntEnum):
+    """What happened. A request ends with exactly one of QUERY_END, TIMEOUT, ERROR."""
+
+    ARRIVE = 0        # a request arrives at an instance
+    WAIT = 1          # it queues: the pool is at its cap (the wait lasts until its next event)
+    ACQUIRE = 2       # it holds a usable connection
+    CONNECT = 3       # a physical connect starts (request -1 when the pool connects on its own)
+    OPEN = 4          # that connect succeeded: the connection exists on the server
+    CONNECT_FAIL = 5  # that connect failed (reason says why)
+    PING = 6          # a liveness check (reason ok / fail)
+    QUERY_START = 7
+    QUERY_END = 8     # the request got its answer: completed
+    RELEASE = 9       # the connection is back in the pool (after its reset)
+    CLOSE = 10        # the pool closed a connection (reason says why)
+    LEAK = 11         # the request keeps its connection for ever
+    TIMEOUT = 12      # the request gave up waiting for a connection
+    ERROR = 13        # the request failed (reason says why)
+    DEAD = 14         # the server side of a connection is gone (killed, cut, restart)
+    SERVER = 15       # the server went down / came up (reason)
+    LEAK_WARNING = 16  # HikariCP's leak detector logged a warning (it never reclaims)
+
+
+class Why(IntEnum):
+    """Why: the reason column, shared by every kind of event that has one."""
+
+    NONE = 0
+    OK = 1
+    FAIL = 2
+    OVERFLOW = 3        # closed on return because the idle slots were full (SQLAlchemy)
+    RECYCLE = 4         # pool_recycle age reached at checkout (SQLAlchemy)
+    IDLE = 5            # idle too long (asyncpg inactive lifetime, Hikari idleTimeout, Go ConnMaxIdleTime)
+    LIFETIME = 6        # too old (Hikari maxLifetime, Go ConnMaxLifetime)
+    MAX_QUERIES = 7     # asyncpg max_queries
+    BROKEN = 8          # found dead (ping, failed query, closed socket)
+    MAX_IDLE = 9        # Go: returned while MaxIdleConns were already idle
+    INVALIDATED = 10    # SQLAlchemy: older than a pool-wide invalidation
+    DONE = 11           # no pool: closed after its one request
+    TOO_MANY_CLIENTS = 12  # PostgreSQL SQLSTATE 53300
+    REFUSED = 13        # the server is down
+    QUERY_TIMEOUT = 14  # asyncpg command_timeout
+    OTHER = 15
+    KILLED = 16         # pg_terminate_backend
+    CUT = 17            # a firewall dropped it silently
+    RESTART = 18        # the server restarted
+    DOWN = 19
+    UP = 20
+    WAITED = 21         # ACQUIRE after a WAIT
+    CONTEXT = 22        # Go: the caller's context deadline
+
+
+EV_NAMES = [e.name.lower() for e in Ev]
+WHY_NAMES = [w.name.lower() for w in Why]
+
+COLUMNS = ("t", "instance", "request", "conn", "kind", "reason")
+
+
+class Trace:
+    """An append-only event log in six typed columns."""
+
+    __slots__ = ("_t", "_instance", "_request", "_conn", "_kind", "_reason")
+
+    def __init__(self) -> None:
+        self._t = array("d")
+        self._instance = array("h")
+        self._request = array("q")
+        self._conn = array("q")
+        self._kind = array("B")
+        self._reason = array("B")
+
+    def emit(self, t: float, instance: int, request: int, conn: int, kind: int, reason: int = 0) -> None:
+        self._t.append(t)
+        self._instance.append(instance)
+        self._request.append(request)
+        self._conn.append(conn)
+        self._kind.append(kind)
+        self._reason.append(reason)
+
+    def __len__(self) -> int:
+        return len(self._t)
+
+    def columns(self) -> dict[str, np.ndarray]:
+        """Zero-copy numpy views of the columns, sorted by time if they are not already."""
+        cols = {
+            "t": np.frombuffer(self._t, dtype=np.float64) if len(self) else np.zeros(0),
+            "instance": np.frombuffer(self._instance, dtype=np.int16) if len(self) else np.zeros(0, np.int16),
+            "request": np.frombuffer(self._request, dtype=np.int64) if len(self) else np.zeros(0, np.int64),
+            "conn": np.frombuffer(self._conn, dtype=np.int64) if len(self) else np.zeros(0, np.int64),
+            "kind": np.frombuffer(self._kind, dtype=np.uint8) if len(self) else np.zeros(0, np.uint8),
+            "reason": np.frombuffer(self._reason, dtype=np.uint8) if len(self) else np.zeros(0, np.uint8),
+        }
+        t = cols["t"]
+        if len(t) > 1 and np.any(t[1:] < t[:-1]):
+            order = np.argsort(t, kind="stable")
+            cols = {k: v[order] for k, v in cols.items()}
+        return cols
+
+    @classmethod
+    def from_columns(cls, cols: dict[str, np.ndarray]) -> Trace:
+        trace = cls()
+        trace._t.extend(np.asarray(cols["t"], dtype=np.float64).tolist())
+        trace._instance.extend(np.asarray(cols["instance"]).tolist())
+        trace._request.extend(np.asarray(cols["request"]).tolist())
+        trace._conn.extend(np.asarray(cols["conn"]).tolist())
+        trace._kind.extend(np.asarray(cols["kind"]).tolist())
+        trace._reason.extend(np.asarray(cols["reason"]).tolist())
+        return trace
+
+    def rows(self, start: int = 0, stop: int | None = None) -> list[tuple[float, int, int, int, str, str]]:
+        """Readable rows (kind and reason as names) for tests and small tables."""
+        stop = len(self) if stop is None else stop
+        return [(self._t[i], self._instance[i], self._request[i], self._conn[i],
+                 EV_NAMES[self._kind[i]], WHY_NAMES[self._reason[i]])
+                for i in range(start, stop)]
+
+    def write_csv(self, out: IO[str]) -> None:
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(COLUMNS)
+        cols = self.columns()
+        for t, inst, req, conn, kind, why in zip(cols["t"].tolist(), cols["instance"].tolist(),
+                                                  cols["request"].tolist(), cols["conn"].tolist(),
+                                                  cols["kind"].tolist(), cols["reason"].tolist()):
+            writer.writerow((f"{t:.6f}", inst, req, conn, EV_NAMES[kind], WHY_NAMES[why]))
+
+    def to_csv(self) -> str:
+        buf = io.StringIO()
+        self.write_csv(buf)
+        return buf.getvalue()
+
+    @classmethod
+    def read_csv(cls, src: IO[str]) -> Trace:
+        trace = cls()
+        ev = {n: i for i, n in enumerate(EV_NAMES)}
+        why = {n: i for i, n in enumerate(WHY_NAMES)}
+        reader = csv.reader(src)
+        header = next(reader)
+        if tuple(header) != COLUMNS:
+            raise ValueError(f"not a Pool Stand trace: header {header}")
+        for t, inst, req, conn, kind, reason in reader:
+            trace.emit(float(t), int(inst), int(req), int(conn), ev[kind], why[reason])
+        return trace
