@@ -187,13 +187,13 @@ class GoPool:
 
     kind: ClassVar[str] = "go"
     library: ClassVar[str] = "Go database/sql"
-    MaxOpenConns: int = _f(0, int, 0, 10_000, doc="cap on open connections; 0 = unlimited")  # noqa: N815
-    MaxIdleConns: int = _f(2, int, 0, 10_000, doc="idle connections kept; returns beyond are closed")  # noqa: N815
-    ConnMaxLifetime: float = _f(0.0, float, 0, 604_800, unit="s",  # noqa: N815
+    MaxOpenConns: int = _f(0, int, 0, 10_000, doc="cap on open connections; 0 = unlimited")
+    MaxIdleConns: int = _f(2, int, 0, 10_000, doc="idle connections kept; returns beyond are closed")
+    ConnMaxLifetime: float = _f(0.0, float, 0, 604_800, unit="s",
                                 doc="close connections older than this; 0 = never")
-    ConnMaxIdleTime: float = _f(0.0, float, 0, 604_800, unit="s",  # noqa: N815
+    ConnMaxIdleTime: float = _f(0.0, float, 0, 604_800, unit="s",
                                 doc="close connections idle longer than this; 0 = never")
-    ContextTimeout: float = _f(0.0, float, 0, 3600, unit="s",  # noqa: N815
+    ContextTimeout: float = _f(0.0, float, 0, 3600, unit="s",
                                doc="the caller's context deadline for getting a connection; 0 = none")
 
     @property
@@ -238,7 +238,8 @@ class Database:
                            doc="server-side cost of one new connection (fork, authentication)")
     rtt_ms: float = _f(0.2, float, 0, 10_000, unit="ms",
                        doc="one network round trip, paid by each query, ping, reset and connect step")
-    max_connections: int = _f(100, int, 1, 100_000, doc="the server's connection limit, shared by all instances")
+    max_connections: int = _f(100, int, 1, 100_000,
+                              doc="the server's connection limit, shared by all instances")
     superuser_reserved_connections: int = _f(3, int, 0, 100_000,
                                              doc="slots an ordinary role may not use")
     cores: int = _f(0, int, 0, 1024, doc="database CPU cores; 0 = no CPU contention modelled")

@@ -139,9 +139,7 @@ class Trace:
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(COLUMNS)
         cols = self.columns()
-        for t, inst, req, conn, kind, why in zip(cols["t"].tolist(), cols["instance"].tolist(),
-                                                  cols["request"].tolist(), cols["conn"].tolist(),
-                                                  cols["kind"].tolist(), cols["reason"].tolist()):
+        for t, inst, req, conn, kind, why in zip(*(cols[name].tolist() for name in COLUMNS), strict=True):
             writer.writerow((f"{t:.6f}", inst, req, conn, EV_NAMES[kind], WHY_NAMES[why]))
 
     def to_csv(self) -> str:

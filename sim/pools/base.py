@@ -1,0 +1,128 @@
+"""What every pool kind shares: the waiting line, closing, going idle.
+
+A pool is driven by request processes through three calls (`acquire`,
+`release`, `broken`) and told by the server when a connection dies under it
+(`on_dead`). Everything that differs between libraries lives in the
+subclasses; this module keeps only mechanics they all use the same way.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import deque
+from collections.abc import Generator
+from typing import Any
+
+import simpy
+
+from sim.connection import Conn
+from sim.server import ConnectFailed, Server
+from sim.trace import Ev, Trace, Why
+
+TIMED_OUT = object()  # what a waiter receives when its deadline passes first
+
+
+class RequestFailed(Exception):
+    """The request ends without a connection: kind is Ev.TIMEOUT or Ev.ERROR."""
+
+    def __init__(self, kind: Ev, reason: Why = Why.NONE) -> None:
+        super().__init__(f"{kind.name} {reason.name}")
+        self.kind = kind
+        self.reason = reason
+
+
+def connect_error(e: ConnectFailed) -> RequestFailed:
+    return RequestFailed(Ev.ERROR, e.reason)
+
+
+class Pool:
+    """One application instance's pool."""
+
+    command_timeout: float | None = None
+
+    def __init__(self, env: simpy.Environment, trace: Trace, server: Server, cfg: Any,
+                 instance: int, rng: random.Random) -> None:
+        self.env = env
+        self.trace = trace
+        self.server = server
+        self.cfg = cfg
+        self.instance = instance
+        self.rng = rng
+        self.waiters: deque[simpy.Event] = deque()
+        self.waiting = 0
+
+    # -- what request processes call; each kind overrides these
+    def start(self) -> None:
+        """Warm-up before the scenario clock starts (asyncpg's min_size, Hikari's first connection)."""
+
+    def acquire(self, request: int) -> Generator[Any, Any, Conn]:
+        raise NotImplementedError
+
+    def release(self, conn: Conn, request: int) -> Generator[Any, Any, None]:
+        raise NotImplementedError
+
+    def broken(self, conn: Conn, request: int) -> Generator[Any, Any, None]:
+        """A statement failed because the connection is dead: it is closed, not reused."""
+        self.discard(conn, request, Why.BROKEN)
+        yield from ()
+
+    def on_dead(self, conn: Conn) -> None:
+        """The server side died; by default the pool does not notice until it uses it."""
+
+    # -- shared mechanics
+    def emit(self, request: int, conn: int, kind: int, reason: int = 0) -> None:
+        self.trace.emit(self.env.now, self.instance, request, conn, kind, reason)
+
+    def close(self, conn: Conn, reason: Why, request: int = -1) -> None:
+        conn.closed = True
+        self.emit(request, conn.id, Ev.CLOSE, reason)
+        self.server.disconnect(conn)
+
+    def discard(self, conn: Conn, request: int, reason: Why) -> None:
+        """Back from the request, and closed instead of kept."""
+        self.emit(request, conn.id, Ev.RELEASE)
+        conn.out = False
+        if not conn.closed:
+            self.close(conn, reason, request)
+
+    def handed(self, conn: Conn, request: int, waited: bool) -> Conn:
+        """The request now holds a usable connection."""
+        conn.out = True
+        conn.gen += 1
+        self.emit(request, conn.id, Ev.ACQUIRE, Why.WAITED if waited else Why.NONE)
+        return conn
+
+    def went_idle(self, conn: Conn) -> None:
+        conn.out = False
+        conn.idle_since = self.env.now
+        self.server.on_idle(conn)
+
+    def connect(self, request: int) -> Generator[Any, Any, Conn]:
+        try:
+            return (yield from self.server.connect(self.instance, request))
+        except ConnectFailed as e:
+            raise connect_error(e) from None
+
+    def wait(self, request: int, timeout: float | None) -> Generator[Any, Any, Any]:
+        """Queue until something is handed over, or TIMED_OUT after `timeout` seconds."""
+        ev = self.env.event()
+        self.waiters.append(ev)
+        self.waiting += 1
+        self.emit(request, -1, Ev.WAIT)
+        if timeout is not None:
+            self.env.timeout(timeout).callbacks.append(
+                lambda _, ev=ev: None if ev.triggered else ev.succeed(TIMED_OUT))
+        try:
+            return (yield ev)
+        finally:
+            self.waiting -= 1
+
+    def hand_to_waiter(self, item: Any) -> bool:
+        """Give `item` to the longest-waiting request that is still waiting."""
+        waiters = self.waiters
+        while waiters:
+            ev = waiters.popleft()
+            if not ev.triggered:
+                ev.succeed(item)
+                return True
+        return False

@@ -1,0 +1,26 @@
+"""No pool: every request opens its own connection and closes it afterwards.
+
+The baseline the first lesson measures pools against: each request pays the
+full connect (fork, authentication, round trips), and the server's
+connection limit is met by the number of requests in flight.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+from sim.connection import Conn
+from sim.pools.base import Pool
+from sim.trace import Ev, Why
+
+
+class NoPool(Pool):
+    def acquire(self, request: int) -> Generator[Any, Any, Conn]:
+        conn = yield from self.connect(request)
+        return self.handed(conn, request, False)
+
+    def release(self, conn: Conn, request: int) -> Generator[Any, Any, None]:
+        self.discard(conn, request, Why.DONE)  # Terminate needs no answer
+        yield from ()
+

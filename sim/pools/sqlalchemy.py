@@ -1,0 +1,125 @@
+"""SQLAlchemy's QueuePool (AsyncAdaptedQueuePool over asyncpg).
+
+Covers what surprises people about it, all from `pool/impl.py` and
+`pool/base.py`:
+
+* it starts empty and connects inline, in the request, only when no idle
+  connection is queued, even below pool_size;
+* `pool_size` is the size of the idle queue, not a minimum: a returned
+  connection is closed ("overflow") only when pool_size are already idle;
+* `pool_timeout` bounds only the wait for a checkin at the cap; connect,
+  recycle and pre-ping time come on top;
+* waiters are woken only by a checkin;
+* `pool_recycle` is checked at checkout, against the time the connect began;
+* a failed pre-ping, or a disconnect in a statement, invalidates every
+  connection made before it: each reconnects, unpinged, at its next checkout.
+
+An idle slot may hold an empty record (`None`): an invalidated connection
+keeps its slot and reconnects lazily.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Generator
+from typing import Any
+
+from sim.connection import Conn
+from sim.pools.base import TIMED_OUT, Pool, RequestFailed
+from sim.scenario import SQLAlchemyPool
+from sim.trace import Ev, Why
+
+PING_ROUND_TRIPS = 3  # the asyncpg dialect pings with BEGIN; SELECT; ROLLBACK
+RESET_ROUND_TRIPS = 1  # reset_on_return="rollback"
+
+
+class QueuePool(Pool):
+    cfg: SQLAlchemyPool
+
+    def start(self) -> None:
+        cfg = self.cfg
+        self.idle: deque[Conn | None] = deque()
+        self.unbounded = cfg.pool_size == 0
+        self.overflow = -cfg.pool_size      # = records - pool_size, as `_overflow` counts
+        self.max_overflow = -1 if self.unbounded else cfg.max_overflow
+        self.invalidated_at = float("-inf")
+        self.take = self.idle.pop if cfg.pool_use_lifo else self.idle.popleft
+
+    def acquire(self, request: int) -> Generator[Any, Any, Conn]:
+        waited = new = False
+        if self.idle:
+            record = self.take()
+        elif self.max_overflow == -1 or self.overflow < self.max_overflow:
+            self.overflow += 1
+            record, new = None, True
+        else:
+            record = yield from self.wait(request, self.cfg.pool_timeout)
+            waited = True
+            if record is TIMED_OUT:
+                # a timed-out waiter looks once more: a slot freed without a checkin counts
+                if self.overflow >= self.max_overflow:
+                    raise RequestFailed(Ev.TIMEOUT)
+                self.overflow += 1
+                record, new = None, True
+        conn = yield from self.checkout(record, request, new)
+        return self.handed(conn, request, waited)
+
+    def checkout(self, record: Conn | None, request: int, new: bool) -> Generator[Any, Any, Conn]:
+        """Turn a queued record into a live connection: reconnect, recycle, pre-ping."""
+        cfg = self.cfg
+        now = self.env.now
+        fresh = False
+        if record is not None:
+            if cfg.pool_recycle > 0 and now - record.born > cfg.pool_recycle:
+                self.close(record, Why.RECYCLE, request)
+                record = None
+            elif record.born < self.invalidated_at:
+                self.close(record, Why.INVALIDATED, request)
+                record = None
+        if record is None:
+            record = yield from self.reconnect(request, new)
+            fresh = True
+        if cfg.pool_pre_ping and not fresh:
+            alive = yield from self.server.roundtrips(record, PING_ROUND_TRIPS)
+            self.emit(request, record.id, Ev.PING, Why.OK if alive else Why.FAIL)
+            if not alive:
+                self.close(record, Why.BROKEN, request)
+                self.invalidated_at = self.env.now
+                record = yield from self.reconnect(request, new=False)
+        return record
+
+    def reconnect(self, request: int, new: bool) -> Generator[Any, Any, Conn]:
+        try:
+            return (yield from self.connect(request))
+        except RequestFailed:
+            if new:
+                self.overflow -= 1  # the new record is given up; nobody waiting is woken
+            else:
+                self.checkin(None)  # an existing record goes back empty, keeping its slot
+            raise
+
+    def release(self, conn: Conn, request: int) -> Generator[Any, Any, None]:
+        ok = yield from self.server.roundtrips(conn, RESET_ROUND_TRIPS)
+        if not ok:
+            yield from self.broken(conn, request)
+            return
+        self.emit(request, conn.id, Ev.RELEASE)
+        self.went_idle(conn)
+        self.checkin(conn)
+
+    def broken(self, conn: Conn, request: int) -> Generator[Any, Any, None]:
+        # a disconnect seen in a statement invalidates the whole pool, lazily
+        self.discard(conn, request, Why.BROKEN)
+        self.invalidated_at = self.env.now
+        self.checkin(None)
+        yield from ()
+
+    def checkin(self, record: Conn | None) -> None:
+        if self.hand_to_waiter(record):
+            return
+        if self.unbounded or len(self.idle) < self.cfg.pool_size:
+            self.idle.append(record)
+        else:
+            if record is not None:
+                self.close(record, Why.OVERFLOW)
+            self.overflow -= 1

@@ -1,0 +1,182 @@
+"""The PostgreSQL server as the pools meet it.
+
+Four things about the server shape what a pool does, so those four are
+modelled and nothing else: a new connection costs a fork and an
+authentication (plus round trips across the network); every statement costs
+a round trip; backend slots are limited and shared by every application
+instance, with the last few reserved for superusers; and CPU cores are
+finite, so queries beyond the core count wait for one.
+
+A connect over the limit is refused the way PostgreSQL refuses it: after
+the full startup cost, with SQLSTATE 53300.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from typing import Any
+
+import simpy
+
+from sim.connection import ALIVE, FIN, SILENT, Conn
+from sim.scenario import Database
+from sim.trace import Ev, Trace, Why
+
+CONNECT_ROUND_TRIPS = 2  # TCP handshake, then startup packet to ReadyForQuery (trust auth)
+
+
+class ConnectFailed(Exception):
+    def __init__(self, reason: Why) -> None:
+        super().__init__(reason.name)
+        self.reason = reason
+
+
+class QueryFailed(Exception):
+    def __init__(self, reason: Why) -> None:
+        super().__init__(reason.name)
+        self.reason = reason
+
+
+class Server:
+    def __init__(self, env: simpy.Environment, trace: Trace, db: Database) -> None:
+        self.env = env
+        self.trace = trace
+        self.rtt = db.rtt_ms / 1000.0
+        self.connect_s = db.connect_ms / 1000.0 + CONNECT_ROUND_TRIPS * self.rtt
+        self.max_connections = db.max_connections
+        self.role_limit = db.role_limit
+        self.cores = simpy.Resource(env, db.cores) if db.cores else None
+        self.used = 0                    # backend slots taken, connecting ones included
+        self.up = True
+        self.epoch = 0                   # bumped by every restart: connects in flight fail
+        self.alive: dict[int, Conn] = {}
+        self.next_id = 0
+        self.on_dead: Callable[[Conn], None] = lambda conn: None  # the owning pool's reaction
+        self.on_idle: Callable[[Conn], None] = lambda conn: None  # a firewall's watch, if any
+
+    # ------------------------------------------------------------ connecting
+
+    def connect(self, instance: int, request: int) -> Generator[Any, Any, Conn]:
+        """Open a connection; raise ConnectFailed the way the server would refuse it."""
+        env = self.env
+        conn = Conn(self.next_id, instance, env.now)
+        self.next_id += 1
+        self.trace.emit(env.now, instance, request, conn.id, Ev.CONNECT)
+        if not self.up:
+            yield env.timeout(self.rtt)
+            return self._refuse(conn, request, Why.REFUSED)
+        over = self.used >= self.role_limit
+        if self.used >= self.max_connections:
+            yield env.timeout(self.connect_s)   # no slot at all: refused after startup
+            return self._refuse(conn, request, Why.TOO_MANY_CLIENTS)
+        self.used += 1                          # the backend holds a slot while it starts
+        epoch = self.epoch
+        if self.connect_s:
+            yield env.timeout(self.connect_s)
+        if over or epoch != self.epoch:
+            self.used -= 1
+            return self._refuse(conn, request, Why.TOO_MANY_CLIENTS if over else Why.REFUSED)
+        self._admit(conn, request)
+        return conn
+
+    def open_at_start(self, instance: int) -> Conn | None:
+        """A connection made before the scenario clock starts (a pool's warm-up)."""
+        conn = Conn(self.next_id, instance, self.env.now)
+        self.next_id += 1
+        self.trace.emit(self.env.now, instance, -1, conn.id, Ev.CONNECT)
+        if self.used >= self.role_limit:
+            self.trace.emit(self.env.now, instance, -1, conn.id, Ev.CONNECT_FAIL, Why.TOO_MANY_CLIENTS)
+            return None
+        self.used += 1
+        self._admit(conn, -1)
+        return conn
+
+    def _admit(self, conn: Conn, request: int) -> None:
+        conn.slot = True
+        conn.last_io = self.env.now
+        self.alive[conn.id] = conn
+        self.trace.emit(self.env.now, conn.instance, request, conn.id, Ev.OPEN)
+
+    def _refuse(self, conn: Conn, request: int, reason: Why) -> Conn:
+        self.trace.emit(self.env.now, conn.instance, request, conn.id, Ev.CONNECT_FAIL, reason)
+        raise ConnectFailed(reason)
+
+    def disconnect(self, conn: Conn) -> None:
+        """The client closed it: the backend exits and frees its slot."""
+        if conn.slot:
+            conn.slot = False
+            self.used -= 1
+            del self.alive[conn.id]
+
+    # -------------------------------------------------------------- statements
+
+    def query(self, conn: Conn, hold_s: float, cpu_s: float = 0.0,
+              command_timeout: float | None = None) -> Generator[Any, Any, None]:
+        """One statement: a round trip plus the hold, the CPU share waiting for a core."""
+        env = self.env
+        if conn.dead:
+            yield from self._fail_dead(conn)
+        conn.queries += 1
+        conn.user = env.active_process
+        duration = self.rtt + hold_s
+        try:
+            if command_timeout is not None and duration > command_timeout:
+                yield env.timeout(command_timeout)  # asyncpg cancels it; the connection stays usable
+                raise QueryFailed(Why.QUERY_TIMEOUT)
+            if self.cores is not None and cpu_s > 0:
+                with self.cores.request() as core:
+                    yield core
+                    yield env.timeout(cpu_s)
+                yield env.timeout(duration - cpu_s)
+            else:
+                yield env.timeout(duration)
+        except simpy.Interrupt:
+            raise QueryFailed(Why.BROKEN) from None
+        finally:
+            conn.user = None
+            conn.last_io = env.now
+
+    def roundtrips(self, conn: Conn, n: int, count_queries: int = 0) -> Generator[Any, Any, bool]:
+        """A ping or a reset: n round trips; False if the connection turns out dead."""
+        if conn.dead == FIN:
+            return False                    # the library already knows the socket is closed
+        if conn.dead == SILENT:
+            yield self.env.timeout(self.rtt)  # the first packet meets a reset
+            return False
+        if n and self.rtt:
+            yield self.env.timeout(n * self.rtt)
+        conn.queries += count_queries
+        conn.last_io = self.env.now
+        return True
+
+    def _fail_dead(self, conn: Conn) -> Generator[Any, Any, None]:
+        if conn.dead == SILENT:
+            yield self.env.timeout(self.rtt)
+        raise QueryFailed(Why.BROKEN)
+
+    # ------------------------------------------------------------------ faults
+
+    def kill(self, conn: Conn, reason: Why, how: int = FIN) -> None:
+        """The server side goes away: terminated, restarted, or cut off by a firewall."""
+        if conn.dead != ALIVE or conn.closed:
+            return
+        conn.dead = how
+        if conn.slot:
+            conn.slot = False
+            self.used -= 1
+            del self.alive[conn.id]
+        self.trace.emit(self.env.now, conn.instance, -1, conn.id, Ev.DEAD, reason)
+        if conn.user is not None and how == FIN:
+            conn.user.interrupt(reason)
+        self.on_dead(conn)
+
+    def restart(self, down_s: float) -> Generator[Any, Any, None]:
+        env = self.env
+        self.up = False
+        self.epoch += 1
+        self.trace.emit(env.now, -1, -1, -1, Ev.SERVER, Why.DOWN)
+        for conn in list(self.alive.values()):
+            self.kill(conn, Why.RESTART)
+        yield env.timeout(down_s)
+        self.up = True
+        self.trace.emit(env.now, -1, -1, -1, Ev.SERVER, Why.UP)
