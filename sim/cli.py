@@ -1,0 +1,105 @@
+"""`python -m sim`: run a scenario, or list the presets (contract 3).
+
+Invalid input of any kind ends with one line on stderr and exit status 2,
+so scripts and the lessons' tooling can tell a bad scenario from a crash.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from sim.metrics import summarize_run
+from sim.model import run
+from sim.scenario import Scenario, ScenarioError, load, load_preset, preset_names
+
+EXIT_INVALID = 2
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse's own errors: one line, exit 2
+        print(f"error: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_INVALID)
+
+
+def add_scenario_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments that name a scenario; `python -m live` takes the same ones."""
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("file", nargs="?", help="a scenario TOML file")
+    which.add_argument("--preset", metavar="NAME", help="a preset from presets/ (see: presets)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a field, e.g. --set pool.pool_size=20 (repeatable)")
+
+
+def scenario_from_args(args: argparse.Namespace) -> Scenario:
+    scenario = load_preset(args.preset) if args.preset else load(args.file)
+    return scenario.with_overrides(args.overrides) if args.overrides else scenario
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog="python -m sim", description="Simulate a connection pool scenario.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    run_p = sub.add_parser("run", help="simulate a scenario and print its metrics")
+    add_scenario_arguments(run_p)
+    run_p.add_argument("--requests", type=int, metavar="N", help="stop arrivals after N requests")
+    run_p.add_argument("--json", action="store_true", help="print one JSON object")
+    run_p.add_argument("--trace", metavar="CSV", help="also write the event trace to this file")
+    sub.add_parser("presets", help="list the presets")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "presets":
+            for name in preset_names():
+                print(f"{name:28} {load_preset(name).description}")
+            return 0
+        if args.requests is not None and args.requests < 1:
+            raise ScenarioError(f"--requests = {args.requests}: must be a whole number of at least 1")
+        scenario = scenario_from_args(args)
+    except ScenarioError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_INVALID
+    result = run(scenario, args.requests)
+    metrics = summarize_run(result)
+    if args.trace:
+        with open(args.trace, "w", encoding="utf-8", newline="") as out:
+            result.trace.write_csv(out)
+    print(json.dumps(metrics, indent=2) if args.json else format_table(metrics))
+    return 0
+
+
+def format_table(m: dict[str, Any]) -> str:
+    """A short human summary of a metrics object."""
+    def ms(d: dict[str, float | None], key: str) -> str:
+        v = d[key]
+        return "-" if v is None else f"{v:.1f}"
+
+    errors = ", ".join(f"{k} {v}" for k, v in m["errors"].items() if v) or "none"
+    closes = ", ".join(f"{k} {v}" for k, v in m["closes"].items() if v) or "none"
+    peak = m["peak"]
+    lines = [
+        f"{m['scenario']} ({m['pool']}), {m['duration_s']:.1f} s of scenario time",
+        f"  requests     {m['requests']}: completed {m['completed']}, timed out {m['timed_out']}, "
+        f"errors {sum(m['errors'].values())}, in flight {m['in_flight']}, leaked {m['leaked']}",
+        f"  errors       {errors}",
+        f"  waited       {m['p_wait']:.1%} of requests",
+        f"  wait ms      mean {ms(m['wait_ms'], 'mean')}  p50 {ms(m['wait_ms'], 'p50')}  "
+        f"p95 {ms(m['wait_ms'], 'p95')}  p99 {ms(m['wait_ms'], 'p99')}  max {ms(m['wait_ms'], 'max')}",
+        f"  latency ms   mean {ms(m['latency_ms'], 'mean')}  p50 {ms(m['latency_ms'], 'p50')}  "
+        f"p95 {ms(m['latency_ms'], 'p95')}  p99 {ms(m['latency_ms'], 'p99')}",
+        f"  connections  {m['connects']} opened; closed: {closes}",
+        f"  peaks        checked out {peak['checked_out']}, open {peak['open']}, "
+        f"overflow {peak['overflow']}, waiting {peak['waiting']}, on the server {peak['server']}",
+        f"  throughput   {m['throughput_per_s']:.1f} requests/s",
+    ]
+    if "theory" in m:
+        th = m["theory"]
+        lines.append(f"  Erlang C     P(wait) {th['p_wait']:.3f}, mean wait {th['mean_wait_ms']:.1f} ms "
+                     f"(c = {th['servers']}, utilisation {th['utilisation']:.0%})")
+    if "sim_seconds" in m:
+        lines.append(f"  simulated in {m['sim_seconds']:.2f} s")
+    return "\n".join(lines)

@@ -1,0 +1,201 @@
+"""Metrics, computed from a trace alone.
+
+A simulated run and a live run are summarised by this same code, so any
+difference between them is a difference in what happened, never in how it
+was counted. Every count and level is derived from the event rows with
+numpy, without a Python object per request.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from sim.scenario import Scenario
+from sim.theory import applicable
+from sim.trace import WHY_NAMES, Ev, Trace
+
+ERROR_KINDS = ("too_many_clients", "broken", "refused", "query_timeout", "other")
+CLOSE_REASONS = ("overflow", "recycle", "idle", "lifetime", "max_queries", "broken")
+LEVELS = ("checked_out", "in_use", "idle", "open", "overflow", "waiting", "leaked", "connecting", "server")
+
+
+def summarize(trace: Trace, scenario: Scenario, end_s: float, sim_seconds: float | None = None
+              ) -> dict[str, Any]:
+    """The metrics object of `python -m sim run --json` (and `python -m live run --json`)."""
+    cols = trace.columns()
+    kind, reason, t, req = cols["kind"], cols["reason"], cols["t"], cols["request"]
+    requests = _count(kind, Ev.ARRIVE)
+    completed = _count(kind, Ev.QUERY_END)
+    timed_out = _count(kind, Ev.TIMEOUT)
+    errors = _by_reason(kind, reason, Ev.ERROR, ERROR_KINDS)
+    lv = levels(cols, base_size(scenario))
+    waits_s, latencies_s = request_times(cols)
+    waited = np.unique(req[kind == Ev.WAIT]).size
+    out: dict[str, Any] = {
+        "scenario": scenario.name,
+        "pool": scenario.pool.kind,
+        "requests": requests,
+        "completed": completed,
+        "timed_out": timed_out,
+        "errors": errors,
+        "leaked": _count(kind, Ev.LEAK),
+        "in_flight": requests - completed - timed_out - sum(errors.values()),
+        "connects": _count(kind, Ev.OPEN),
+        "connect_failures": _by_reason(kind, reason, Ev.CONNECT_FAIL, ()),
+        "closes": _by_reason(kind, reason, Ev.CLOSE, CLOSE_REASONS),
+        "pings": _by_reason(kind, reason, Ev.PING, ("ok", "fail")),
+        "leak_warnings": _count(kind, Ev.LEAK_WARNING),
+        "p_wait": waited / requests if requests else 0.0,
+        "wait_ms": distribution(waits_s),
+        "latency_ms": distribution(latencies_s),
+        "throughput_per_s": completed / end_s if end_s > 0 else 0.0,
+        "peak": {name: int(lv[name].max(initial=0)) for name in
+                 ("checked_out", "open", "overflow", "waiting", "server")},
+        "duration_s": end_s,
+    }
+    if sim_seconds is not None:
+        out["sim_seconds"] = sim_seconds
+    theory = _theory(scenario)
+    if theory is not None:
+        out["theory"] = theory
+    return out
+
+
+def summarize_run(result: Any) -> dict[str, Any]:
+    """`summarize` for a `sim.model.RunResult`."""
+    return summarize(result.trace, result.scenario, result.end_s, result.sim_seconds)
+
+
+def _count(kind: np.ndarray, ev: Ev) -> int:
+    return int(np.count_nonzero(kind == ev))
+
+
+def _by_reason(kind: np.ndarray, reason: np.ndarray, ev: Ev, always: tuple[str, ...]) -> dict[str, int]:
+    out = dict.fromkeys(always, 0)
+    values, counts = np.unique(reason[kind == ev], return_counts=True)
+    for value, n in zip(values.tolist(), counts.tolist()):
+        out[WHY_NAMES[value]] = n
+    return out
+
+
+def distribution(seconds: np.ndarray) -> dict[str, float | None]:
+    """mean, p50, p95, p99 and max, in milliseconds (None when nothing was measured)."""
+    if seconds.size == 0:
+        return dict.fromkeys(("mean", "p50", "p95", "p99", "max"))
+    ms = seconds * 1000.0
+    p50, p95, p99 = np.percentile(ms, [50, 95, 99]).tolist()
+    return {"mean": float(ms.mean()), "p50": p50, "p95": p95, "p99": p99, "max": float(ms.max())}
+
+
+def request_times(cols: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Per request: wait (arrival to a usable connection) and latency (arrival to answer), in s."""
+    kind, t, req = cols["kind"], cols["t"], cols["request"]
+    arrive = kind == Ev.ARRIVE
+    if not arrive.any():
+        return np.zeros(0), np.zeros(0)
+    arrived_at = np.full(int(req[arrive].max()) + 1, np.nan)
+    arrived_at[req[arrive]] = t[arrive]
+    start = kind == Ev.QUERY_START
+    end = kind == Ev.QUERY_END
+    return t[start] - arrived_at[req[start]], t[end] - arrived_at[req[end]]
+
+
+def base_size(scenario: Scenario) -> int:
+    """Connections a pool keeps as its base; those above it count as overflow."""
+    return scenario.pool.base
+
+
+def levels(cols: dict[str, np.ndarray], base: int = 0) -> dict[str, np.ndarray]:
+    """How many connections are in each state (and requests waiting) after each row."""
+    kind = cols["kind"]
+    n = kind.size
+    one = np.ones(n, dtype=np.int64)
+
+    def step(up: Ev | tuple[Ev, ...], down: Ev | tuple[Ev, ...] = ()) -> np.ndarray:
+        return np.cumsum(np.where(np.isin(kind, up), one, 0) - np.where(np.isin(kind, down), one, 0))
+
+    checked_out = step(Ev.ACQUIRE, Ev.RELEASE)
+    leaked = step(Ev.LEAK)
+    open_ = step(Ev.OPEN, Ev.CLOSE)
+    return {
+        "checked_out": checked_out,
+        "leaked": leaked,
+        "in_use": checked_out - leaked,
+        "open": open_,
+        "idle": open_ - checked_out,
+        "connecting": step(Ev.CONNECT, (Ev.OPEN, Ev.CONNECT_FAIL)),
+        "waiting": np.cumsum(_waiting_deltas(cols)),
+        "server": np.cumsum(_server_deltas(cols)),
+        "overflow": np.cumsum(_overflow_deltas(cols, base)),
+    }
+
+
+def _waiting_deltas(cols: dict[str, np.ndarray]) -> np.ndarray:
+    """+1 where a request starts waiting, -1 at that request's next row."""
+    kind, req = cols["kind"], cols["request"]
+    delta = np.zeros(kind.size, dtype=np.int64)
+    rows = np.flatnonzero(req >= 0)
+    order = rows[np.argsort(req[rows], kind="stable")]   # per request, in time order
+    sorted_req = req[order]
+    waits = np.flatnonzero(kind[order] == Ev.WAIT)
+    delta[order[waits]] += 1
+    nxt = waits + 1
+    ok = nxt < order.size
+    nxt = nxt[ok]
+    nxt = nxt[sorted_req[nxt] == sorted_req[waits[ok]]]
+    delta[order[nxt]] -= 1
+    return delta
+
+
+def _server_deltas(cols: dict[str, np.ndarray]) -> np.ndarray:
+    """Backends on the server: a connection leaves at its first DEAD or CLOSE."""
+    kind, conn = cols["kind"], cols["conn"]
+    delta = (kind == Ev.OPEN).astype(np.int64)
+    ends = np.flatnonzero((kind == Ev.DEAD) | (kind == Ev.CLOSE))
+    _, first = np.unique(conn[ends], return_index=True)
+    delta[ends[first]] -= 1
+    return delta
+
+
+def _overflow_deltas(cols: dict[str, np.ndarray], base: int) -> np.ndarray:
+    """Connections above each instance's base size, summed over instances."""
+    kind, inst = cols["kind"], cols["instance"]
+    delta = np.zeros(kind.size, dtype=np.int64)
+    rows = np.flatnonzero((kind == Ev.OPEN) | (kind == Ev.CLOSE))
+    for i in np.unique(inst[rows]).tolist():
+        mine = rows[inst[rows] == i]
+        open_i = np.cumsum(np.where(kind[mine] == Ev.OPEN, 1, -1))
+        over = np.maximum(open_i - base, 0)
+        delta[mine] = np.diff(over, prepend=0)
+    return delta
+
+
+def sample(cols: dict[str, np.ndarray], level: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """A level's value at each time of `grid` (the state after all rows up to that time)."""
+    idx = np.searchsorted(cols["t"], grid, side="right") - 1
+    return np.where(idx >= 0, level[np.maximum(idx, 0)], 0)
+
+
+def timeseries(trace: Trace, scenario: Scenario, end_s: float, points: int = 300) -> dict[str, np.ndarray]:
+    """Every level sampled at `points` evenly spaced times, for charts and the animation."""
+    cols = trace.columns()
+    grid = np.linspace(0.0, end_s, points)
+    lv = levels(cols, base_size(scenario))
+    out = {name: sample(cols, lv[name], grid) for name in LEVELS}
+    out["t"] = grid
+    return out
+
+
+def _theory(scenario: Scenario) -> dict[str, Any] | None:
+    model = applicable(scenario)
+    if model is None:
+        return None
+    return {
+        "model": "M/M/c (Erlang C), per instance",
+        "servers": model.servers,
+        "utilisation": model.utilisation,
+        "p_wait": model.p_wait,
+        "mean_wait_ms": model.mean_wait_s * 1000.0,
+    }
