@@ -25,7 +25,7 @@ def summarize(trace: Trace, scenario: Scenario, end_s: float, sim_seconds: float
               ) -> dict[str, Any]:
     """The metrics object of `python -m sim run --json` (and `python -m live run --json`)."""
     cols = trace.columns()
-    kind, reason, t, req = cols["kind"], cols["reason"], cols["t"], cols["request"]
+    kind, reason, req = cols["kind"], cols["reason"], cols["request"]
     requests = _count(kind, Ev.ARRIVE)
     completed = _count(kind, Ev.QUERY_END)
     timed_out = _count(kind, Ev.TIMEOUT)
@@ -75,7 +75,7 @@ def _count(kind: np.ndarray, ev: Ev) -> int:
 def _by_reason(kind: np.ndarray, reason: np.ndarray, ev: Ev, always: tuple[str, ...]) -> dict[str, int]:
     out = dict.fromkeys(always, 0)
     values, counts = np.unique(reason[kind == ev], return_counts=True)
-    for value, n in zip(values.tolist(), counts.tolist()):
+    for value, n in zip(values.tolist(), counts.tolist(), strict=True):
         out[WHY_NAMES[value]] = n
     return out
 

@@ -68,7 +68,7 @@ def source(env: simpy.Environment, chunks: Iterable[workload.Chunk], pools: list
     """Start each request at its drawn arrival time."""
     for chunk in chunks:
         rid = chunk.first
-        for t, inst, hold, leak in zip(chunk.t, chunk.instance, chunk.hold_s, chunk.leak):
+        for t, inst, hold, leak in zip(chunk.t, chunk.instance, chunk.hold_s, chunk.leak, strict=True):
             delay = t - env.now
             if delay > 0:
                 yield env.timeout(delay)
@@ -77,8 +77,13 @@ def source(env: simpy.Environment, chunks: Iterable[workload.Chunk], pools: list
         counter[0] = rid
 
 
-def run(scenario: Scenario, max_requests: int | None = None) -> RunResult:
-    """Simulate the scenario; arrivals stop at duration_s or after `max_requests`."""
+def run(scenario: Scenario, max_requests: int | None = None,
+        arrivals: Iterable[workload.Chunk] | None = None) -> RunResult:
+    """Simulate the scenario; arrivals stop at duration_s or after `max_requests`.
+
+    `arrivals` replaces the drawn traffic with an explicit schedule: tests and
+    lessons use it to place a few requests exactly.
+    """
     started = time.perf_counter()
     env = simpy.Environment()
     trace = Trace()
@@ -91,9 +96,9 @@ def run(scenario: Scenario, max_requests: int | None = None) -> RunResult:
     for pool in pools:
         pool.start()
     counter = [0]
-    arrivals = env.process(source(env, workload.draw(scenario, max_requests), pools, server, trace,
-                                  scenario.workload.cpu_fraction, counter))
+    chunks = workload.draw(scenario, max_requests) if arrivals is None else arrivals
+    feeding = env.process(source(env, chunks, pools, server, trace, scenario.workload.cpu_fraction, counter))
     env.run(until=scenario.duration_s)
-    if max_requests is not None and arrivals.is_alive:
-        env.run(until=arrivals)  # the schedule ran out before max_requests: keep the last rate
+    if max_requests is not None and feeding.is_alive:
+        env.run(until=feeding)  # the schedule ran out before max_requests: keep the last rate
     return RunResult(scenario, trace, counter[0], env.now, time.perf_counter() - started)

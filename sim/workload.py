@@ -38,7 +38,7 @@ def streams(seed: int) -> dict[str, np.random.Generator]:
     """One independent generator per purpose, all from one seed."""
     names = ("arrivals", "holds", "leaks", "instances", "model")
     children = np.random.SeedSequence(seed).spawn(len(names))
-    return {name: np.random.default_rng(child) for name, child in zip(names, children)}
+    return {name: np.random.default_rng(child) for name, child in zip(names, children, strict=True)}
 
 
 def segments(scenario: Scenario, open_ended: bool) -> list[tuple[float, float, float]]:

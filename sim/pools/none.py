@@ -12,7 +12,7 @@ from typing import Any
 
 from sim.connection import Conn
 from sim.pools.base import Pool
-from sim.trace import Ev, Why
+from sim.trace import Why
 
 
 class NoPool(Pool):
