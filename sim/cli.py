@@ -96,6 +96,9 @@ def format_table(m: dict[str, Any]) -> str:
         f"overflow {peak['overflow']}, waiting {peak['waiting']}, on the server {peak['server']}",
         f"  throughput   {m['throughput_per_s']:.1f} requests/s",
     ]
+    for msg in m.get("messages", []):
+        text = f"{msg['exception']}: {msg['message']}" if msg["message"] else f"{msg['exception']}()"
+        lines.append(f"  {msg['count']:>6} x    {text}")
     if "theory" in m:
         th = m["theory"]
         lines.append(f"  Erlang C     P(wait) {th['p_wait']:.3f}, mean wait {th['mean_wait_ms']:.1f} ms "

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from sim.errors import library_error
 from sim.scenario import Scenario
 from sim.theory import applicable
 from sim.trace import WHY_NAMES, Ev, Trace
@@ -54,6 +55,7 @@ def summarize(trace: Trace, scenario: Scenario, end_s: float, sim_seconds: float
         "peak": {name: int(lv[name].max(initial=0)) for name in
                  ("checked_out", "open", "overflow", "waiting", "server")},
         "duration_s": end_s,
+        "messages": error_messages(cols, lv, scenario),
     }
     if sim_seconds is not None:
         out["sim_seconds"] = sim_seconds
@@ -66,6 +68,23 @@ def summarize(trace: Trace, scenario: Scenario, end_s: float, sim_seconds: float
 def summarize_run(result: Any) -> dict[str, Any]:
     """`summarize` for a `sim.model.RunResult`."""
     return summarize(result.trace, result.scenario, result.end_s, result.sim_seconds)
+
+
+def error_messages(cols: dict[str, np.ndarray], lv: dict[str, np.ndarray], scenario: Scenario
+                   ) -> list[dict[str, Any]]:
+    """Each distinct failure with its count and the library's own text, as at its first occurrence."""
+    kind, reason = cols["kind"], cols["reason"]
+    rows = np.flatnonzero((kind == Ev.TIMEOUT) | (kind == Ev.ERROR))
+    out = []
+    pairs, first, counts = np.unique(kind[rows].astype(np.int64) * 256 + reason[rows],
+                                     return_index=True, return_counts=True)
+    for pair, i, count in zip(pairs.tolist(), rows[first].tolist(), counts.tolist(), strict=True):
+        ev, why = ("timeout" if pair // 256 == Ev.TIMEOUT else "error"), WHY_NAMES[pair % 256]
+        err = library_error(scenario, ev, why, total=int(lv["open"][i]), active=int(lv["checked_out"][i]),
+                            idle=int(lv["idle"][i]), waiting=int(lv["waiting"][i]) + 1)
+        out.append({"kind": ev, "reason": why, "count": count, "exception": err.exception,
+                    "message": err.message, "sqlstate": err.sqlstate})
+    return out
 
 
 def _count(kind: np.ndarray, ev: Ev) -> int:
@@ -110,11 +129,12 @@ def base_size(scenario: Scenario) -> int:
 def levels(cols: dict[str, np.ndarray], base: int = 0) -> dict[str, np.ndarray]:
     """How many connections are in each state (and requests waiting) after each row."""
     kind = cols["kind"]
-    n = kind.size
-    one = np.ones(n, dtype=np.int64)
 
     def step(up: Ev | tuple[Ev, ...], down: Ev | tuple[Ev, ...] = ()) -> np.ndarray:
-        return np.cumsum(np.where(np.isin(kind, up), one, 0) - np.where(np.isin(kind, down), one, 0))
+        table = np.zeros(256, dtype=np.int32)  # +1 / -1 per event kind, looked up per row
+        table[np.asarray(up, dtype=np.intp)] = 1
+        table[np.asarray(down, dtype=np.intp)] = -1
+        return np.cumsum(table[kind], dtype=np.int32)
 
     checked_out = step(Ev.ACQUIRE, Ev.RELEASE)
     leaked = step(Ev.LEAK)
@@ -126,16 +146,16 @@ def levels(cols: dict[str, np.ndarray], base: int = 0) -> dict[str, np.ndarray]:
         "open": open_,
         "idle": open_ - checked_out,
         "connecting": step(Ev.CONNECT, (Ev.OPEN, Ev.CONNECT_FAIL)),
-        "waiting": np.cumsum(_waiting_deltas(cols)),
-        "server": np.cumsum(_server_deltas(cols)),
-        "overflow": np.cumsum(_overflow_deltas(cols, base)),
+        "waiting": np.cumsum(_waiting_deltas(cols), dtype=np.int32),
+        "server": np.cumsum(_server_deltas(cols), dtype=np.int32),
+        "overflow": np.cumsum(_overflow_deltas(cols, base), dtype=np.int32),
     }
 
 
 def _waiting_deltas(cols: dict[str, np.ndarray]) -> np.ndarray:
     """+1 where a request starts waiting, -1 at that request's next row."""
     kind, req = cols["kind"], cols["request"]
-    delta = np.zeros(kind.size, dtype=np.int64)
+    delta = np.zeros(kind.size, dtype=np.int32)
     rows = np.flatnonzero(req >= 0)
     order = rows[np.argsort(req[rows], kind="stable")]   # per request, in time order
     sorted_req = req[order]
@@ -152,7 +172,7 @@ def _waiting_deltas(cols: dict[str, np.ndarray]) -> np.ndarray:
 def _server_deltas(cols: dict[str, np.ndarray]) -> np.ndarray:
     """Backends on the server: a connection leaves at its first DEAD or CLOSE."""
     kind, conn = cols["kind"], cols["conn"]
-    delta = (kind == Ev.OPEN).astype(np.int64)
+    delta = (kind == Ev.OPEN).astype(np.int32)
     ends = np.flatnonzero((kind == Ev.DEAD) | (kind == Ev.CLOSE))
     _, first = np.unique(conn[ends], return_index=True)
     delta[ends[first]] -= 1
@@ -162,7 +182,7 @@ def _server_deltas(cols: dict[str, np.ndarray]) -> np.ndarray:
 def _overflow_deltas(cols: dict[str, np.ndarray], base: int) -> np.ndarray:
     """Connections above each instance's base size, summed over instances."""
     kind, inst = cols["kind"], cols["instance"]
-    delta = np.zeros(kind.size, dtype=np.int64)
+    delta = np.zeros(kind.size, dtype=np.int32)
     rows = np.flatnonzero((kind == Ev.OPEN) | (kind == Ev.CLOSE))
     for i in np.unique(inst[rows]).tolist():
         mine = rows[inst[rows] == i]
