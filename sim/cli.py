@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 from sim.metrics import summarize_run
 from sim.model import run
@@ -19,7 +19,7 @@ EXIT_INVALID = 2
 
 
 class Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse's own errors: one line, exit 2
+    def error(self, message: str) -> NoReturn:  # argparse's own errors: one line, exit 2
         print(f"error: {message}", file=sys.stderr)
         raise SystemExit(EXIT_INVALID)
 

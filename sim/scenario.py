@@ -481,9 +481,8 @@ def to_dict(obj: Any) -> Any:
     if not dataclasses.is_dataclass(obj):
         return obj
     out: dict[str, Any] = {}
-    if hasattr(type(obj), "kind") and isinstance(getattr(type(obj), "kind", None), str) \
-            and type(obj) in POOL_KINDS.values():
-        out["kind"] = obj.kind
+    if type(obj) in POOL_KINDS.values():
+        out["kind"] = getattr(obj, "kind")  # noqa: B009 - a ClassVar, not a field
     for f in dataclasses.fields(obj):
         value = getattr(obj, f.name)
         if value is None or value == ():

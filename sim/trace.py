@@ -103,14 +103,12 @@ class Trace:
 
     def columns(self) -> dict[str, np.ndarray]:
         """Zero-copy numpy views of the columns, sorted by time if they are not already."""
-        cols = {
-            "t": np.frombuffer(self._t, dtype=np.float64) if len(self) else np.zeros(0),
-            "instance": np.frombuffer(self._instance, dtype=np.int16) if len(self) else np.zeros(0, np.int16),
-            "request": np.frombuffer(self._request, dtype=np.int64) if len(self) else np.zeros(0, np.int64),
-            "conn": np.frombuffer(self._conn, dtype=np.int64) if len(self) else np.zeros(0, np.int64),
-            "kind": np.frombuffer(self._kind, dtype=np.uint8) if len(self) else np.zeros(0, np.uint8),
-            "reason": np.frombuffer(self._reason, dtype=np.uint8) if len(self) else np.zeros(0, np.uint8),
-        }
+        typed = (("t", self._t, np.float64), ("instance", self._instance, np.int16),
+                 ("request", self._request, np.int64), ("conn", self._conn, np.int64),
+                 ("kind", self._kind, np.uint8), ("reason", self._reason, np.uint8))
+        cols: dict[str, np.ndarray] = {
+            name: np.frombuffer(col, dtype=dtype) if len(col) else np.zeros(0, dtype)
+            for name, col, dtype in typed}
         t = cols["t"]
         if len(t) > 1 and np.any(t[1:] < t[:-1]):
             order = np.argsort(t, kind="stable")

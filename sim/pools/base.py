@@ -110,8 +110,10 @@ class Pool:
         self.waiting += 1
         self.emit(request, -1, Ev.WAIT)
         if timeout is not None:
-            self.env.timeout(timeout).callbacks.append(
-                lambda _, ev=ev: None if ev.triggered else ev.succeed(TIMED_OUT))
+            def give_up(_: simpy.Event) -> None:
+                if not ev.triggered:
+                    ev.succeed(TIMED_OUT)
+            self.env.timeout(timeout).callbacks.append(give_up)
         try:
             return (yield ev)
         finally:

@@ -43,7 +43,6 @@ class GoDB(Pool):
     def start(self) -> None:
         cfg = self.cfg
         self.free: list[Conn] = []           # freeConn, most recently returned last
-        self.waiters = []                    # connRequests: a set, served at random
         self.num_open = 0                    # includes dials in progress
         self.pending_opens = 0
         self.wakeup = self.env.event()
@@ -112,6 +111,7 @@ class GoDB(Pool):
             self.close(conn, Why.MAX_IDLE)
 
     def hand_to_waiter(self, item: Any) -> bool:
+        """connRequests is a set: a uniformly random waiter, removed by swap-with-last."""
         waiters = self.waiters
         while waiters:
             i = self.rng.randrange(len(waiters))
