@@ -137,7 +137,7 @@ def levels(cols: dict[str, np.ndarray], base: int = 0) -> dict[str, np.ndarray]:
         return np.cumsum(table[kind], dtype=np.int32)
 
     checked_out = step(Ev.ACQUIRE, Ev.RELEASE)
-    leaked = step(Ev.LEAK)
+    leaked = np.cumsum(_leaked_deltas(cols), dtype=np.int32)
     open_ = step(Ev.OPEN, Ev.CLOSE)
     return {
         "checked_out": checked_out,
@@ -166,6 +166,16 @@ def _waiting_deltas(cols: dict[str, np.ndarray]) -> np.ndarray:
     nxt = nxt[ok]
     nxt = nxt[sorted_req[nxt] == sorted_req[waits[ok]]]
     delta[order[nxt]] -= 1
+    return delta
+
+
+def _leaked_deltas(cols: dict[str, np.ndarray]) -> np.ndarray:
+    """+1 at a leak; -1 when that connection is closed after all (asyncpg, when the server kills it)."""
+    kind, conn = cols["kind"], cols["conn"]
+    leaks = kind == Ev.LEAK
+    delta = leaks.astype(np.int32)
+    closes = np.flatnonzero(kind == Ev.CLOSE)
+    delta[closes[np.isin(conn[closes], conn[leaks])]] -= 1
     return delta
 
 

@@ -62,24 +62,51 @@ def request(env: simpy.Environment, pool: Pool, server: Server, trace: Trace, ri
     yield from pool.release(conn, rid)
 
 
+class Progress:
+    """Requests arrived and still running; `drained` fires when the last one has ended."""
+
+    def __init__(self, env: simpy.Environment) -> None:
+        self.arrived = 0
+        self.running = 0
+        self.fed = False  # the source has started every request it will start
+        self.drained = env.event()
+
+    def ended(self, _: simpy.Event) -> None:
+        self.running -= 1
+        if self.fed and not self.running and not self.drained.triggered:
+            self.drained.succeed()
+
+
 def source(env: simpy.Environment, chunks: Iterable[workload.Chunk], pools: list[Pool],
-           server: Server, trace: Trace, cpu_fraction: float, counter: list[int]
+           server: Server, trace: Trace, cpu_fraction: float, progress: Progress
            ) -> Generator[Any, Any, None]:
     """Start each request at its drawn arrival time."""
+    ended = progress.ended
     for chunk in chunks:
         rid = chunk.first
         for t, inst, hold, leak in zip(chunk.t, chunk.instance, chunk.hold_s, chunk.leak, strict=True):
             delay = t - env.now
             if delay > 0:
                 yield env.timeout(delay)
-            env.process(request(env, pools[inst], server, trace, rid, hold, hold * cpu_fraction, leak))
+            env.process(request(env, pools[inst], server, trace, rid, hold, hold * cpu_fraction,
+                                leak)).callbacks.append(ended)
+            progress.running += 1
             rid += 1
-        counter[0] = rid
+        progress.arrived = rid
+    progress.fed = True
+    if not progress.running:
+        progress.drained.succeed()
 
 
 def run(scenario: Scenario, max_requests: int | None = None,
         arrivals: Iterable[workload.Chunk] | None = None) -> RunResult:
-    """Simulate the scenario; arrivals stop at duration_s or after `max_requests`.
+    """Simulate the scenario until duration_s, when arrivals stop.
+
+    With `max_requests`, arrivals stop after that many instead: the run then
+    ends as soon as the last of them has ended (so throughput is not diluted
+    by an idle rest of the schedule), or when the schedule does, whichever
+    comes first; if the schedule ends before they have all arrived, the last
+    rate goes on until they have.
 
     `arrivals` replaces the drawn traffic with an explicit schedule: tests and
     lessons use it to place a few requests exactly.
@@ -95,10 +122,13 @@ def run(scenario: Scenario, max_requests: int | None = None,
     faults.install(env, server, scenario.faults)
     for pool in pools:
         pool.start()
-    counter = [0]
+    progress = Progress(env)
     chunks = workload.draw(scenario, max_requests) if arrivals is None else arrivals
-    feeding = env.process(source(env, chunks, pools, server, trace, scenario.workload.cpu_fraction, counter))
-    env.run(until=scenario.duration_s)
-    if max_requests is not None and feeding.is_alive:
-        env.run(until=feeding)  # the schedule ran out before max_requests: keep the last rate
-    return RunResult(scenario, trace, counter[0], env.now, time.perf_counter() - started)
+    feeding = env.process(source(env, chunks, pools, server, trace, scenario.workload.cpu_fraction, progress))
+    if max_requests is None:
+        env.run(until=scenario.duration_s)
+    else:
+        env.run(until=env.any_of([env.timeout(scenario.duration_s), progress.drained]))
+        if feeding.is_alive:
+            env.run(until=feeding)  # the schedule ran out before max_requests: keep the last rate
+    return RunResult(scenario, trace, progress.arrived, env.now, time.perf_counter() - started)

@@ -145,6 +145,8 @@ class Server:
             return False
         if n and self.rtt:
             yield self.env.timeout(n * self.rtt)
+            if conn.dead:
+                return False                # it died while the packets were on the way
         conn.queries += count_queries
         conn.last_io = self.env.now
         return True

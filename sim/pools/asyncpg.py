@@ -81,14 +81,22 @@ class HolderPool(Pool):
         self.put_back(conn)
 
     def broken(self, conn: Conn, request: int) -> Generator[Any, Any, None]:
+        if conn.closed and not conn.out:
+            return  # its holder already went back when the connection died
         self.discard(conn, request, Why.BROKEN)
         self.put_back(None)
         yield from ()
 
     def on_dead(self, conn: Conn) -> None:
-        # the event loop sees the EOF at once: an idle connection is marked closed
-        if conn.dead == FIN and not conn.out and not conn.closed:
+        # the event loop sees the EOF at once: an idle connection is marked closed, and a
+        # checked-out one not running a statement (a leak, a reset) gives its holder back
+        if conn.dead != FIN or conn.closed:
+            return
+        if not conn.out:
             self.close(conn, Why.BROKEN)
+        elif conn.user is None:
+            self.discard(conn, -1, Why.BROKEN)
+            self.put_back(None)
 
     def put_back(self, holder: Conn | None) -> None:
         if not self.hand_to_waiter(holder):
