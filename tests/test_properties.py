@@ -29,6 +29,7 @@ from sim.model import run
 from sim.scenario import Scenario, from_dict
 from sim.server import CONNECT_ROUND_TRIPS
 from sim.trace import COLUMNS, Ev, Trace, Why
+from sim.workload import draw
 
 settings.register_profile(
     "pool-stand", max_examples=60, deadline=None, derandomize=True, print_blob=True,
@@ -189,7 +190,7 @@ def test_every_request_ends_at_most_once_and_the_counts_add_up(scenario: Scenari
     kind, req = cols["kind"], cols["request"]
     arrived = req[kind == Ev.ARRIVE]
     # requests are numbered 0..n-1 in arrival order, each arriving once
-    assert result.requests == arrived.size
+    assert result.requests == arrived.size == sum(len(chunk.t) for chunk in draw(scenario))
     assert np.array_equal(arrived, np.arange(result.requests))
     ends = req[np.isin(kind, (Ev.QUERY_END, Ev.TIMEOUT, Ev.ERROR))]
     assert ends.min(initial=0) >= 0
@@ -207,6 +208,28 @@ def test_every_request_ends_at_most_once_and_the_counts_add_up(scenario: Scenari
     assert m["in_flight"] >= 0
     assert m["in_flight"] == m["requests"] - m["completed"] - m["timed_out"] - sum(m["errors"].values())
     assert m["in_flight"] == result.requests - np.unique(ends).size
+
+
+@PROFILE
+@given(scenarios(), st.integers(1, 300))
+def test_max_requests_runs_exactly_that_many(scenario: Scenario, n: int) -> None:
+    result = run(scenario, max_requests=n)
+    cols = result.trace.columns()
+    arrive_t = cols["t"][cols["kind"] == Ev.ARRIVE]
+    if scenario.workload.rate_at(scenario.duration_s) > 0:
+        assert result.requests == arrive_t.size == n
+    else:  # a schedule that ends at rate 0 cannot go on: it gives what it has
+        assert result.requests == arrive_t.size == min(n, sum(len(chunk.t) for chunk in draw(scenario)))
+        if not arrive_t.size:
+            return
+    # it ends when the last request has ended (after its release), or when arrivals stop
+    # at duration_s, or at the last arrival if the schedule had to run on
+    stop = max(scenario.duration_s, float(arrive_t[-1]))
+    last_row = float(cols["t"][cols["request"] >= 0].max())
+    assert result.end_s in (last_row, stop)
+    assert last_row <= result.end_s <= stop
+    if summarize_run(result)["in_flight"]:
+        assert result.end_s == stop
 
 
 @PROFILE

@@ -52,21 +52,24 @@ class GoDB(Pool):
             self.env.process(self.cleaner(max(1.0, min(periods))))
 
     def acquire(self, request: int) -> Generator[Any, Any, Conn]:
+        timeout = self.cfg.ContextTimeout
+        deadline = self.env.now + timeout if timeout else None  # one context for every retry
         for attempt in range(BAD_CONN_RETRIES + 1):
             try:
-                return (yield from self.conn(request, cached=attempt < BAD_CONN_RETRIES))
+                return (yield from self.conn(request, attempt < BAD_CONN_RETRIES, deadline))
             except BadConn:
                 continue
         raise RequestFailed(Ev.ERROR, Why.BROKEN)
 
-    def conn(self, request: int, cached: bool) -> Generator[Any, Any, Conn]:
+    def conn(self, request: int, cached: bool, deadline: float | None) -> Generator[Any, Any, Conn]:
         cfg = self.cfg
         if cached and self.free:
             conn = self.free.pop()
             self.check_reusable(conn, request, idle_check=True)
             return self.handed(conn, request, False)
         if cfg.MaxOpenConns and self.num_open >= cfg.MaxOpenConns:
-            got = yield from self.wait(request, cfg.ContextTimeout or None)
+            left = None if deadline is None else max(0.0, deadline - self.env.now)
+            got = yield from self.wait(request, left)
             if got is TIMED_OUT:
                 raise RequestFailed(Ev.TIMEOUT, Why.CONTEXT)
             if isinstance(got, Why):

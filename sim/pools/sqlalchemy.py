@@ -16,6 +16,11 @@ Covers what surprises people about it, all from `pool/impl.py` and
 
 An idle slot may hold an empty record (`None`): an invalidated connection
 keeps its slot and reconnects lazily.
+
+A leak here is a session somebody still holds a reference to (a long-lived
+service object, a global): it is never returned. A session that is merely
+dropped is different: the garbage collector returns its slot, empty, with a
+warning, which is why the leaks that drain real pools are the held ones.
 """
 
 from __future__ import annotations
