@@ -71,14 +71,9 @@ class HolderPool(Pool):
             self.discard(conn, request, Why.MAX_QUERIES)
             self.put_back(None)
             return
-        ok = yield from self.server.roundtrips(conn, RESET_ROUND_TRIPS, count_queries=1)
-        if not ok:
-            yield from self.broken(conn, request)
-            return
-        self.emit(request, conn.id, Ev.RELEASE)
-        self.went_idle(conn)
-        self.arm_idle_timer(conn)
-        self.put_back(conn)
+        if (yield from self.reset_and_return(conn, request, RESET_ROUND_TRIPS, count_queries=1)):
+            self.arm_idle_timer(conn)
+            self.put_back(conn)
 
     def broken(self, conn: Conn, request: int) -> Generator[Any, Any, None]:
         if conn.closed and not conn.out:

@@ -85,6 +85,17 @@ class Pool:
         if not conn.closed:
             self.close(conn, reason, request)
 
+    def reset_and_return(self, conn: Conn, request: int, round_trips: int, count_queries: int = 0
+                         ) -> Generator[Any, Any, bool]:
+        """Reset the session on return; a connection that turns out dead is treated as broken."""
+        ok = yield from self.server.roundtrips(conn, round_trips, count_queries)
+        if not ok:
+            yield from self.broken(conn, request)
+            return False
+        self.emit(request, conn.id, Ev.RELEASE)
+        self.went_idle(conn)
+        return True
+
     def handed(self, conn: Conn, request: int, waited: bool) -> Conn:
         """The request now holds a usable connection."""
         conn.out = True

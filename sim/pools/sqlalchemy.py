@@ -104,13 +104,8 @@ class QueuePool(Pool):
             raise
 
     def release(self, conn: Conn, request: int) -> Generator[Any, Any, None]:
-        ok = yield from self.server.roundtrips(conn, RESET_ROUND_TRIPS)
-        if not ok:
-            yield from self.broken(conn, request)
-            return
-        self.emit(request, conn.id, Ev.RELEASE)
-        self.went_idle(conn)
-        self.checkin(conn)
+        if (yield from self.reset_and_return(conn, request, RESET_ROUND_TRIPS)):
+            self.checkin(conn)
 
     def broken(self, conn: Conn, request: int) -> Generator[Any, Any, None]:
         # a disconnect seen in a statement invalidates the whole pool, lazily
