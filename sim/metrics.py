@@ -31,7 +31,7 @@ def summarize(trace: Trace, scenario: Scenario, end_s: float, sim_seconds: float
     completed = _count(kind, Ev.QUERY_END)
     timed_out = _count(kind, Ev.TIMEOUT)
     errors = _by_reason(kind, reason, Ev.ERROR, ERROR_KINDS)
-    lv = levels(cols, base_size(scenario))
+    lv = levels(cols, scenario.pool.base)
     waits_s, latencies_s = request_times(cols)
     waited = np.unique(req[kind == Ev.WAIT]).size
     out: dict[str, Any] = {
@@ -121,11 +121,6 @@ def request_times(cols: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     return t[start] - arrived_at[req[start]], t[end] - arrived_at[req[end]]
 
 
-def base_size(scenario: Scenario) -> int:
-    """Connections a pool keeps as its base; those above it count as overflow."""
-    return scenario.pool.base
-
-
 def levels(cols: dict[str, np.ndarray], base: int = 0) -> dict[str, np.ndarray]:
     """How many connections are in each state (and requests waiting) after each row."""
     kind = cols["kind"]
@@ -212,7 +207,7 @@ def timeseries(trace: Trace, scenario: Scenario, end_s: float, points: int = 300
     """Every level sampled at `points` evenly spaced times, for charts and the animation."""
     cols = trace.columns()
     grid = np.linspace(0.0, end_s, points)
-    lv = levels(cols, base_size(scenario))
+    lv = levels(cols, scenario.pool.base)
     out = {name: sample(cols, lv[name], grid) for name in LEVELS}
     out["t"] = grid
     return out

@@ -59,9 +59,7 @@ class Server:
     def connect(self, instance: int, request: int) -> Generator[Any, Any, Conn]:
         """Open a connection; raise ConnectFailed the way the server would refuse it."""
         env = self.env
-        conn = Conn(self.next_id, instance, env.now)
-        self.next_id += 1
-        self.trace.emit(env.now, instance, request, conn.id, Ev.CONNECT)
+        conn = self._new_conn(instance, request)
         if not self.up:
             yield env.timeout(self.rtt)
             return self._refuse(conn, request, Why.REFUSED)
@@ -81,14 +79,18 @@ class Server:
 
     def open_at_start(self, instance: int) -> Conn | None:
         """A connection made before the scenario clock starts (a pool's warm-up)."""
-        conn = Conn(self.next_id, instance, self.env.now)
-        self.next_id += 1
-        self.trace.emit(self.env.now, instance, -1, conn.id, Ev.CONNECT)
+        conn = self._new_conn(instance, -1)
         if self.used >= self.role_limit:
             self.trace.emit(self.env.now, instance, -1, conn.id, Ev.CONNECT_FAIL, Why.TOO_MANY_CLIENTS)
             return None
         self.used += 1
         self._admit(conn, -1)
+        return conn
+
+    def _new_conn(self, instance: int, request: int) -> Conn:
+        conn = Conn(self.next_id, instance, self.env.now)
+        self.next_id += 1
+        self.trace.emit(self.env.now, instance, request, conn.id, Ev.CONNECT)
         return conn
 
     def _admit(self, conn: Conn, request: int) -> None:

@@ -115,17 +115,6 @@ class Trace:
             cols = {k: v[order] for k, v in cols.items()}
         return cols
 
-    @classmethod
-    def from_columns(cls, cols: dict[str, np.ndarray]) -> Trace:
-        trace = cls()
-        trace._t.extend(np.asarray(cols["t"], dtype=np.float64).tolist())
-        trace._instance.extend(np.asarray(cols["instance"]).tolist())
-        trace._request.extend(np.asarray(cols["request"]).tolist())
-        trace._conn.extend(np.asarray(cols["conn"]).tolist())
-        trace._kind.extend(np.asarray(cols["kind"]).tolist())
-        trace._reason.extend(np.asarray(cols["reason"]).tolist())
-        return trace
-
     def rows(self, start: int = 0, stop: int | None = None) -> list[tuple[float, int, int, int, str, str]]:
         """Readable rows (kind and reason as names) for tests and small tables."""
         stop = len(self) if stop is None else stop

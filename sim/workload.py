@@ -52,7 +52,7 @@ def segments(scenario: Scenario, open_ended: bool) -> list[tuple[float, float, f
             end = math.inf
         start = min(start, scenario.duration_s)
         if end > start:
-            out.append((start, min(end, math.inf), rate))
+            out.append((start, end, rate))
     return out
 
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from sim.model import RunResult, run
 from sim.scenario import Scenario, from_dict
 from sim.workload import Chunk
@@ -47,8 +45,3 @@ def events(result: RunResult, request: int | None = None, conn: int | None = Non
             continue
         out.append((round(t, 6), req, cid, kind, reason))
     return out
-
-
-@pytest.fixture
-def sim_defaults() -> Scenario:
-    return Scenario()
