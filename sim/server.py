@@ -113,14 +113,14 @@ class Server:
     # -------------------------------------------------------------- statements
 
     def query(self, conn: Conn, hold_s: float, cpu_s: float = 0.0,
-              command_timeout: float | None = None) -> Generator[Any, Any, None]:
-        """One statement: a round trip plus the hold, the CPU share waiting for a core."""
+              command_timeout: float | None = None, round_trips: int = 1) -> Generator[Any, Any, None]:
+        """One statement: its round trips plus the hold, the CPU share waiting for a core."""
         env = self.env
         if conn.dead:
             yield from self._fail_dead(conn)
         conn.queries += 1
         conn.user = env.active_process
-        duration = self.rtt + hold_s
+        duration = self.rtt * round_trips + hold_s
         try:
             if command_timeout is not None and duration > command_timeout:
                 yield env.timeout(command_timeout)  # asyncpg cancels it; the connection stays usable

@@ -126,11 +126,11 @@ def test_without_pre_ping_the_dead_connection_fails_the_request_once():
 
 def test_pre_ping_costs_three_round_trips_over_asyncpg():
     r = play(tiny(qp(pool_pre_ping=True), {"rtt_ms": 1.0}), at(1.0, 2.0))
-    # request 1 reuses connection 0: ping (3 ms), then query (1 rtt + 100 ms)
+    # request 1 reuses connection 0: ping (3 ms), then BEGIN and the statement (2 rtt + 100 ms)
     assert events(r, request=1, kinds=("ping", "query_start", "query_end")) == [
         (2.003, 1, 0, "ping", "ok"),
         (2.003, 1, 0, "query_start", "none"),
-        (2.104, 1, 0, "query_end", "none"),
+        (2.105, 1, 0, "query_end", "none"),
     ]
 
 

@@ -39,6 +39,7 @@ class Pool:
     """One application instance's pool."""
 
     command_timeout: float | None = None
+    query_round_trips = 1  # a request's statement, as the driver sends it
 
     def __init__(self, env: simpy.Environment, trace: Trace, server: Server, cfg: Any,
                  instance: int, rng: random.Random) -> None:

@@ -40,6 +40,7 @@ RESET_ROUND_TRIPS = 1  # reset_on_return="rollback"
 
 class QueuePool(Pool):
     cfg: SQLAlchemyPool
+    query_round_trips = 2  # the asyncpg dialect sends BEGIN before a connection's first statement
 
     def start(self) -> None:
         cfg = self.cfg

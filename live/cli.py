@@ -1,0 +1,118 @@
+"""`python -m live`: run a scenario on a real PostgreSQL, compare it with the simulation, calibrate.
+
+The server is the embedded sandbox, or the one in DATABASE_URL (whose
+password is never printed). Invalid input, a scenario the live lab cannot or
+must not run, and an unreachable server all end with one line on stderr and
+exit status 2, as in `python -m sim`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from typing import Any
+
+from live.calibrate import measure
+from live.compare import compare, format_comparison, live_info
+from live.runner import run
+from live.server import SANDBOX, LiveError, external, mask
+from sim.cli import EXIT_INVALID, Parser, add_scenario_arguments, format_table, scenario_from_args
+from sim.metrics import summarize
+from sim.scenario import ScenarioError
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="python -m live",
+                    description="Run a scenario against a real PostgreSQL (embedded, or DATABASE_URL).")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    run_p = sub.add_parser("run", help="run a scenario live and print its metrics")
+    cmp_p = sub.add_parser("compare", help="simulate and run live, side by side")
+    for p in (run_p, cmp_p):
+        add_scenario_arguments(p)
+        p.add_argument("--time-scale", type=float, default=1.0, metavar="X",
+                       help="run X times faster than the scenario's clock (results stay on its clock)")
+        p.add_argument("--requests", type=int, metavar="N", help="stop arrivals after N requests")
+        p.add_argument("--json", action="store_true", help="print one JSON object")
+    run_p.add_argument("--trace", metavar="CSV", help="also write the event trace to this file")
+    cal = sub.add_parser("calibrate", help="measure this server's connect cost and round trip")
+    cal.add_argument("--samples", type=int, default=15, metavar="N", help="connects to time (default 15)")
+    cal.add_argument("--json", action="store_true", help="print one JSON object")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    url = os.environ.get("DATABASE_URL") or None
+    try:
+        if args.command == "calibrate":
+            return calibrate(url, args.samples, args.json)
+        if getattr(args, "requests", None) is not None and args.requests < 1:
+            raise ScenarioError(f"--requests = {args.requests}: must be a whole number of at least 1")
+        if not args.time_scale > 0:
+            raise ScenarioError(f"--time-scale = {args.time_scale}: must be a number above 0")
+        scenario = scenario_from_args(args)
+        if args.command == "compare":
+            result = asyncio.run(compare(scenario, url, args.time_scale, args.requests))
+            print(json.dumps(result, indent=2) if args.json else format_comparison(result))
+            return 0
+        live = asyncio.run(run(scenario, database_url=url, time_scale=args.time_scale,
+                               max_requests=args.requests))
+    except (ScenarioError, LiveError) as e:
+        print(f"error: {safe(e, url)}", file=sys.stderr)
+        return EXIT_INVALID
+    except KeyboardInterrupt:
+        print("stopped; the run's connections were closed", file=sys.stderr)
+        return 130
+    metrics = summarize(live.trace, scenario, live.end_s) | {"live": live_info(live)}
+    if args.trace:
+        with open(args.trace, "w", encoding="utf-8", newline="") as out:
+            live.trace.write_csv(out)
+    if args.json:
+        print(json.dumps(metrics, indent=2))
+    else:
+        info = metrics["live"]
+        print(format_table(metrics))
+        print(f"  live         on {info['server']} as {info['application_name']}, "
+              f"{info['wall_seconds']:.1f} s wall clock (time scale {info['time_scale']:g}); "
+              f"connections left on the server: {info['left_open']}")
+    return 0
+
+
+def calibrate(url: str | None, samples: int, as_json: bool) -> int:
+    if samples < 1:
+        raise ScenarioError(f"--samples = {samples}: must be a whole number of at least 1")
+    target = external(url) if url else SANDBOX.target()
+
+    async def go() -> Any:
+        import asyncpg
+        return await measure(lambda: asyncpg.connect(target.dsn), samples)
+
+    try:
+        costs = asyncio.run(go())
+    except Exception as e:
+        raise LiveError(f"cannot connect to {target.display}: {type(e).__name__}: {e}") from None
+    if as_json:
+        print(json.dumps({"server": target.display, "database": costs.as_database()}))
+    else:
+        print(f"# measured on {target.display}, median of {samples}")
+        print("[database]")
+        for key, value in costs.as_database().items():
+            print(f"{key} = {value}")
+    return 0
+
+
+def safe(error: BaseException, url: str | None) -> str:
+    """The error's one line, with DATABASE_URL's password masked wherever it appears."""
+    text = " ".join(str(error).split())
+    if url:
+        text = text.replace(url, mask(url))
+        from urllib.parse import urlsplit
+        try:
+            password = urlsplit(url).password
+        except ValueError:
+            password = None
+        if password:
+            text = text.replace(password, "***")
+    return text

@@ -1,0 +1,103 @@
+"""The same scenario simulated and run live, side by side.
+
+The live run goes first and measures what its setup really costs (a connect,
+a round trip, through whatever network the scenario describes); the
+simulation is then given those costs, and on the sandbox the machine's real
+core count where the traffic uses CPU, so the two differ only where the
+model and the libraries differ, not in their inputs.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict
+from typing import Any
+
+from live.runner import LiveResult, run
+from sim.metrics import summarize, summarize_run
+from sim.model import run as simulate
+from sim.scenario import Scenario
+
+ROWS: list[tuple[str, str]] = [
+    ("requests", "requests"), ("completed", "completed"), ("timed_out", "timed out"),
+    ("errors.too_many_clients", "too many clients"), ("errors.broken", "broken"),
+    ("errors.query_timeout", "query timeouts"), ("errors.other", "other errors"), ("leaked", "leaked"),
+    ("connects", "connects"), ("pings.fail", "failed pings"), ("p_wait", "share that waited"),
+    ("wait_ms.p50", "wait p50 ms"), ("wait_ms.p95", "wait p95 ms"), ("wait_ms.p99", "wait p99 ms"),
+    ("latency_ms.p50", "latency p50 ms"), ("latency_ms.p95", "latency p95 ms"),
+    ("peak.checked_out", "peak checked out"), ("peak.open", "peak open"),
+    ("peak.waiting", "peak waiting"), ("peak.server", "peak on server"),
+    ("throughput_per_s", "throughput /s"),
+]
+
+
+def sim_inputs(scenario: Scenario, live: LiveResult) -> Scenario:
+    """The scenario with the live run's measured costs, as the simulation should see them."""
+    overrides: dict[str, Any] = {}
+    if live.costs is not None:
+        overrides |= {"database.connect_ms": live.costs.connect_ms, "database.rtt_ms": live.costs.rtt_ms}
+    if live.server.startswith("embedded") and scenario.workload.cpu_fraction > 0:
+        overrides["database.cores"] = os.cpu_count() or 1
+    return scenario.with_overrides(overrides) if overrides else scenario
+
+
+async def compare(scenario: Scenario, database_url: str | None = None, time_scale: float = 1.0,
+                  max_requests: int | None = None) -> dict[str, Any]:
+    """{"sim", "live", "diff"} metrics, plus the inputs the simulation was given."""
+    live = await run(scenario, database_url=database_url, time_scale=time_scale,
+                     max_requests=max_requests, measure_costs=True)
+    fed = sim_inputs(scenario, live)
+    sim_metrics = summarize_run(simulate(fed, max_requests))
+    live_metrics = summarize(live.trace, scenario, live.end_s) | {"live": live_info(live)}
+    return {"scenario": scenario.name, "sim_database": asdict(fed.database),
+            "sim": sim_metrics, "live": live_metrics, "diff": diff(live_metrics, sim_metrics)}
+
+
+def live_info(live: LiveResult) -> dict[str, Any]:
+    return {"server": live.server, "application_name": live.application_name,
+            "time_scale": live.time_scale, "wall_seconds": live.wall_seconds, "left_open": live.left_open,
+            "costs": None if live.costs is None else live.costs.as_database()}
+
+
+def diff(live: Any, sim: Any) -> Any:
+    """live - sim for every number both have, in the same nesting; None where either is missing."""
+    if isinstance(live, dict) and isinstance(sim, dict):
+        return {k: diff(live[k], sim[k]) for k in live if k in sim and k not in ("messages", "theory")}
+    if isinstance(live, bool) or isinstance(sim, bool):
+        return None
+    if isinstance(live, int | float) and isinstance(sim, int | float):
+        return live - sim
+    return None
+
+
+def pick(metrics: dict[str, Any], path: str) -> Any:
+    node: Any = metrics
+    for part in path.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
+
+
+def format_comparison(result: dict[str, Any]) -> str:
+    sim, live = result["sim"], result["live"]
+    info = live["live"]
+
+    def show(v: Any) -> str:
+        if v is None:
+            return "-"
+        return f"{v:.2f}" if isinstance(v, float) else str(v)
+
+    db = result["sim_database"]
+    lines = [f"{result['scenario']} ({sim['pool']}): simulation vs live on {info['server']}",
+             f"  simulation given connect_ms {db['connect_ms']:.2f}, rtt_ms {db['rtt_ms']:.2f}, "
+             f"cores {db['cores']} (measured on the live setup)",
+             f"  {'':22}{'sim':>12}{'live':>12}{'live - sim':>12}"]
+    for path, label in ROWS:
+        a, b = pick(sim, path), pick(live, path)
+        d = None if a is None or b is None else b - a
+        if path == "p_wait":
+            a, b, d = (None if v is None else round(v * 100, 1) for v in (a, b, d))
+            label += " %"
+        lines.append(f"  {label:22}{show(a):>12}{show(b):>12}{show(d):>12}")
+    lines.append(f"  live run: {info['wall_seconds']:.1f} s wall clock, time scale {info['time_scale']:g}, "
+                 f"connections left on the server: {info['left_open']}")
+    return "\n".join(lines)

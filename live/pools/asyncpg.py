@@ -1,0 +1,73 @@
+"""A real asyncpg Pool.
+
+The pool connects through the `connect=` hook, so every connect is traced
+by the connector; closes are heard through each connection's termination
+listener. What the library decides internally is inferred from what it can
+only have been: an idle connection the library terminates is its inactivity
+timer (`max_inactive_connection_lifetime`); one closed while being returned
+after `max_queries` statements is the query limit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import asyncpg
+
+from live.pools.base import Failed, LivePool, connect_failure
+from live.recorder import Tracked
+from sim.scenario import AsyncpgPool
+from sim.trace import Ev, Why
+
+
+class LiveAsyncpgPool(LivePool):
+    cfg: AsyncpgPool
+
+    async def start(self) -> None:
+        cfg = self.cfg
+        self.pool = await asyncpg.create_pool(
+            min_size=cfg.min_size, max_size=cfg.max_size, max_queries=cfg.max_queries,
+            max_inactive_connection_lifetime=self.wall(cfg.max_inactive_connection_lifetime),
+            command_timeout=self.wall(cfg.command_timeout), connect=self._connect)
+
+    async def _connect(self, *args: Any, **kwargs: Any) -> asyncpg.Connection:
+        return await self.connector.connect(self.instance, self._closed, **kwargs)
+
+    def _closed(self, tracked: Tracked) -> None:
+        if tracked.pending is None:
+            if tracked.dead or tracked.out:
+                tracked.pending = Why.BROKEN
+            else:
+                # asyncpg terminates an idle connection only when its inactivity timer fires;
+                # an idle one that is merely lost (not aborted by the library) was broken
+                tracked.pending = Why.IDLE if getattr(tracked.conn, "_aborted", False) else Why.BROKEN
+        self.recorder.terminated(tracked, Why.BROKEN)
+
+    async def acquire(self, request: int) -> tuple[Any, Tracked]:
+        # no holder left in the queue: the request waits (asyncpg keeps free holders in _queue)
+        waited = self.pool._queue.empty()
+        if waited:
+            self.emit(request, -1, Ev.WAIT)
+        try:
+            proxy = await self.pool.acquire(timeout=self.wall(self.cfg.timeout))
+        except TimeoutError:
+            raise Failed(Ev.TIMEOUT) from None
+        except Exception as e:
+            raise connect_failure(e) from None
+        tracked = self.recorder.by_pid(proxy.get_server_pid())
+        self.recorder.acquired(tracked, request, waited)
+        return proxy, tracked
+
+    async def release(self, handle: Any, tracked: Tracked) -> None:
+        request = tracked.user
+        if tracked.queries >= self.cfg.max_queries:
+            tracked.pending = Why.MAX_QUERIES   # release closes it instead of resetting it
+        else:
+            tracked.queries += 1                # the reset query counts too
+        with contextlib.suppress(Exception):  # a failed reset terminated it: its close is already traced
+            await self.pool.release(handle)
+        self.recorder.released(tracked, request)
+
+    async def close(self) -> None:
+        self.pool.terminate()

@@ -1,0 +1,337 @@
+"""Run a scenario against a real PostgreSQL and return the same trace the simulation returns.
+
+The traffic is the simulation's own draw for the seed (`sim.workload.draw`),
+replayed open-loop: each request starts at its drawn arrival time whether or
+not the earlier ones have finished. Each app instance gets a pool of its own;
+faults happen at their scenario times; a proxy stands between the pools and
+the server when the scenario has a network round trip or a firewall.
+
+With `time_scale` X every scenario duration is divided by X in wall-clock
+time (arrivals, holds, pool timeouts and lifetimes, faults, the network's
+round trip), and the trace is written on the scenario clock. What cannot be
+scaled is the server's own cost of connecting: on the scenario clock it
+looks X times larger, and `compare` accounts for that.
+
+Whatever happens (leaks, timeouts, a fault, cancellation) the run ends by
+closing every connection it opened, without waiting for leaked ones, and
+checks `pg_stat_activity` that none of them is left.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from live import faults
+from live.calibrate import Costs, measure
+from live.connector import Connector
+from live.pools import LIVE_POOLS, Failed, LivePool
+from live.pools.base import bounded
+from live.proxy import Proxy
+from live.recorder import REQUEST, Recorder, Tracked
+from live.server import SANDBOX, Lease, LiveError, Target, external, refusal
+from sim import workload
+from sim.scenario import Scenario
+from sim.trace import Ev, Trace
+
+SIMULATION_ONLY = {
+    "hikari": "HikariCP is a Java library",
+    "go": "Go's database/sql is a Go library",
+}
+CLEANUP_S = 10.0   # the longest the end of a run may take, whatever state it was left in
+
+
+@dataclass
+class LiveResult:
+    scenario: Scenario
+    trace: Trace
+    requests: int          # how many arrived
+    end_s: float           # the scenario clock when the run stopped
+    wall_seconds: float    # how long it took
+    server: str            # which server, safe to show
+    application_name: str  # what pg_stat_activity showed for this run's connections
+    time_scale: float
+    left_open: int         # this run's connections still on the server after cleanup (should be 0)
+    cancelled: bool = False
+    costs: Costs | None = None  # what a connect and a round trip really cost here (scenario clock)
+
+
+def check(scenario: Scenario, target: Target | None = None) -> None:
+    """Raise LiveError (one line) when this scenario cannot run live (here)."""
+    kind = scenario.pool.kind
+    if kind in SIMULATION_ONLY:
+        raise LiveError(f"pool.kind = {kind}: {SIMULATION_ONLY[kind]} with no Python implementation, "
+                        "so the live lab cannot run it; run it in the simulation (python -m sim run)")
+    if sum(f.kind == "idle_cut" for f in scenario.faults) > 1:
+        raise LiveError("the live lab runs at most one idle_cut fault (one firewall in front of the server)")
+    if target is not None:
+        why = refusal(scenario, target)
+        if why:
+            raise LiveError(why)
+
+
+def application_name(scenario: Scenario) -> str:
+    """`poolstand:<scenario>:<token>`, short enough for PostgreSQL's 63 bytes, unique per run."""
+    slug = re.sub(r"[^a-z0-9-]+", "-", scenario.name.lower()).strip("-")[:40] or "run"
+    return f"poolstand:{slug}:{secrets.token_hex(4)}"
+
+
+def target_from(database_url: str | None) -> Target | None:
+    return external(database_url) if database_url else None
+
+
+async def run(scenario: Scenario, database_url: str | None = None, time_scale: float = 1.0,
+              max_requests: int | None = None, measure_costs: bool = False) -> LiveResult:
+    """Run the scenario live: on the sandbox, or on the server of `database_url`.
+
+    With `measure_costs`, the connect and round-trip costs of the run's own
+    setup (server, proxy, added delays) are measured before the clock starts
+    and returned in `costs`, for a simulation of the same costs.
+    """
+    if not time_scale > 0:
+        raise LiveError(f"--time-scale = {time_scale}: must be a number above 0")
+    ext = target_from(database_url)
+    check(scenario, ext)
+    lease: Lease | None = None
+    if ext is None:
+        db = scenario.database
+        lease = await asyncio.to_thread(SANDBOX.lease, db.max_connections, db.superuser_reserved_connections)
+    try:
+        target = lease.target if lease is not None else ext
+        assert target is not None
+        return await LiveRun(scenario, target, lease, time_scale, max_requests, measure_costs).go()
+    finally:
+        if lease is not None:
+            lease.release()
+
+
+def run_sync(scenario: Scenario, **kwargs: Any) -> LiveResult:
+    return asyncio.run(run(scenario, **kwargs))
+
+
+class LiveRun:
+    """One live run: its recorder, pools, proxy, tasks, and the cleanup that always follows."""
+
+    def __init__(self, scenario: Scenario, target: Target, lease: Lease | None, time_scale: float,
+                 max_requests: int | None, measure_costs: bool = False) -> None:
+        self.scenario = scenario
+        self.measure_costs = measure_costs
+        self.costs: Costs | None = None
+        self.target = target
+        self.lease = lease
+        self.scale = time_scale
+        self.max_requests = max_requests
+        self.recorder = Recorder(time_scale)
+        self.name = application_name(scenario)
+        self.proxy: Proxy | None = None
+        self.pools: list[LivePool] = []
+        self.requests: set[asyncio.Task[None]] = set()
+        self.background: list[asyncio.Task[None]] = []
+        self.leaked: list[tuple[LivePool, Any, Tracked]] = []
+        self.running = 0
+        self.fed = False
+        self.drained = asyncio.Event()
+
+    async def go(self) -> LiveResult:
+        started = time.monotonic()
+        cancelled = False
+        end_s = 0.0
+        try:
+            await self._prepare()
+            self.recorder.start()
+            if self.proxy is not None:
+                self.proxy.start_clock()
+            self._start_faults()
+            feeder = asyncio.create_task(self._feed(), name="live-feed")
+            self.background.append(feeder)
+            await self._until_done()
+            end_s = self.recorder.stop()
+        except asyncio.CancelledError:
+            cancelled = True
+            end_s = self.recorder.stop()
+            raise
+        finally:
+            left_open = await asyncio.shield(self._cleanup())
+            self.result = LiveResult(
+                self.scenario, self.recorder.trace, self.recorder.arrived, end_s,
+                time.monotonic() - started, self.target.display, self.name, self.scale, left_open,
+                cancelled, self.costs)
+        return self.result
+
+    # -- setting up
+    async def _prepare(self) -> None:
+        """Measure the server, build the network the scenario describes, open the pools."""
+        db = self.scenario.database
+        cut = faults.idle_cut(self.scenario.faults)
+        connector = Connector(self.recorder, self.target.dsn, self.name)
+        try:
+            base = await measure(connector.raw_connect, samples=3)
+        except Exception as e:
+            raise LiveError(f"cannot connect to {self.target.display}: {type(e).__name__}: {e}") from None
+        # what the scenario says, in wall-clock ms, beyond what this server costs by itself
+        connector.extra_s = max(db.connect_ms / self.scale - base.connect_ms, 0.0) / 1000.0
+        added_rtt_ms = max(db.rtt_ms / self.scale - base.rtt_ms, 0.0)
+        if added_rtt_ms > 0 or cut is not None:
+            self.proxy = Proxy(
+                upstream(self.target), rtt_ms=added_rtt_ms,
+                idle_cut_after_s=None if cut is None else cut.idle_cut_after_s / self.scale,
+                idle_cut_from_s=0.0 if cut is None else cut.at_s / self.scale)
+            self.proxy.on_cut = faults.cut_reporter(self.recorder, self.proxy)
+            await self.proxy.start()
+            connector.through("127.0.0.1", self.proxy.port)
+        if self.measure_costs:
+            self.costs = (await measure(connector.raw_connect)).scaled(self.scale)
+        kind = LIVE_POOLS[self.scenario.pool.kind]
+        self.pools = [kind(i, self.scenario.pool, connector, self.recorder, self.scale)
+                      for i in range(self.scenario.app.instances)]
+        try:
+            await asyncio.gather(*(pool.start() for pool in self.pools))
+        except Exception as e:
+            raise LiveError(f"could not open the pools on {self.target.display}: "
+                            f"{type(e).__name__}: {e}") from None
+
+    def _start_faults(self) -> None:
+        for fault in self.scenario.faults:
+            if fault.kind == "kill_idle":
+                coro = faults.kill_idle(self.recorder, self.target.admin_dsn, fault.at_s)
+            elif fault.kind == "restart" and self.lease is not None:
+                coro = faults.restart(self.recorder, self.lease, fault.at_s, fault.down_s)
+            else:
+                continue
+            self.background.append(asyncio.create_task(coro, name=f"live-fault-{fault.kind}"))
+
+    # -- the traffic
+    async def _feed(self) -> None:
+        rec = self.recorder
+        cpu_fraction = self.scenario.workload.cpu_fraction
+        for chunk in workload.draw(self.scenario, self.max_requests):
+            rid = chunk.first
+            for t, inst, hold, leak in zip(chunk.t, chunk.instance, chunk.hold_s, chunk.leak, strict=True):
+                if self.max_requests is None and t >= self.scenario.duration_s:
+                    break
+                delay = rec.wall(t) - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                task = asyncio.create_task(self._request(
+                    self.pools[inst], rid, hold / self.scale, hold * cpu_fraction / self.scale, leak))
+                self.requests.add(task)
+                task.add_done_callback(self._ended)
+                self.running += 1
+                rid += 1
+                rec.arrived = rid
+        self.fed = True
+        if not self.running:
+            self.drained.set()
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        self.requests.discard(task)
+        self.running -= 1
+        if self.fed and not self.running:
+            self.drained.set()
+
+    async def _request(self, pool: LivePool, rid: int, hold_s: float, cpu_s: float, leak: bool) -> None:
+        """One request, as `sim.model.request`: get a connection, run the statement, give it back."""
+        REQUEST.set(rid)
+        rec = self.recorder
+        inst = pool.instance
+        rec.emit(inst, rid, -1, Ev.ARRIVE)
+        try:
+            handle, tracked = await pool.acquire(rid)
+        except Failed as failure:
+            rec.emit(inst, rid, -1, failure.kind, failure.reason)
+            return
+        rec.emit(inst, rid, tracked.id, Ev.QUERY_START)
+        try:
+            await pool.query(handle, tracked, hold_s, cpu_s)
+        except Failed as failure:
+            rec.emit(inst, rid, tracked.id, Ev.ERROR, failure.reason)
+            await pool.after_error(handle, tracked, failure)
+            return
+        rec.emit(inst, rid, tracked.id, Ev.QUERY_END)
+        if leak:
+            rec.emit(inst, rid, tracked.id, Ev.LEAK)
+            self.leaked.append((pool, handle, tracked))
+            return
+        await pool.release(handle, tracked)
+
+    async def _until_done(self) -> None:
+        """Until the schedule ends, or with max_requests until the last request has ended."""
+        timeout = max(self.recorder.wall(self.scenario.duration_s) - time.monotonic(), 0.0)
+        if self.max_requests is None:
+            await asyncio.sleep(timeout)
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.drained.wait(), timeout)
+
+    # -- the end
+    async def _cleanup(self) -> int:
+        """Close everything this run opened; the number of its connections still on the server."""
+        self.recorder.stop()
+        for task in [*self.background, *self.requests]:
+            task.cancel()
+        pending = [*self.background, *self.requests]
+        if pending:
+            await asyncio.wait(pending, timeout=2.0)
+        for pool, handle, tracked in self.leaked:
+            with contextlib.suppress(Exception):
+                pool.abandon(handle, tracked)
+        await asyncio.gather(*(bounded(pool.close(), 5.0) for pool in self.pools))
+        for tracked in self.recorder.open_connections():
+            with contextlib.suppress(Exception):
+                if not tracked.conn.is_closed():
+                    tracked.conn.terminate()
+        if self.proxy is not None:
+            await bounded(self.proxy.close(), 5.0)
+        return await left_on_server(self.target.admin_dsn, self.name, CLEANUP_S)
+
+
+async def left_on_server(admin_dsn: str, name: str, within_s: float) -> int:
+    """Wait until no backend with this application_name is left, terminating stragglers; how many are left.
+
+    A connect that was still in flight when the run ended can complete after
+    the pools closed; the server then holds a backend nobody will use, so it
+    is terminated here. -1 if the server cannot be reached to check.
+    """
+    deadline = time.monotonic() + within_s
+    count = -1
+    while time.monotonic() < deadline:
+        try:
+            admin = await asyncio.wait_for(asyncpg.connect(
+                admin_dsn, server_settings={"application_name": "poolstand-admin"}), 2.0)
+        except Exception:
+            await asyncio.sleep(0.1)
+            continue
+        try:
+            while time.monotonic() < deadline:
+                count = await admin.fetchval(
+                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", name)
+                if count == 0:
+                    return 0
+                await admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                    "WHERE application_name = $1", name)
+                await asyncio.sleep(0.05)
+        except Exception:
+            await asyncio.sleep(0.1)
+        finally:
+            admin.terminate()
+    return count
+
+
+def upstream(target: Target) -> str | tuple[str, int]:
+    """Where the proxy forwards: the sandbox's unix socket, or the host and port of DATABASE_URL."""
+    from urllib.parse import parse_qs, urlsplit
+
+    if target.socket_dir:
+        return target.socket_dir
+    parts = urlsplit(target.dsn)
+    host = parts.hostname or parse_qs(parts.query).get("host", [""])[0]
+    if host.startswith("/"):
+        return host
+    return (host, parts.port or 5432)
