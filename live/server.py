@@ -239,6 +239,11 @@ class Sandbox:
         with self.lease() as lease:
             return lease.target
 
+    def targets(self) -> list[Target]:
+        """Every server started so far."""
+        with self._lock:
+            return [s.target for s in self._servers]
+
     def stop(self) -> None:
         with self._lock:
             servers, self._servers = self._servers, []
