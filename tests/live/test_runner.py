@@ -203,3 +203,30 @@ async def test_pool_kinds_without_python_implementation_are_refused_in_one_line(
     with pytest.raises(LiveError, match=r"^pool\.kind = hikari: HikariCP is a Java library") as err:
         await run(Scenario().with_overrides(["pool.kind=hikari"]))
     assert "\n" not in str(err.value)
+
+
+QUIET_GAP = {"rate_per_s": 30, "hold": {"dist": "constant", "mean_ms": 50},
+             "phases": [{"at_s": 0.6, "rate_per_s": 0}, {"at_s": 1.4, "rate_per_s": 30}]}
+
+
+@pytest.mark.parametrize(("pool", "reason"), [
+    ({"kind": "asyncpg", "min_size": 1, "max_size": 4, "max_queries": 3}, "max_queries"),
+    ({"kind": "asyncpg", "min_size": 1, "max_size": 4, "max_inactive_connection_lifetime": 0.3}, "idle"),
+    ({"kind": "sqlalchemy", "pool_size": 1, "max_overflow": 4}, "overflow"),
+    ({"kind": "sqlalchemy", "pool_size": 2, "max_overflow": 0, "pool_recycle": 1}, "recycle"),
+])
+async def test_the_library_closes_connections_for_its_own_reasons(pool: dict[str, Any], reason: str) -> None:
+    result = await run(short(pool, workload=QUIET_GAP))
+    m = metrics(result)
+    assert m["closes"][reason] >= 1
+    assert m["closes"]["broken"] == 0 and sum(m["errors"].values()) == 0
+    assert result.left_open == 0
+
+
+async def test_asyncpg_command_timeout_cancels_the_statement_and_keeps_the_connection() -> None:
+    scenario = short({"kind": "asyncpg", "min_size": 1, "max_size": 2, "command_timeout": 0.05},
+                     workload={"rate_per_s": 10, "hold": {"dist": "constant", "mean_ms": 200}})
+    result = await run(scenario, max_requests=8)
+    m = metrics(result)
+    assert m["errors"]["query_timeout"] == 8
+    assert m["closes"]["broken"] == 0 and m["connects"] <= 2
