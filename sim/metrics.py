@@ -199,6 +199,8 @@ def _overflow_deltas(cols: dict[str, np.ndarray], base: int) -> np.ndarray:
 
 def sample(cols: dict[str, np.ndarray], level: np.ndarray, grid: np.ndarray) -> np.ndarray:
     """A level's value at each time of `grid` (the state after all rows up to that time)."""
+    if level.size == 0:
+        return np.zeros(grid.size, dtype=level.dtype)
     idx = np.searchsorted(cols["t"], grid, side="right") - 1
     return np.where(idx >= 0, level[np.maximum(idx, 0)], 0)
 

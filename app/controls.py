@@ -1,0 +1,274 @@
+"""Every scenario field as a control, built from the field's own spec.
+
+The controls are generated from `sim.scenario` specs (type, range, unit,
+"off" value, meaning), so a new field appears here without UI code, and a
+pool's controls are named exactly as its library names them, with the
+library's default beside them. Values are not clamped by the widgets: an
+out-of-range value is let through to the scenario validator, whose one-line
+message is then shown under the control it is about.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import streamlit as st
+
+from app.state import flatten, unflatten
+from sim.scenario import (
+    POOL_KINDS,
+    App,
+    Database,
+    Fault,
+    Hold,
+    Phase,
+    Scenario,
+    ScenarioError,
+    Spec,
+    Workload,
+    from_dict,
+    specs,
+)
+
+# Slider ends for pool settings, in each library's own unit; a value beyond one widens it.
+SLIDER_MAX: dict[str, float] = {
+    "pool_size": 100, "max_overflow": 100, "pool_timeout": 60, "pool_recycle": 3600,
+    "min_size": 100, "max_size": 100, "max_queries": 100_000, "max_inactive_connection_lifetime": 900,
+    "timeout": 60, "command_timeout": 60,
+    "maximumPoolSize": 100, "minimumIdle": 100, "connectionTimeout": 60_000, "idleTimeout": 1_800_000,
+    "maxLifetime": 3_600_000, "keepaliveTime": 600_000, "leakDetectionThreshold": 600_000,
+    "validationTimeout": 30_000,
+    "MaxOpenConns": 100, "MaxIdleConns": 100, "ConnMaxLifetime": 3600, "ConnMaxIdleTime": 3600,
+    "ContextTimeout": 60,
+}
+
+Translate = Callable[..., str]
+
+
+class Form:
+    """One set of controls: where each field's message goes, and the raw values they hold."""
+
+    def __init__(self, key: str, t: Translate) -> None:
+        self.key = key
+        self.t = t
+        self.values: dict[str, Any] = {}
+        self.slots: dict[str, Any] = {}   # field path -> st.empty() under its control
+
+    def widget_key(self, path: str) -> str:
+        return f"{self.key}.{path}"
+
+    def label(self, path: str, name: str, spec: Spec) -> tuple[str, str]:
+        unit = f" ({spec.unit})" if spec.unit else ""
+        doc = self.t(f"field.{path}", _default=spec.doc)
+        return f"{name}{unit}", doc
+
+    def field(self, path: str, name: str, spec: Spec, value: Any, default: Any,
+              slider: bool = False) -> None:
+        label, doc = self.label(path, name, spec)
+        help_text = f"{doc}  \n{self.t('controls.default', value=_show(default))}"
+        key = self.widget_key(path)
+        if spec.optional:
+            unlimited = st.checkbox(self.t("controls.no_limit", name=name), value=value is None,
+                                    key=key + ".none", help=help_text)
+            if unlimited:
+                self.values[path] = None
+                self.slots[path] = st.empty()
+                return
+            if value is None:
+                value = default if default is not None else spec.lo
+        if spec.type is bool:
+            self.values[path] = st.toggle(label, value=bool(value), key=key, help=help_text)
+        elif spec.choices:
+            self.values[path] = st.selectbox(label, spec.choices, index=spec.choices.index(value), key=key,
+                                             help=help_text)
+        elif slider:
+            self.values[path] = _slider(label, spec, value, name, key, help_text)
+        elif spec.type is int:
+            self.values[path] = int(st.number_input(label, value=int(value), step=1, key=key, help=help_text))
+        else:
+            self.values[path] = float(st.number_input(label, value=float(value), key=key, help=help_text,
+                                                      format="%g"))
+        self.slots[path] = st.empty()
+
+    def section(self, prefix: str, cls: type, current: Any, slider: bool = False,
+                skip: tuple[str, ...] = ()) -> None:
+        defaults = cls()
+        for name, spec in specs(cls).items():
+            if name in skip:
+                continue
+            self.field(f"{prefix}.{name}", name, spec, getattr(current, name), getattr(defaults, name),
+                       slider)
+
+
+def _slider(label: str, spec: Spec, value: Any, name: str, key: str, help_text: str) -> Any:
+    lo = spec.lo if spec.lo is not None else 0
+    if spec.off is not None:
+        lo = min(lo, spec.off)
+    hi = max(SLIDER_MAX.get(name, spec.hi or 100), value)
+    if spec.hi is not None:
+        hi = min(hi, max(spec.hi, value))
+    if spec.type is int:
+        return st.slider(label, int(min(lo, value)), int(hi), int(value), key=key, help=help_text)
+    step = 0.1 if hi <= 100 else 1.0
+    return st.slider(label, float(min(lo, value)), float(hi), float(value), step=step, key=key,
+                     help=help_text)
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def scenario_controls(scenario: Scenario, key: str, t: Translate, groups: tuple[str, ...] | None = None,
+                      only: tuple[str, ...] | None = None) -> tuple[Scenario | None, str | None]:
+    """Draw the controls for `scenario`; return the scenario they describe (None if invalid) and the error.
+
+    `groups` limits which groups are drawn as tabs; `only` draws just those
+    field paths (a lesson shows the two or three that matter) and keeps the
+    rest as they are.
+    """
+    form = Form(key, t)
+    if only is not None:
+        _only_fields(form, scenario, only)
+    else:
+        _grouped(form, scenario, groups or ("traffic", "pool", "database", "faults", "instances"))
+    flat = flatten(scenario.to_dict())
+    if only is None:  # every field was drawn: the pool and the lists are wholly the form's
+        flat = {k: v for k, v in flat.items() if not k.startswith(("pool.", "faults", "workload.phases"))}
+    raw = _drop_none(unflatten(flat | form.values))
+    try:
+        return from_dict(raw), None
+    except ScenarioError as e:
+        message = str(e)
+        path = message.split(" = ")[0].split(":")[0].strip()
+        slot = form.slots.get(path)
+        if slot is not None:
+            slot.error(message, icon=":material/error:")
+        return None, message
+
+
+def _drop_none(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _drop_none(v) for k, v in node.items() if v is not None}
+    if isinstance(node, list):
+        return [_drop_none(v) for v in node]
+    return node
+
+
+def _grouped(form: Form, scenario: Scenario, groups: tuple[str, ...]) -> None:
+    t = form.t
+    tabs = st.tabs([t(f"controls.group.{g}") for g in groups])
+    for tab, group in zip(tabs, groups, strict=True):
+        with tab:
+            if group == "traffic":
+                _traffic(form, scenario)
+            elif group == "pool":
+                _pool(form, scenario)
+            elif group == "database":
+                form.section("database", Database, scenario.database)
+            elif group == "faults":
+                _faults(form, scenario)
+            elif group == "instances":
+                form.section("app", App, scenario.app, slider=False)
+
+
+def _traffic(form: Form, scenario: Scenario) -> None:
+    top = specs(Scenario)
+    cols = st.columns(2)
+    with cols[0]:
+        form.field("duration_s", "duration_s", top["duration_s"], scenario.duration_s, Scenario().duration_s)
+        form.field("seed", "seed", top["seed"], scenario.seed, Scenario().seed)
+        form.section("workload", Workload, scenario.workload)
+    with cols[1]:
+        form.section("workload.hold", Hold, scenario.workload.hold)
+        st.caption(form.t("controls.phases"))
+        rows = [{"at_s": p.at_s, "rate_per_s": p.rate_per_s} for p in scenario.workload.phases]
+        edited = st.data_editor(rows or _empty(Phase),
+                                num_rows="dynamic", key=form.widget_key("workload.phases"),
+                                use_container_width=True)
+        form.values["workload.phases"] = []
+        for i, row in enumerate(_records(edited)):
+            for name in ("at_s", "rate_per_s"):
+                if row.get(name) is not None:
+                    form.values[f"workload.phases.{i}.{name}"] = row[name]
+        form.slots["workload.phases"] = st.empty()
+
+
+def _empty(cls: type) -> Any:
+    import pandas as pd
+    return pd.DataFrame({name: pd.Series(dtype="float64" if s.type is not str else "object")
+                         for name, s in specs(cls).items()})
+
+
+def _records(edited: Any) -> list[dict[str, Any]]:
+    records = edited.to_dict("records") if hasattr(edited, "to_dict") else list(edited)
+    out = []
+    for row in records:
+        clean = {k: (None if _is_nan(v) else v) for k, v in row.items()}
+        if any(v is not None for v in clean.values()):
+            out.append(clean)
+    return out
+
+
+def _is_nan(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and v != v)
+
+
+def _pool(form: Form, scenario: Scenario) -> None:
+    t = form.t
+    kinds = list(POOL_KINDS)
+    kind = st.selectbox(t("controls.pool_kind"), kinds, index=kinds.index(scenario.pool.kind),
+                        format_func=lambda k: f"{POOL_KINDS[k].library} ({k})",
+                        key=form.widget_key("pool.kind"))
+    form.values["pool.kind"] = kind
+    cls = POOL_KINDS[kind]
+    current = scenario.pool if scenario.pool.kind == kind else cls()
+    if not specs(cls):
+        st.info(t("controls.no_pool"))
+        return
+    form.key = f"{form.key}.{kind}"   # another library's controls start from its own defaults
+    form.section("pool", cls, current, slider=True)
+    form.key = form.key.rsplit(".", 1)[0]
+
+
+def _faults(form: Form, scenario: Scenario) -> None:
+    st.caption(form.t("controls.faults"))
+    rows = [{"kind": f.kind, "at_s": f.at_s, "down_s": f.down_s, "idle_cut_after_s": f.idle_cut_after_s}
+            for f in scenario.faults]
+    column = st.column_config.SelectboxColumn("kind", options=list(specs(Fault)["kind"].choices),
+                                              required=True)
+    edited = st.data_editor(rows or _empty(Fault), num_rows="dynamic", key=form.widget_key("faults"),
+                            column_config={"kind": column}, use_container_width=True)
+    form.values["faults"] = []
+    for i, row in enumerate(_records(edited)):
+        for name, value in row.items():
+            if value is not None:
+                form.values[f"faults.{i}.{name}"] = value
+    form.slots["faults"] = st.empty()
+
+
+def _only_fields(form: Form, scenario: Scenario, paths: tuple[str, ...]) -> None:
+    """A lesson's few controls, side by side."""
+    flat = flatten(scenario.to_dict())
+    base = flatten(Scenario().to_dict()) | flatten({"pool": scenario.pool.__class__().__dict__})
+    cols = st.columns(len(paths))
+    for col, path in zip(cols, paths, strict=True):
+        spec = field_spec(scenario, path)
+        with col:
+            form.field(path, path.rsplit(".", 1)[-1], spec, flat.get(path), base.get(path),
+                       slider=path.startswith("pool."))
+
+
+def field_spec(scenario: Scenario, path: str) -> Spec:
+    """The spec of a dotted field path in this scenario (the pool's own kind for pool.*)."""
+    section, _, name = path.rpartition(".")
+    owners: dict[str, type] = {"": Scenario, "workload": Workload, "workload.hold": Hold,
+                               "database": Database, "app": App, "pool": type(scenario.pool)}
+    cls = owners.get(section)
+    if cls is None or name not in specs(cls):
+        raise KeyError(path)
+    return specs(cls)[name]

@@ -1,0 +1,66 @@
+"""What every page shares: the language, the scenario held for the session, the URL that reopens it.
+
+The entry point calls `setup()` on every rerun before routing. Language and
+scenario are read from the URL once per session (a shared link opens what
+its author saw) and written back whenever they change, by hand rather than
+with widget binding, which drops URL values set in the entry point under
+st.navigation.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from app import i18n
+from app.state import DEFAULT_PRESET, from_url, overrides
+from sim.scenario import Scenario, load_preset
+
+
+def setup() -> None:
+    ss = st.session_state
+    if "lang" not in ss:
+        accept = st.context.headers.get("Accept-Language") if st.context.headers else None
+        ss.lang = i18n.resolve(st.query_params.get("lang"), st.context.locale or accept)
+    if "scenario" not in ss:
+        scenario, preset, problems = from_url(st.query_params.get("preset"), st.query_params.get_all("set"))
+        ss.scenario, ss.preset, ss.url_problems = scenario, preset, problems
+        ss.initial = scenario  # what the controls were drawn from (they keep their own state after)
+        ss.version = 0
+
+
+def load(preset: str) -> None:
+    """Start from a preset: every control is drawn afresh from it."""
+    st.session_state.scenario = st.session_state.initial = load_preset(preset)
+    st.session_state.preset = preset
+    st.session_state.version = st.session_state.get("version", 0) + 1
+    st.session_state.url_problems = []
+
+
+def open_scenario(preset: str, scenario: Scenario, page: str) -> None:
+    """Go to `page` with this scenario (a preset with changes) as the session's."""
+    load(preset)
+    st.session_state.initial = scenario
+    remember(scenario)
+    st.switch_page(page)
+
+
+def remember(scenario: Scenario) -> None:
+    """The session's scenario is now this one; the URL says so (preset + differences)."""
+    st.session_state.scenario = scenario
+    write_url(scenario)
+
+
+def write_url(scenario: Scenario | None = None) -> None:
+    ss = st.session_state
+    params: dict[str, str | list[str]] = {}
+    if scenario is not None:
+        params["preset"] = ss.get("preset", DEFAULT_PRESET)
+        sets = overrides(scenario, load_preset(params["preset"]))  # type: ignore[arg-type]
+        if sets:
+            params["set"] = sets
+    if ss.get("lang", i18n.DEFAULT) != i18n.DEFAULT:
+        params["lang"] = ss.lang
+    current = {k: st.query_params.get_all(k) for k in st.query_params}
+    wanted = {k: v if isinstance(v, list) else [v] for k, v in params.items()}
+    if current != wanted:
+        st.query_params.from_dict(params)

@@ -1,0 +1,90 @@
+"""The interface's words, per language, from keyed catalogs.
+
+Every string the app shows comes from `app/locales/<lang>.toml` by key, so a
+language is added by adding a catalog with the same keys and placeholders
+(a test checks that). Nothing here keeps a "current language": the server
+serves many sessions in one process, so the language is passed on every call.
+The libraries' own error texts are not in the catalogs: they are shown
+verbatim, because they are what a learner will search for.
+"""
+
+from __future__ import annotations
+
+import functools
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from babel.numbers import format_decimal, format_percent
+
+LOCALES_DIR = Path(__file__).resolve().parent / "locales"
+DEFAULT = "en"
+LANGUAGES: dict[str, str] = {"en": "English"}
+"""Language code -> its own name, in menu order."""
+
+
+def _flatten(table: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key, value in table.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out |= _flatten(value, name + ".")
+        else:
+            out[name] = str(value)
+    return out
+
+
+@functools.cache
+def catalog(lang: str) -> dict[str, str]:
+    path = LOCALES_DIR / f"{lang}.toml"
+    if not path.exists():
+        return {}
+    with path.open("rb") as f:
+        return _flatten(tomllib.load(f))
+
+
+def tr(lang: str, key: str, **params: Any) -> str:
+    """The text for `key` in `lang` (English if that catalog lacks it), with its placeholders filled."""
+    text = catalog(lang).get(key)
+    if text is None:
+        text = catalog(DEFAULT).get(key, key)
+    return text.format(**params) if params else text
+
+
+def texts(lang: str, prefix: str) -> dict[str, str]:
+    """Every key under `prefix.` in `lang`, without the prefix: the labels a figure builder takes."""
+    merged = {k: v for k, v in catalog(DEFAULT).items() if k.startswith(prefix + ".")}
+    merged |= {k: v for k, v in catalog(lang).items() if k.startswith(prefix + ".")}
+    return {k[len(prefix) + 1:]: v for k, v in merged.items()}
+
+
+def resolve(asked: str | None, accept_language: str | None) -> str:
+    """?lang= if we have it, else the browser's first language we have, else English."""
+    if asked in LANGUAGES:
+        return asked
+    for part in (accept_language or "").split(","):
+        code = part.split(";")[0].strip()
+        if not code:
+            continue
+        for lang in LANGUAGES:  # exact (zh-TW), then by language alone (ru-RU -> ru)
+            if code.lower() == lang.lower():
+                return lang
+        for lang in LANGUAGES:
+            if "-" not in lang and code.split("-")[0].lower() == lang:
+                return lang
+    return DEFAULT
+
+
+def babel_locale(lang: str) -> str:
+    return lang.replace("-", "_")
+
+
+def number(lang: str, value: float, digits: int = 1) -> str:
+    """A number as the language writes it (decimal mark, grouping)."""
+    pattern = "#,##0" + ("." + "0" * digits if digits else "")
+    return format_decimal(value, format=pattern, locale=babel_locale(lang))
+
+
+def percent(lang: str, value: float, digits: int = 1) -> str:
+    pattern = "#,##0" + ("." + "0" * digits if digits else "") + "%"
+    return format_percent(value, format=pattern, locale=babel_locale(lang))

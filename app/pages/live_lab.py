@@ -1,0 +1,120 @@
+"""Live lab: the session's scenario on real PostgreSQL, watched while it runs, then drawn like a model run."""
+
+import os
+from datetime import datetime
+
+import streamlit as st
+
+from app import frame
+from app.background import background_loop
+from app.results import show_results
+from app.ui import num, t
+from live.runner import SIMULATION_ONLY
+from live.server import SANDBOX, LiveError, external
+from live.session import LiveSession
+from sim.metrics import summarize
+from sim.scenario import preset_names
+
+ss = st.session_state
+DATABASE_URL = os.environ.get("DATABASE_URL") or None
+
+
+st.title(t("live.title"))
+st.caption(t("live.intro"))
+
+# -- which server
+if DATABASE_URL:
+    try:
+        st.info(t("live.server_external", server=external(DATABASE_URL).display))
+    except LiveError as e:
+        st.error(str(e))
+        st.stop()
+else:
+    started = SANDBOX.targets()
+    if started:
+        target = started[0]
+        st.info(t("live.server_sandbox", server=target.display,
+                  started=datetime.fromtimestamp(target.started_at).strftime("%H:%M:%S")))
+    else:
+        st.info(t("live.server_sandbox_later"))
+
+# -- which scenario
+names = preset_names()
+picked = st.selectbox(t("playground.preset"), names, index=names.index(ss.preset),
+                      key=f"live.preset.v{ss.version}")
+if picked != ss.preset:
+    frame.load(picked)
+    st.rerun()
+scenario = ss.scenario
+frame.remember(scenario)
+cols = st.columns([2, 1, 1])
+cols[0].markdown(t("live.scenario", name=scenario.name, kind=scenario.pool.kind,
+                   duration=num(scenario.duration_s, 1)))
+scale = cols[1].select_slider(t("live.time_scale"), [1.0, 2.0, 4.0, 8.0], value=1.0, key="live.scale",
+                              help=t("live.time_scale_help"))
+if cols[2].button(t("live.edit"), key="live.edit"):
+    st.switch_page("app/pages/playground.py")
+
+if scenario.pool.kind in SIMULATION_ONLY:
+    st.warning(t("live.simulation_only", kind=scenario.pool.kind))
+    st.stop()
+
+session: LiveSession | None = ss.get("live.session")
+running = session is not None and not session.snapshot().finished
+if st.button(t("live.run"), type="primary", disabled=running, key="live.run"):
+    session = LiveSession(scenario, background_loop(), DATABASE_URL, time_scale=scale)
+    session.start()
+    ss["live.session"] = session
+    running = True
+
+
+@st.fragment(run_every=0.5 if running else None)
+def watch() -> None:
+    """Progress, counters, faults and the server's own view while the run goes on; never blocks."""
+    session = ss.get("live.session")
+    if session is None:
+        return
+    snap = session.snapshot()
+    if snap.finished:
+        if ss.get("live.drawn") is not session:
+            ss["live.drawn"] = session
+            st.rerun(scope="app")   # draw the results with the whole page
+        return
+    st.progress(snap.progress, text=t("live.progress", now=num(snap.now_s, 1), total=num(snap.duration_s, 1),
+                                      phase=t(f"live.phase.{snap.phase}")))
+    counters = st.columns(7)
+    for col, (key, value) in zip(counters, [
+            ("results.completed", snap.completed), ("results.timed_out", snap.timed_out),
+            ("results.errors", snap.errors), ("results.leaked", snap.leaked),
+            ("live.checked_out", snap.checked_out), ("live.waiting", snap.waiting),
+            ("live.on_server", snap.server)], strict=True):
+        col.metric(t(key), num(value, 0))
+    buttons = st.columns(3)
+    if buttons[0].button(t("live.kill_idle"), key="live.kill", help=t("live.kill_idle_help")):
+        killed = session.kill_idle_now()
+        st.toast(t("live.killed", count=num(killed, 0)))
+    if buttons[1].button(t("live.restart"), key="live.restart", disabled=DATABASE_URL is not None,
+                         help=t("live.restart_help")):
+        session.restart_now(1.0)
+    if buttons[2].button(t("live.stop"), key="live.stop"):
+        session.stop()
+    rows = session.server_view()
+    st.caption(t("live.server_view", name=snap.application_name))
+    st.dataframe(rows, hide_index=True, use_container_width=True)
+
+
+watch()
+
+session = ss.get("live.session")
+if session is not None and session.snapshot().finished:
+    snap = session.snapshot()
+    result = session.result
+    if snap.phase == "failed" or result is None:
+        st.error(snap.error or t("live.failed"))
+    else:
+        if snap.phase == "cancelled":
+            st.warning(t("live.cancelled"))
+        st.success(t("live.done", server=result.server, name=result.application_name,
+                     wall=num(result.wall_seconds, 1), left=num(result.left_open, 0)))
+        metrics = summarize(result.trace, result.scenario, result.end_s)
+        show_results(result.trace, result.scenario, result.end_s, metrics, key="live")

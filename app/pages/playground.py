@@ -1,0 +1,34 @@
+"""Playground: every setting of one scenario, and its simulated run, redrawn on every change."""
+
+import streamlit as st
+
+from app import frame
+from app.controls import scenario_controls
+from app.results import show_results
+from app.runs import simulate_scenario
+from app.ui import t
+from sim.scenario import preset_names
+
+ss = st.session_state
+st.title(t("playground.title"))
+st.caption(t("playground.intro"))
+for problem in ss.get("url_problems", []):
+    st.warning(t("playground.url_problem", problem=problem))
+
+names = preset_names()
+picked = st.selectbox(t("playground.preset"), names, index=names.index(ss.preset),
+                      key=f"preset.v{ss.version}")
+if picked != ss.preset:
+    frame.load(picked)
+    st.rerun()
+st.caption(ss.scenario.description or "")
+
+with st.container(border=True):
+    scenario, error = scenario_controls(ss.initial, key=f"pg.v{ss.version}", t=t)
+if scenario is None:
+    st.error(t("playground.invalid", message=error))
+    st.stop()
+frame.remember(scenario)
+with st.spinner(t("playground.running")):
+    trace, end_s, metrics = simulate_scenario(scenario)
+show_results(trace, scenario, end_s, metrics, key="pg")

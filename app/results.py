@@ -1,0 +1,139 @@
+"""The results of one run, drawn the same way whether the trace came from the model or from PostgreSQL.
+
+Metric cards, the taxi stand, the charts, the libraries' exact error texts,
+the trace itself and the downloads: everything here reads only the trace,
+the scenario and the metrics computed from them, which is what lets the
+playground and the live lab share it line for line.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import streamlit as st
+
+from app import charts, taxi
+from app.ui import num, pct, t, texts
+from sim.scenario import Scenario
+from sim.trace import EV_NAMES, WHY_NAMES, Trace
+
+TABLE_ROWS = 2000
+
+
+def metric_cards(metrics: dict[str, Any], other: dict[str, Any] | None = None) -> None:
+    """Six numbers that say how the run went; with `other`, each shows its difference from it."""
+    errors = sum(metrics["errors"].values())
+    cards = [
+        ("results.completed", metrics["completed"], "completed", False),
+        ("results.timed_out", metrics["timed_out"], "timed_out", True),
+        ("results.errors", errors, None, True),
+        ("results.leaked", metrics["leaked"], "leaked", True),
+        ("results.p95_wait", metrics["wait_ms"]["p95"], None, True),
+        ("results.peak_open", metrics["peak"]["open"], None, True),
+    ]
+    cols = st.columns(len(cards))
+    for col, (key, value, _, lower_is_better) in zip(cols, cards, strict=True):
+        delta = None
+        if other is not None:
+            theirs = _card_value(other, key)
+            if value is not None and theirs is not None:
+                delta = value - theirs
+        shown = num(value, 1) if isinstance(value, float) else ("–" if value is None else num(value, 0))
+        with col:
+            shown_delta = None if delta is None else num(delta, 1 if isinstance(delta, float) else 0)
+            st.metric(t(key), shown, delta=shown_delta,
+                      delta_color="inverse" if lower_is_better else "normal", border=True)
+
+
+def _card_value(metrics: dict[str, Any], key: str) -> Any:
+    return {
+        "results.completed": metrics["completed"], "results.timed_out": metrics["timed_out"],
+        "results.errors": sum(metrics["errors"].values()), "results.leaked": metrics["leaked"],
+        "results.p95_wait": metrics["wait_ms"]["p95"], "results.peak_open": metrics["peak"]["open"],
+    }[key]
+
+
+def show_results(trace: Trace, scenario: Scenario, end_s: float, metrics: dict[str, Any], key: str) -> None:
+    metric_cards(metrics)
+    st.subheader(t("results.taxi_stand"))
+    figure = taxi.build_taxi_figure(trace, scenario, end_s, text=taxi.EN | texts("taxi"), number=_number)
+    st.plotly_chart(figure, key=f"{key}.taxi", theme=None, config={"displayModeBar": False})
+    tabs = st.tabs([t("results.tab.connections"), t("results.tab.waits"), t("results.tab.timeline"),
+                    t("results.tab.errors"), t("results.tab.trace"), t("results.tab.downloads")])
+    labels = charts.EN | texts("charts")
+    with tabs[0]:
+        st.plotly_chart(charts.connections_over_time(trace, scenario, end_s, text=labels),
+                        key=f"{key}.levels", theme=None)
+    with tabs[1]:
+        st.plotly_chart(charts.wait_histogram(trace, scenario, end_s, text=labels),
+                        key=f"{key}.waits", theme=None)
+        _waits_summary(metrics)
+    with tabs[2]:
+        st.plotly_chart(charts.connection_timeline(trace, scenario, end_s, text=labels),
+                        key=f"{key}.timeline", theme=None)
+    with tabs[3]:
+        error_texts(metrics)
+    with tabs[4]:
+        trace_table(trace, key)
+    with tabs[5]:
+        downloads(trace, scenario, metrics, key)
+
+
+def _number(x: float) -> str:
+    """Whole numbers without decimals, others with up to two: clocks, counters, speeds."""
+    return num(x, 0) if float(x).is_integer() else num(x, 2)
+
+
+def _waits_summary(metrics: dict[str, Any]) -> None:
+    w = metrics["wait_ms"]
+    st.caption(t("results.waits_summary", share=pct(metrics["p_wait"]), p50=num(w["p50"], 1),
+                 p95=num(w["p95"], 1), p99=num(w["p99"], 1)))
+
+
+def error_texts(metrics: dict[str, Any]) -> None:
+    """What the library would have printed, verbatim, how often, and what it means."""
+    messages = metrics.get("messages", [])
+    if not messages:
+        st.success(t("results.no_errors"))
+        return
+    for m in messages:
+        text = f"{m['exception']}: {m['message']}" if m["message"] else f"{m['exception']}()"
+        st.markdown(f"**{t('results.times', count=num(m['count'], 0))}**"
+                    + (f" · SQLSTATE `{m['sqlstate']}`" if m.get("sqlstate") else ""))
+        st.code(text, language=None, wrap_lines=True)
+        st.caption(t(f"explain.{m['kind']}.{m['reason']}", _default=t("explain.fallback")))
+
+
+def trace_table(trace: Trace, key: str) -> None:
+    import pandas as pd
+
+    cols_ = trace.columns()
+    frame = pd.DataFrame({name: values.copy() for name, values in cols_.items()})
+    frame["kind"] = pd.Categorical.from_codes(frame["kind"], EV_NAMES)
+    frame["reason"] = pd.Categorical.from_codes(frame["reason"], WHY_NAMES)
+    cols = st.columns([3, 1, 1])
+    with cols[0]:
+        kinds = st.multiselect(t("results.filter_kinds"), EV_NAMES, key=f"{key}.kinds")
+    with cols[1]:
+        request = st.number_input(t("results.filter_request"), value=None, step=1, key=f"{key}.request")
+    with cols[2]:
+        conn = st.number_input(t("results.filter_conn"), value=None, step=1, key=f"{key}.conn")
+    if kinds:
+        frame = frame[frame["kind"].isin(kinds)]
+    if request is not None:
+        frame = frame[frame["request"] == int(request)]
+    if conn is not None:
+        frame = frame[frame["conn"] == int(conn)]
+    st.caption(t("results.rows", shown=num(min(len(frame), TABLE_ROWS), 0), total=num(len(frame), 0)))
+    st.dataframe(frame.head(TABLE_ROWS), hide_index=True, use_container_width=True, height=360)
+
+
+def downloads(trace: Trace, scenario: Scenario, metrics: dict[str, Any], key: str) -> None:
+    cols = st.columns(3)
+    cols[0].download_button(t("results.download_scenario"), scenario.to_toml(), f"{scenario.name}.toml",
+                            "application/toml", key=f"{key}.dl.toml")
+    cols[1].download_button(t("results.download_trace"), trace.to_csv, f"{scenario.name}-trace.csv",
+                            "text/csv", key=f"{key}.dl.csv")
+    cols[2].download_button(t("results.download_metrics"), json.dumps(metrics, indent=2),
+                            f"{scenario.name}-metrics.json", "application/json", key=f"{key}.dl.json")

@@ -1,0 +1,930 @@
+"""The taxi stand: one run of a connection pool, animated as taxis, bays and passengers.
+
+A pool is hard to see, a taxi stand is not. Each app instance is a stand; the
+picture maps the pool onto it like this:
+
+=====================================  ==============================================================
+pool                                   taxi stand
+=====================================  ==============================================================
+idle connection                        taxi parked in a bay
+checkout / release                     a passenger leaves in a taxi / the taxi comes back to a bay
+pool_size / min_size (``pool.base``)   bays at the stand
+max_overflow (open above base)         extra taxis (orange diamonds) called in when the bays are empty;
+                                       scrapped on return when no bay is free
+pool_timeout                           a passenger waits in the queue, gives up and leaves (TimeoutError)
+connect cost                           a new taxi arriving from the factory (connecting)
+pool_recycle / max lifetime / idle     taxi sent to the garage
+pre_ping                               the driver turns the key before the passenger gets in (ok / fail)
+idle cut / restart / kill              an engine that died while parked (dead)
+leak                                   a taxi that never comes back
+max_connections                        the city's licence limit, shared by every stand
+=====================================  ==============================================================
+
+Everything is read from the trace alone (through `sim.metrics` and
+`app.spans`), so a simulated and a live run are drawn by the same code.
+
+How the picture is made, and why:
+
+* Time is cut into at most ``max_frames`` bins of a round length. A frame shows
+  the state at the end of its bin; instants (closes, engine checks, passengers
+  giving up, errors) stay visible for a few frames so they can be seen at all.
+  Counters and the caption summarise what happened inside the bin.
+* Which taxis are "extra" follows the metrics' overflow level exactly (open
+  connections above ``base``): each taxi holds a rank (its road column); when a
+  taxi with a rank below ``base`` leaves for good, the highest-ranked extra taxi
+  takes over its rank, so the number of extra taxis is ``max(open - base, 0)``.
+* A parked taxi takes the lowest free bay when it comes back, like a queue of idle
+  connections: the bays are not owned by taxis. Taxis idle above ``base`` (asyncpg,
+  HikariCP above minimumIdle) park on the street, right of the bays.
+* One scatter trace per kind of object, fixed axes, and frames that carry only
+  x, y and text: the animation runs with ``redraw=False`` and the JSON stays small.
+
+Every visible string comes from a ``text`` mapping with the keys of `EN`, so the
+app can pass a translation; ``number`` formats numbers for the language.
+"""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+import math
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+
+from app.spans import BUSY, CONNECTING, DEAD, IDLE, LEAKED, Mark, Span, connection_spans
+from sim.metrics import levels, sample
+from sim.scenario import Scenario
+from sim.trace import WHY_NAMES, Ev, Trace, Why
+
+# Okabe-Ito: safe for the common colour-vision deficiencies; every kind also has its own symbol.
+ORANGE, SKY, GREEN, YELLOW = "#E69F00", "#56B4E9", "#009E73", "#F0E442"
+BLUE, VERMILLION, PURPLE, BLACK = "#0072B2", "#D55E00", "#CC79A7", "#000000"
+GREY = "#595959"  # bays and labels: dark enough for a projector
+
+EN: dict[str, str] = {
+    # legend (one entry per kind of object)
+    "legend_bay": "Bay (pool slot)",
+    "legend_parked": "Parked taxi (idle)",
+    "legend_extra": "Extra taxi (overflow)",
+    "legend_ride": "Taxi on a ride (checked out)",
+    "legend_leaked": "Never came back (leak)",
+    "legend_connecting": "From the factory (connecting)",
+    "legend_dead": "Dead engine (died idle)",
+    "legend_garage": "To the garage (recycle, lifetime)",
+    "legend_scrapped": "Scrapped (no free bay)",
+    "legend_ping_ok": "Engine check ok (pre-ping)",
+    "legend_ping_fail": "Engine check failed",
+    "legend_waiting": "Waiting passenger",
+    "legend_gave_up": "Gave up (timeout)",
+    "legend_error": "Error (refused, broken)",
+    # row labels (y axis)
+    "row_leaked": "never came back",
+    "row_road": "out on a ride",
+    "row_bays": "bays",
+    "row_factory": "factory",
+    "row_garage": "garage",
+    "row_scrap": "scrapyard",
+    "row_queue": "queue",
+    "row_gave_up": "gave up / error",
+    # texts that change every frame
+    "clock": "Time {t} s",
+    "counters": "Completed {completed} · Gave up {timed_out} · Errors {errors} · Leaked {leaked}",
+    "licences": "Licences in use {used} / {limit}",
+    "stand": "Stand {n}",
+    "stand_counts": "{parked} parked · {out} out · {waiting} waiting",
+    "more": "+{n}",
+    "stands_note": "Showing stands 1 to {shown} of {total}; counters and licences count every stand.",
+    "hover_taxi": "Taxi %{text}",
+    "hover_passenger": "Passenger %{text}",
+    "hover_queue": "Place %{text} in the queue",
+    # controls
+    "play": "▶ Play",
+    "pause": "❚❚ Pause",
+    "speed": "{x}\u00d7",  # the multiplication sign
+    "slider": "Time ",
+    "slider_label": "{t} s",
+    # captions: the most notable thing in each frame; a key ending in _one is used when n is 1
+    "at_stand": "Stand {n}: {what}",
+    "cap_server_down": "The database went down: no taxi can start",
+    "cap_server_up": "The database is back up",
+    "cap_too_many": "Licence limit reached: the city refused {n} taxis (too many clients)",
+    "cap_too_many_one": "Licence limit reached: the city refused a taxi (too many clients)",
+    "cap_refused": "The database is down: {n} new taxis could not start (connection refused)",
+    "cap_refused_one": "The database is down: a new taxi could not start (connection refused)",
+    "cap_timeout": "{n} passengers gave up waiting (TimeoutError)",
+    "cap_timeout_one": "A passenger gave up waiting (TimeoutError)",
+    "cap_dead": "{n} engines died while parked ({why})",
+    "cap_dead_one": "Taxi {taxi}'s engine died while parked ({why})",
+    "cap_broken": "{n} rides failed: the engine was dead (broken connection)",
+    "cap_broken_one": "A ride failed: taxi {taxi}'s engine was dead (broken connection)",
+    "cap_ping_fail": "Engine checks failed: {n} taxis towed before the passenger got in (pre-ping)",
+    "cap_ping_fail_one": "Engine check failed: taxi {taxi} towed before the passenger got in (pre-ping)",
+    "cap_leak": "{n} taxis never came back (leak)",
+    "cap_leak_one": "Taxi {taxi} never came back (leak)",
+    "cap_error": "{n} requests failed ({why})",
+    "cap_error_one": "A request failed ({why})",
+    "cap_scrapped": "{n} taxis scrapped on return: {why}",
+    "cap_scrapped_one": "Taxi {taxi} scrapped on return: {why}",
+    "cap_garage": "{n} taxis sent to the garage: {why}",
+    "cap_garage_one": "Taxi {taxi} sent to the garage: {why}",
+    "cap_extra": "Bays empty: {n} extra taxis called in (overflow)",
+    "cap_extra_one": "Bays empty: an extra taxi was called in (overflow)",
+    "cap_queue": "{n} passengers joined the queue: no taxi free",
+    "cap_queue_one": "A passenger joined the queue: no taxi free",
+    "cap_new": "{n} new taxis from the factory (connect)",
+    "cap_new_one": "A new taxi from the factory (connect)",
+    "cap_ping_ok": "Engine checked before the ride: ok (pre-ping)",
+    "cap_rides": "{n} rides completed",
+    "cap_rides_one": "1 ride completed",
+    "cap_quiet": "Quiet: nothing happens",
+    # reasons, filled into {why}
+    "why_killed": "killed by pg_terminate_backend",
+    "why_cut": "cut by a firewall",
+    "why_restart": "the database restarted",
+    "why_overflow": "no free bay (overflow)",
+    "why_max_idle": "no free bay (MaxIdleConns)",
+    "why_done": "one ride only (no pool)",
+    "why_recycle": "too old (pool_recycle)",
+    "why_lifetime": "too old (max lifetime)",
+    "why_idle": "parked too long (idle timeout)",
+    "why_max_queries": "too many rides (max_queries)",
+    "why_invalidated": "older than the last failure (invalidated)",
+    "why_broken": "dead engine (broken)",
+    "why_query_timeout": "the ride took too long (command_timeout)",
+    "why_other": "other",
+}
+
+MAX_STANDS = 6      # more stands than this would be too small to read: the first ones are drawn
+MAX_COLS = 24       # taxis per stand drawn; more are counted, not drawn
+MIN_COLS = 8        # a stand is at least this wide, so its rows have room (6 when more than 3 stands)
+GAP = 1.2           # space between stands, in columns
+LINGER_FRAMES = 3   # instants stay visible this many frames
+FRAME_MS = 200      # frame duration at 1x
+SPEEDS = (0.5, 1.0, 2.0, 4.0)
+FONT = 18
+WIDTH, HEIGHT = 1280, 720
+
+# rows, top to bottom (y in data units)
+Y_CLOCK, Y_COUNTERS, Y_STAND = 11.95, 11.3, 10.5
+Y_LEAKED, Y_ROAD, Y_CHECK, Y_BAYS = 9.35, 8.45, 7.55, 7.0
+Y_FACTORY, Y_GARAGE, Y_SCRAP = 5.95, 5.05, 4.15
+Y_QUEUE, Y_GAVE_UP, Y_CAPTION = 3.15, 2.25, 1.25
+Y_RANGE = (0.7, 12.4)
+ROW_LABELS = ((Y_LEAKED, "row_leaked"), (Y_ROAD, "row_road"), (Y_BAYS, "row_bays"),
+              (Y_FACTORY, "row_factory"), (Y_GARAGE, "row_garage"), (Y_SCRAP, "row_scrap"),
+              (Y_QUEUE, "row_queue"), (Y_GAVE_UP, "row_gave_up"))
+
+SCRAP_REASONS = frozenset({"overflow", "max_idle", "done"})   # closed on return: no bay for it
+
+
+@dataclass(frozen=True)
+class Kind:
+    """How one kind of object looks: a trace of its own, so frames only move points."""
+
+    key: str              # legend text key is "legend_<key>"
+    symbol: str
+    color: str
+    scale: float = 1.0    # marker size relative to a taxi
+    line: str = BLACK
+    width: float = 1.5
+    hover: str = "hover_taxi"
+
+
+KINDS: tuple[Kind, ...] = (
+    Kind("parked", "square", YELLOW),
+    Kind("extra", "diamond", ORANGE, 1.25),
+    Kind("ride", "triangle-right", BLUE, 1.1, BLUE),
+    Kind("leaked", "star", PURPLE, 1.3),
+    Kind("connecting", "triangle-up", SKY, 1.1),
+    Kind("dead", "square-x-open", BLACK, 1.0, BLACK, 3.0),
+    Kind("garage", "hexagon", GREEN),
+    Kind("scrapped", "x", VERMILLION),
+    Kind("ping_ok", "circle-open", GREEN, 0.75, GREEN, 3.5),
+    Kind("ping_fail", "circle-x-open", VERMILLION, 0.75, VERMILLION, 3.5),
+    Kind("waiting", "circle", BLACK, 0.8, BLACK, 1.0, "hover_queue"),
+    Kind("gave_up", "triangle-down", VERMILLION, 0.95, BLACK, 1.0, "hover_passenger"),
+    Kind("error", "asterisk-open", VERMILLION, 1.0, VERMILLION, 3.0, "hover_passenger"),
+)
+KIND_KEYS = tuple(k.key for k in KINDS)
+
+
+# ------------------------------------------------------------------ formatting
+
+class _Lenient(dict):
+    """str.format_map that leaves unknown placeholders as they are (a translation may use fewer)."""
+
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def plain_number(x: float) -> str:
+    """Whole numbers without a point, others with at most three decimals."""
+    if float(x).is_integer():
+        return str(int(x))
+    return f"{x:.3f}".rstrip("0").rstrip(".")
+
+
+class _Words:
+    """The text mapping plus the number format: one place that turns keys into visible strings."""
+
+    def __init__(self, text: Mapping[str, str] | None, number: Callable[[float], str] | None) -> None:
+        self.text = {**EN, **(text or {})}
+        self.number = number or plain_number
+
+    def __call__(self, key: str, **values: Any) -> str:
+        shown = {k: self.number(v) if isinstance(v, int | float | np.number) else v
+                 for k, v in values.items()}
+        return self.text[key].format_map(_Lenient(shown))
+
+    def count(self, key: str, n: int, **values: Any) -> str:
+        """`key` with {n}, or its `_one` variant when n is 1 and the mapping has one."""
+        if n == 1 and f"{key}_one" in self.text:
+            key = f"{key}_one"
+        return self(key, n=n, **values)
+
+    def why(self, reason: str) -> str:
+        return self.text.get(f"why_{reason}", reason)
+
+
+# ------------------------------------------------------------------ time grid
+
+def frame_times(end_s: float, max_frames: int) -> np.ndarray:
+    """Ends of equal bins of a round length (1, 2, 2.5 or 5 x 10^k s), at most max_frames of them."""
+    if max_frames < 1:
+        raise ValueError(f"max_frames = {max_frames}: must be at least 1")
+    if not end_s > 0:
+        return np.zeros(1)
+    raw = end_s / max_frames
+    exp = math.floor(math.log10(raw))
+    steps = (m * 10.0 ** e for e in (exp, exp + 1) for m in (1, 2, 2.5, 5))
+    step = next(x for x in steps if x >= raw * (1 - 1e-9))
+    n = max(1, min(max_frames, math.ceil(end_s / step - 1e-9)))
+    return np.minimum(np.round(np.arange(1, n + 1) * step, 9), end_s)
+
+
+def _pairs_alive(start: np.ndarray, end: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(item, frame) for every interval [start, end) that contains a frame time.
+
+    Most spans (short rides) contain no frame time at all and cost nothing here.
+    """
+    lo = np.searchsorted(times, start, side="left")
+    hi = np.searchsorted(times, end, side="left")
+    n = np.maximum(hi - lo, 0)
+    item = np.repeat(np.arange(start.size), n)
+    offset = np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)
+    return item, lo[item] + offset
+
+
+def _per_frame(start: np.ndarray, end: np.ndarray, times: np.ndarray) -> list[np.ndarray]:
+    """For each frame, the indices of the intervals alive at its time."""
+    item, frame = _pairs_alive(start, end, times)
+    order = np.argsort(frame, kind="stable")
+    item, frame = item[order], frame[order]
+    cuts = np.searchsorted(frame, np.arange(times.size + 1))
+    return [item[cuts[k]:cuts[k + 1]] for k in range(times.size)]
+
+
+# ------------------------------------------------------------------ reading the run
+
+@dataclass(frozen=True)
+class _Life:
+    """One connection from its open to its close (inf while still open at the end)."""
+
+    conn: int
+    instance: int
+    opened: float
+    closed: float
+    reason: str  # the close reason, "" if never closed
+
+
+_Rank = tuple[int, float, float, int, int]   # conn, start, end, rank, instance
+_Stay = tuple[int, int, float, float]        # conn, instance, start, end: a stay in a bay
+
+
+def _lives(spans: list[Span]) -> list[_Life]:
+    """Connections that were open at some time; failed connects never were."""
+    by_conn: dict[int, list[Span]] = defaultdict(list)
+    for s in spans:
+        by_conn[s.conn].append(s)
+    out = []
+    for conn, mine in by_conn.items():
+        opened = next((s.start for s in mine if s.state != CONNECTING), None)
+        last = mine[-1]
+        if opened is None:
+            continue
+        closed = last.end if last.ended_by.startswith("close:") else math.inf
+        if closed > opened:
+            out.append(_Life(conn, last.instance, opened, closed, last.ended_by.partition(":")[2]))
+    return out
+
+
+def _span_ends(spans: list[Span]) -> np.ndarray:
+    """Each span's end, inf for a connection's last span when it was still open at the run's end.
+
+    Without this a taxi still standing at the very end would vanish from the last frame.
+    """
+    ends = np.array([s.end for s in spans], dtype=float)
+    for i, s in enumerate(spans):
+        last = i + 1 == len(spans) or spans[i + 1].conn != s.conn
+        if last and not s.ended_by:
+            ends[i] = math.inf
+    return ends
+
+
+def _ranks(lives: list[_Life], base: int) -> tuple[list[_Rank], list[tuple[float, int]]]:
+    """Each taxi's rank (road column) over time; ranks >= base are the extra (overflow) taxis.
+
+    Returns the intervals (conn, start, end, rank, instance) and the (time, instance) of each extra taxi's
+    arrival. When a taxi below base leaves for good, the highest extra takes its rank, so the
+    extra count is max(open - base, 0) per instance, as the metrics count overflow.
+    """
+    intervals: list[_Rank] = []
+    extra_opens: list[tuple[float, int]] = []
+    by_inst: dict[int, list[_Life]] = defaultdict(list)
+    for life in lives:
+        by_inst[life.instance].append(life)
+    for inst, mine in by_inst.items():
+        events = sorted([(lf.closed, 0, lf.conn) for lf in mine if lf.closed < math.inf]
+                        + [(lf.opened, 1, lf.conn) for lf in mine])
+        holder: dict[int, int] = {}                 # rank -> conn
+        held: dict[int, tuple[int, float]] = {}     # conn -> (rank, since)
+        for t, is_open, conn in events:
+            if is_open:
+                rank = next(r for r in range(len(holder) + 1) if r not in holder)
+                holder[rank], held[conn] = conn, (rank, t)
+                if rank >= base:
+                    extra_opens.append((t, inst))
+                continue
+            rank, since = held.pop(conn)
+            intervals.append((conn, since, t, rank, inst))
+            del holder[rank]
+            extras = [r for r in holder if r >= base]
+            if rank < base and extras:
+                top = max(extras)
+                mover = holder.pop(top)
+                intervals.append((mover, held[mover][1], t, top, inst))
+                holder[rank], held[mover] = mover, (rank, t)
+        intervals.extend((conn, since, math.inf, rank, inst) for conn, (rank, since) in held.items())
+    return intervals, extra_opens
+
+
+def _parked_periods(spans: list[Span], ends: np.ndarray) -> list[_Stay]:
+    """(conn, instance, start, end) of each stretch a taxi stands in a bay, alive or dead.
+
+    `spans` are sorted by connection then start; `ends` are their ends (inf while still open).
+    """
+    out: list[_Stay] = []
+    for s, end in zip(spans, ends.tolist(), strict=True):
+        if s.state not in (IDLE, DEAD):
+            continue
+        if out and out[-1][0] == s.conn and out[-1][3] == s.start:  # idle, then dead: one stay
+            out[-1] = (s.conn, s.instance, out[-1][2], end)
+        elif end > s.start:
+            out.append((s.conn, s.instance, s.start, end))
+    return out
+
+
+def _bays(periods: list[_Stay]) -> list[int]:
+    """The bay of each parked period: the lowest free one when the taxi arrives."""
+    bay = [0] * len(periods)
+    by_inst: dict[int, list[int]] = defaultdict(list)
+    for i, p in enumerate(periods):
+        by_inst[p[1]].append(i)
+    for idx in by_inst.values():
+        events = sorted([(periods[i][3], 0, i) for i in idx if periods[i][3] < math.inf]
+                        + [(periods[i][2], 1, i) for i in idx])
+        free: list[int] = []
+        used = 0
+        for _t, arrives, i in events:
+            if arrives:
+                if free:
+                    bay[i] = heapq.heappop(free)
+                else:
+                    bay[i], used = used, used + 1
+            else:
+                heapq.heappush(free, bay[i])
+    return bay
+
+
+class _Events:
+    """Rows of one kind of event, sorted by time, with quick look-ups by time window."""
+
+    def __init__(self, t: np.ndarray, inst: np.ndarray, ident: np.ndarray, why: np.ndarray) -> None:
+        order = np.argsort(t, kind="stable")
+        self.t, self.inst, self.ident, self.why = t[order], inst[order], ident[order], why[order]
+
+    @classmethod
+    def rows(cls, cols: dict[str, np.ndarray], mask: np.ndarray, ident: str = "conn") -> _Events:
+        return cls(cols["t"][mask], cols["instance"][mask].astype(np.int64), cols[ident][mask],
+                   cols["reason"][mask].astype(np.int64))
+
+    def window(self, lo: float, hi: float) -> slice:
+        """Rows with lo < t <= hi."""
+        return slice(int(np.searchsorted(self.t, lo, "right")), int(np.searchsorted(self.t, hi, "right")))
+
+    def upto(self, times: np.ndarray) -> np.ndarray:
+        return np.searchsorted(self.t, times, "right")
+
+
+@dataclass
+class _Taxi:
+    conn: int
+    instance: int
+    state: str
+    rank: int
+    bay: int
+
+
+class _Run:
+    """Everything the frames need, read once from the trace."""
+
+    def __init__(self, trace: Trace, scenario: Scenario, end_s: float, max_frames: int) -> None:
+        cols = trace.columns()
+        t_last = float(cols["t"][-1]) if cols["t"].size else 0.0
+        self.end = max(float(end_s), t_last, 0.0)
+        self.times = frame_times(self.end, max_frames)
+        self.base = int(scenario.pool.base)
+        self.cap = scenario.pool.cap
+        self.limit = int(scenario.database.role_limit)
+        inst = cols["instance"]
+        self.instances = max(int(scenario.app.instances), int(inst.max()) + 1 if inst.size else 1)
+        self.shown = min(self.instances, MAX_STANDS)
+        spans, marks = connection_spans(cols, self.end)
+        self._read_taxis(spans)
+        self._read_events(cols, marks)
+        self._read_levels(cols)
+
+    # ---- taxis
+    def _read_taxis(self, spans: list[Span]) -> None:
+        lives = _lives(spans)
+        self.closes = [lf for lf in lives if lf.closed < math.inf]
+        ranks, extra_opens = _ranks(lives, self.base)
+        extra_opens.sort()
+        self.extra_opens = (np.array([t for t, _ in extra_opens]),
+                            np.array([i for _, i in extra_opens], dtype=np.int64))
+        spans = [s for s in spans if s.instance < self.shown]
+        ends = _span_ends(spans)
+        ranks = [r for r in ranks if r[4] < self.shown]
+        periods = _parked_periods(spans, ends)
+        bays = _bays(periods)
+        self._bay_index: dict[int, tuple[list[float], list[float], list[int]]] = defaultdict(
+            lambda: ([], [], []))
+        for (conn, _inst, start, end), bay in zip(periods, bays, strict=True):  # by conn, then start
+            starts, stops, where = self._bay_index[conn]
+            starts.append(start)
+            stops.append(end)
+            where.append(bay)
+        self.taxis = self._taxis_per_frame(spans, ends, ranks, periods, bays)
+        used = [max(tx.rank, tx.bay) for frame in self.taxis for tx in frame]
+        self.cols_needed = max([self.base, min(self.cap or 0, MAX_COLS), *(u + 1 for u in used)])
+
+    def _taxis_per_frame(self, spans: list[Span], ends: np.ndarray, ranks: list[_Rank],
+                         periods: list[_Stay], bays: list[int]) -> list[list[_Taxi]]:
+        """Each frame's taxis: state from the spans, road column from the rank, bay from the stay."""
+        times = self.times
+        alive = _per_frame(np.array([s.start for s in spans]), ends, times)
+        rank_at = _per_frame(np.array([r[1] for r in ranks]), np.array([r[2] for r in ranks]), times)
+        bay_at = _per_frame(np.array([p[2] for p in periods]), np.array([p[3] for p in periods]), times)
+        out = []
+        for k in range(times.size):
+            rank = {ranks[i][0]: ranks[i][3] for i in rank_at[k].tolist()}
+            bay = {periods[i][0]: bays[i] for i in bay_at[k].tolist()}
+            out.append([_Taxi(s.conn, s.instance, s.state, rank.get(s.conn, -1), bay.get(s.conn, -1))
+                        for s in (spans[i] for i in alive[k].tolist())])
+        return out
+
+    def bay_before(self, conn: int, t: float) -> int:
+        """The bay a taxi stood in at t (an engine check happens there, just before it leaves)."""
+        starts, ends, bay = self._bay_index.get(conn, ([], [], []))
+        i = bisect.bisect_left(starts, t) - 1
+        if i + 1 < len(starts) and starts[i + 1] == t:
+            i += 1
+        return bay[i] if i >= 0 and t <= ends[i] else -1
+
+    # ---- instants
+    def _read_events(self, cols: dict[str, np.ndarray], marks: list[Mark]) -> None:
+        kind, why = cols["kind"], cols["reason"]
+        rows = _Events.rows
+
+        def ev(k: Ev, reason: Why | None = None, *, ident: str = "conn", exclude: tuple[Why, ...] = ()
+               ) -> _Events:
+            mask = kind == k
+            if reason is not None:
+                mask &= why == reason
+            for r in exclude:
+                mask &= why != r
+            return rows(cols, mask, ident)
+
+        self.ev = {
+            "server_down": ev(Ev.SERVER, Why.DOWN), "server_up": ev(Ev.SERVER, Why.UP),
+            "too_many": ev(Ev.CONNECT_FAIL, Why.TOO_MANY_CLIENTS),
+            "refused": ev(Ev.CONNECT_FAIL, Why.REFUSED),
+            "timeout": ev(Ev.TIMEOUT, ident="request"), "dead": ev(Ev.DEAD),
+            "broken": ev(Ev.ERROR, Why.BROKEN),
+            "error": ev(Ev.ERROR, ident="request"),
+            "error_other": ev(Ev.ERROR, exclude=(Why.BROKEN, Why.TOO_MANY_CLIENTS, Why.REFUSED)),
+            "leak": ev(Ev.LEAK), "queue": ev(Ev.WAIT), "new": ev(Ev.CONNECT),
+            "ping_ok": ev(Ev.PING, Why.OK), "ping_fail": ev(Ev.PING, Why.FAIL),
+            "rides": ev(Ev.QUERY_END),
+        }
+        t, inst = self.extra_opens
+        self.ev["extra"] = _Events(t, inst, np.full(t.size, -1), np.zeros(t.size, dtype=np.int64))
+        for name, scrap in (("scrapped", True), ("garage", False)):
+            mine = [lf for lf in self.closes if (lf.reason in SCRAP_REASONS) == scrap]
+            self.ev[name] = _Events(np.array([lf.closed for lf in mine]),
+                                    np.array([lf.instance for lf in mine], dtype=np.int64),
+                                    np.array([lf.conn for lf in mine], dtype=np.int64),
+                                    np.array([WHY_NAMES.index(lf.reason) if lf.reason in WHY_NAMES else 0
+                                              for lf in mine], dtype=np.int64))
+        pings = [m for m in marks if m.kind == "ping" and m.instance < self.shown]
+        self.pings = [(m.t, m.instance, self.bay_before(m.conn, m.t), m.reason == "ok", m.conn)
+                      for m in pings]
+        self.ping_t = np.array([p[0] for p in self.pings])
+
+    # ---- levels
+    def _read_levels(self, cols: dict[str, np.ndarray]) -> None:
+        times = self.times
+        self.server = sample(cols, levels(cols, self.base)["server"], times)
+        inst = cols["instance"]
+        self.stand_levels: list[dict[str, np.ndarray]] = []
+        for i in range(self.shown):
+            mine = {k: v[inst == i] for k, v in cols.items()}
+            lv = levels(mine, self.base)
+            self.stand_levels.append({name: sample(mine, lv[name], times)
+                                      for name in ("idle", "checked_out", "waiting")})
+        counted = {"completed": "rides", "timed_out": "timeout", "errors": "error", "leaked": "leak"}
+        self.totals = {name: self.ev[key].upto(times) for name, key in counted.items()}
+
+    def window(self, k: int, frames: int) -> tuple[float, float]:
+        """(lo, hi] of the last `frames` bins up to frame k."""
+        lo = self.times[k - frames] if k >= frames else -math.inf
+        return float(lo), float(self.times[k])
+
+
+# ------------------------------------------------------------------ geometry
+
+@dataclass(frozen=True)
+class _Geometry:
+    """Where things go: one stand per instance side by side, in columns of one data unit."""
+
+    shown: int
+    cols: int
+    size: float        # px of a taxi marker
+    px_per_col: float  # px of one column at 1280 x 720
+
+    @classmethod
+    def fit(cls, shown: int, cols_needed: int) -> _Geometry:
+        cols = max(MIN_COLS if shown <= 3 else MIN_COLS - 2, min(cols_needed, MAX_COLS))
+        px = 840 / (shown * (cols + GAP))  # ~840 px of plot width at 1280 x 720
+        return cls(shown, cols, round(float(np.clip(0.8 * px, 14, 30)), 1), round(px, 1))
+
+    @property
+    def bay_size(self) -> float:
+        """A bay is a little larger than its taxi, but neighbouring bays must not overlap."""
+        return round(max(min(self.size * 1.4, self.px_per_col), self.size + 3), 1)
+
+    @property
+    def stand_width(self) -> float:
+        return self.cols + GAP
+
+    @property
+    def x_max(self) -> float:
+        return self.shown * self.stand_width - GAP
+
+    def x(self, stand: int, col: float) -> float:
+        return round(stand * self.stand_width + 0.5 + col, 2)
+
+    def centre(self, stand: int) -> float:
+        return round(stand * self.stand_width + self.cols / 2, 2)
+
+
+class _Points:
+    """Points of every kind for one frame, plus "+N" labels for rows that ran out of room."""
+
+    def __init__(self, geo: _Geometry, words: _Words) -> None:
+        self.geo = geo
+        self.words = words
+        self.xy: dict[str, tuple[list[float], list[float], list[int]]] = {k: ([], [], []) for k in KIND_KEYS}
+        self.more: tuple[list[float], list[float], list[str]] = ([], [], [])
+
+    def add(self, kind: str, stand: int, col: float, y: float, ident: int) -> None:
+        if 0 <= col < self.geo.cols:
+            xs, ys, ids = self.xy[kind]
+            xs.append(self.geo.x(stand, col))
+            ys.append(y)
+            ids.append(int(ident))
+
+    def row(self, kind: str, stand: int, y: float, idents: list[int], first: int = 0,
+            room: int | None = None) -> None:
+        """Markers from column `first` on, at most `room` of them, then a "+N" label for the rest."""
+        room = self.geo.cols - first if room is None else room
+        fits = len(idents) if len(idents) <= room else max(room - 1, 0)
+        for j, ident in enumerate(idents[:fits]):
+            self.add(kind, stand, first + j, y, ident)
+        if fits < len(idents):
+            xs, ys, texts = self.more
+            xs.append(self.geo.x(stand, first + fits - 0.45))
+            ys.append(y)
+            texts.append(self.words("more", n=len(idents) - fits))
+
+
+# ------------------------------------------------------------------ one frame
+
+def _frame_points(run: _Run, geo: _Geometry, k: int, words: _Words) -> _Points:
+    """Where every object of frame k stands: taxis by their state, instants of the last few bins."""
+    pts = _Points(geo, words)
+    factory: dict[int, list[int]] = defaultdict(list)
+    for tx in run.taxis[k]:
+        extra = tx.rank >= run.base
+        if tx.state == IDLE:
+            pts.add("extra" if extra else "parked", tx.instance, tx.bay, Y_BAYS, tx.conn)
+        elif tx.state == DEAD:
+            pts.add("dead", tx.instance, tx.bay, Y_BAYS, tx.conn)
+        elif tx.state == BUSY:
+            pts.add("extra" if extra else "ride", tx.instance, tx.rank, Y_ROAD, tx.conn)
+        elif tx.state == LEAKED:
+            pts.add("leaked", tx.instance, tx.rank, Y_LEAKED, tx.conn)
+        elif tx.state == CONNECTING:
+            factory[tx.instance].append(tx.conn)
+    lo, hi = run.window(k, LINGER_FRAMES)
+    for stand in range(geo.shown):
+        pts.row("connecting", stand, Y_FACTORY, factory[stand])
+        for kind, y in (("garage", Y_GARAGE), ("scrapped", Y_SCRAP)):
+            pts.row(kind, stand, y, _idents(run.ev[kind], lo, hi, stand))
+        waiting = int(run.stand_levels[stand]["waiting"][k])
+        pts.row("waiting", stand, Y_QUEUE, list(range(1, waiting + 1)))
+        half = geo.cols // 2
+        gave_up, errors = (_idents(run.ev[key], lo, hi, stand) for key in ("timeout", "error"))
+        pts.row("gave_up", stand, Y_GAVE_UP, gave_up, room=half)
+        pts.row("error", stand, Y_GAVE_UP, errors, first=half, room=geo.cols - half)
+    _add_pings(run, pts, lo, hi)
+    return pts
+
+
+def _idents(events: _Events, lo: float, hi: float, stand: int) -> list[int]:
+    w = events.window(lo, hi)
+    return events.ident[w][events.inst[w] == stand].tolist()
+
+
+def _add_pings(run: _Run, pts: _Points, lo: float, hi: float) -> None:
+    """The latest engine check per bay in the window, drawn just above that bay."""
+    a, b = np.searchsorted(run.ping_t, lo, "right"), np.searchsorted(run.ping_t, hi, "right")
+    latest: dict[tuple[int, int], tuple[bool, int]] = {}
+    for _t, inst, bay, ok, conn in run.pings[a:b]:
+        if bay >= 0:
+            latest[(inst, bay)] = (ok, conn)
+    for (inst, bay), (ok, conn) in latest.items():
+        pts.add("ping_ok" if ok else "ping_fail", inst, bay, Y_CHECK, conn)
+
+
+def _info_texts(run: _Run, geo: _Geometry, k: int, words: _Words) -> list[str]:
+    """Clock, counters, licences, caption, then one header per stand (fixed positions, see _info_xy)."""
+    tot = {name: int(v[k]) for name, v in run.totals.items()}
+    used = int(run.server[k])
+    out = [words("clock", t=float(run.times[k])),
+           words("counters", **tot),
+           words("licences", used=used, limit=run.limit),
+           _caption(run, k, words)]
+    for stand in range(geo.shown):
+        lv = run.stand_levels[stand]
+        counts = words("stand_counts", parked=int(lv["idle"][k]), out=int(lv["checked_out"][k]),
+                       waiting=int(lv["waiting"][k]))
+        out.append(f"<b>{words('stand', n=stand + 1)}</b><br>{counts}" if geo.shown <= 3
+                   else f"<b>{words('stand', n=stand + 1)}</b>")
+    return out
+
+
+def _info_xy(geo: _Geometry) -> tuple[list[float], list[float], list[str], list[int]]:
+    xs = [0.0, 0.0, geo.x_max, geo.x_max / 2] + [geo.centre(s) for s in range(geo.shown)]
+    ys = [Y_CLOCK, Y_COUNTERS, Y_CLOCK, Y_CAPTION] + [Y_STAND] * geo.shown
+    pos = ["middle right", "middle right", "middle left", "middle center"] + ["middle center"] * geo.shown
+    sizes = [FONT + 8, FONT, FONT + 4, FONT + 4] + [FONT] * geo.shown
+    return xs, ys, pos, sizes
+
+
+def _gauge(run: _Run, geo: _Geometry, k: int) -> dict[str, Any]:
+    """The licence bar: its length is the share of the city's licences in use."""
+    x0, width = _gauge_span(geo)
+    share = min(float(run.server[k]) / run.limit, 1.0) if run.limit > 0 else 0.0
+    full = run.limit > 0 and run.server[k] >= run.limit
+    return {"x": [x0, round(x0 + share * width, 3)], "y": [Y_COUNTERS, Y_COUNTERS],
+            "line": {"color": VERMILLION if full else BLUE, "width": 14}}
+
+
+def _gauge_span(geo: _Geometry) -> tuple[float, float]:
+    width = max(geo.x_max * 0.28, 2.0)
+    return round(geo.x_max - width, 3), round(width, 3)
+
+
+# ------------------------------------------------------------------ captions
+
+def _caption(run: _Run, k: int, words: _Words) -> str:
+    """The most notable thing that happened in frame k's bin, in one line."""
+    lo, hi = run.window(k, 1)
+    for key, say in _CAPTIONS:
+        events = run.ev[key]
+        w = events.window(lo, hi)
+        n = w.stop - w.start
+        if n:
+            what = say(words, n, events, w)
+            insts = set(events.inst[w].tolist())
+            if run.instances > 1 and len(insts) == 1 and min(insts) >= 0:
+                return words("at_stand", n=min(insts) + 1, what=what)
+            return what
+    return words("cap_quiet")
+
+
+def _first(events: _Events, w: slice) -> tuple[int, str]:
+    return int(events.ident[w.start]), WHY_NAMES[int(events.why[w.start])]
+
+
+def _plain(key: str) -> Callable[[_Words, int, _Events, slice], str]:
+    return lambda words, n, _ev, _w: words.count(key, n)
+
+
+def _with_taxi(key: str) -> Callable[[_Words, int, _Events, slice], str]:
+    def say(words: _Words, n: int, events: _Events, w: slice) -> str:
+        taxi, why = _first(events, w)
+        return words.count(key, n, taxi=taxi, why=words.why(why))
+    return say
+
+
+_CAPTIONS: tuple[tuple[str, Callable[[_Words, int, _Events, slice], str]], ...] = (
+    ("server_down", _plain("cap_server_down")),
+    ("server_up", _plain("cap_server_up")),
+    ("too_many", _plain("cap_too_many")),
+    ("refused", _plain("cap_refused")),
+    ("timeout", _plain("cap_timeout")),
+    ("dead", _with_taxi("cap_dead")),
+    ("broken", _with_taxi("cap_broken")),
+    ("ping_fail", _with_taxi("cap_ping_fail")),
+    ("leak", _with_taxi("cap_leak")),
+    ("error_other", _with_taxi("cap_error")),
+    ("scrapped", _with_taxi("cap_scrapped")),
+    ("garage", _with_taxi("cap_garage")),
+    ("extra", _plain("cap_extra")),
+    ("queue", _plain("cap_queue")),
+    ("new", _plain("cap_new")),
+    ("ping_ok", _plain("cap_ping_ok")),
+    ("rides", _plain("cap_rides")),
+)
+
+
+# ------------------------------------------------------------------ the figure
+
+def build_taxi_figure(trace: Trace, scenario: Scenario, end_s: float, *,
+                      text: Mapping[str, str] | None = None, max_frames: int = 300,
+                      number: Callable[[float], str] | None = None) -> go.Figure:
+    """The taxi stand of one run (simulated or live) as an animated plotly figure."""
+    words = _Words(text, number)
+    run = _Run(trace, scenario, end_s, max_frames)
+    geo = _Geometry.fit(run.shown, run.cols_needed)
+    static = _static_traces(geo, run, words)
+    first_dynamic = len(static)
+    frames = [_frame(run, geo, k, words, first_dynamic) for k in range(run.times.size)]
+    dynamic = [_style_dynamic(i, trace_data, geo, words) for i, trace_data in enumerate(frames[0]["data"])]
+    return go.Figure(data=static + dynamic, layout=_layout(run, geo, words), frames=frames)
+
+
+def _frame(run: _Run, geo: _Geometry, k: int, words: _Words, first_dynamic: int) -> dict[str, Any]:
+    """Only what moves: x/y of each kind, the "+N" labels, the texts and the licence bar."""
+    pts = _frame_points(run, geo, k, words)
+    data = [_points(xs, ys, ids) for xs, ys, ids in pts.xy.values()]
+    data.append(_points(*pts.more))
+    data.append({"type": "scatter", "text": _info_texts(run, geo, k, words)})
+    data.append({"type": "scatter", **_gauge(run, geo, k)})
+    return {"name": str(k), "data": data, "traces": list(range(first_dynamic, first_dynamic + len(data)))}
+
+
+def _points(xs: list[float], ys: list[float], text: list[Any]) -> dict[str, Any]:
+    """A trace's points for a frame; none is one gap, as plotly.js keeps the old points on empty arrays."""
+    if not xs:
+        return {"type": "scatter", "x": [None], "y": [None], "text": [""]}
+    return {"type": "scatter", "x": xs, "y": ys, "text": text}
+
+
+def _style_dynamic(i: int, data: dict[str, Any], geo: _Geometry, words: _Words) -> dict[str, Any]:
+    """The first frame's data with each trace's fixed look (frames never repeat it)."""
+    if i < len(KINDS):
+        kind = KINDS[i]
+        name = words(f"legend_{kind.key}")
+        return {**data, "name": name, "mode": "markers", "legendgroup": kind.key, "showlegend": False,
+                "marker": _marker(kind, geo),
+                "hovertemplate": f"{words.text[kind.hover]}<extra>{name}</extra>"}
+    if i == len(KINDS):  # "+N" labels
+        return {**data, "mode": "text", "showlegend": False, "hoverinfo": "skip",
+                "textposition": "middle right", "textfont": {"size": FONT, "color": BLACK}}
+    if i == len(KINDS) + 1:  # clock, counters, licences, caption, stand headers
+        xs, ys, pos, sizes = _info_xy(geo)
+        return {**data, "x": xs, "y": ys, "mode": "text", "showlegend": False, "hoverinfo": "skip",
+                "textposition": pos, "textfont": {"size": sizes, "color": BLACK}}
+    return {**data, "mode": "lines", "showlegend": False, "hoverinfo": "skip"}  # the licence bar
+
+
+def _marker(kind: Kind, geo: _Geometry) -> dict[str, Any]:
+    return {"symbol": kind.symbol, "color": kind.color, "size": round(geo.size * kind.scale, 1),
+            "line": {"color": kind.line, "width": kind.width}}
+
+
+def _static_traces(geo: _Geometry, run: _Run, words: _Words) -> list[dict[str, Any]]:
+    """Drawn once, never in frames: the bays, the empty licence bar and the legend.
+
+    plotly leaves a trace out of the legend while it has no points, so each kind gets a
+    legend entry of its own: one point outside the axes, grouped with the kind's trace
+    (clicking it hides both).
+    """
+    bays = min(run.base, geo.cols)
+    xs = [geo.x(s, c) for s in range(geo.shown) for c in range(bays)]
+    x0, width = _gauge_span(geo)
+    out: list[dict[str, Any]] = [
+        {"type": "scatter", "x": xs, "y": [Y_BAYS] * len(xs), "mode": "markers", "name": words("legend_bay"),
+         "hoverinfo": "skip", "marker": {"symbol": "square-open", "color": GREY, "size": geo.bay_size,
+                                         "line": {"width": 2.5}}},
+        {"type": "scatter", "x": [x0, x0 + width], "y": [Y_COUNTERS, Y_COUNTERS], "mode": "lines",
+         "showlegend": False, "hoverinfo": "skip", "line": {"color": "#D9D9D9", "width": 14}},
+    ]
+    off = Y_RANGE[0] - 10
+    out.extend({"type": "scatter", "x": [-10], "y": [off], "mode": "markers", "legendgroup": k.key,
+                "name": words(f"legend_{k.key}"), "hoverinfo": "skip", "marker": _marker(k, geo)}
+               for k in KINDS)
+    return out
+
+
+def _layout(run: _Run, geo: _Geometry, words: _Words) -> dict[str, Any]:
+    annotations = []
+    if run.instances > run.shown:
+        annotations.append({"text": words("stands_note", shown=run.shown, total=run.instances),
+                            "x": 0, "xref": "paper", "xanchor": "left", "y": 1.0, "yref": "paper",
+                            "yanchor": "bottom", "showarrow": False,
+                            "font": {"size": FONT - 2, "color": GREY}})
+    return {
+        "height": HEIGHT,
+        "font": {"size": FONT, "color": BLACK, "family": "Arial, Helvetica, sans-serif"},
+        "paper_bgcolor": "white", "plot_bgcolor": "white",
+        "margin": {"l": 10, "r": 10, "t": 30 if annotations else 10, "b": 100},
+        "xaxis": {"range": [-0.4, geo.x_max + 0.4], "visible": False, "fixedrange": True},
+        "yaxis": {"range": list(Y_RANGE), "fixedrange": True, "showgrid": False, "zeroline": False,
+                  "tickvals": [y for y, _ in ROW_LABELS], "ticktext": [words(key) for _, key in ROW_LABELS],
+                  "ticks": "", "tickfont": {"size": FONT - 2, "color": GREY}},
+        "legend": {"orientation": "v", "x": 1.01, "y": 1.0, "font": {"size": FONT - 2},
+                   "itemsizing": "constant", "tracegroupgap": 2},
+        "shapes": list(_shapes(geo)),
+        "annotations": annotations,
+        "updatemenus": _menus(words),
+        "sliders": [_slider(run, words)],
+        "hovermode": "closest",
+    }
+
+
+def _shapes(geo: _Geometry) -> Iterator[dict[str, Any]]:
+    """A light panel per stand and a grey road, so the rows read as places."""
+    for s in range(geo.shown):
+        x0 = s * geo.stand_width
+        yield {"type": "rect", "layer": "below", "x0": x0, "x1": x0 + geo.cols, "y0": 1.75, "y1": 9.9,
+               "line": {"width": 0}, "fillcolor": "#F2F2F2"}
+        yield {"type": "rect", "layer": "below", "x0": x0, "x1": x0 + geo.cols, "y0": Y_ROAD - 0.4,
+               "y1": Y_ROAD + 0.4, "line": {"width": 0}, "fillcolor": "#DADADA"}
+
+
+def _play_args(speed: float) -> list[Any]:
+    ms = round(FRAME_MS / speed)
+    return [None, {"frame": {"duration": ms, "redraw": False}, "transition": {"duration": 0},
+                   "mode": "immediate", "fromcurrent": True}]
+
+
+def _menus(words: _Words) -> list[dict[str, Any]]:
+    """Play / Pause, and speed buttons that each start playing at their own frame rate."""
+    pause = [[None], {"mode": "immediate", "frame": {"duration": 0, "redraw": False},
+                      "transition": {"duration": 0}}]
+    common = {"type": "buttons", "direction": "left", "showactive": False, "pad": {"r": 6, "t": 0},
+              "yanchor": "top", "y": 0.0, "font": {"size": FONT - 2}}
+    return [
+        {**common, "x": 0.0, "xanchor": "left",
+         "buttons": [{"label": words("play"), "method": "animate", "args": _play_args(1.0)},
+                     {"label": words("pause"), "method": "animate", "args": pause}]},
+        {**common, "x": 1.0, "xanchor": "right",
+         "buttons": [{"label": words("speed", x=s), "method": "animate", "args": _play_args(s)}
+                     for s in SPEEDS]},
+    ]
+
+
+def _slider(run: _Run, words: _Words) -> dict[str, Any]:
+    """One step per frame; step labels are hidden (hundreds would overlap), the current one is shown."""
+    step_args = {"mode": "immediate", "frame": {"duration": 0, "redraw": False},
+                 "transition": {"duration": 0}}
+    steps = [{"method": "animate", "label": words("slider_label", t=float(t)), "args": [[str(k)], step_args]}
+             for k, t in enumerate(run.times)]
+    return {"active": 0, "steps": steps, "x": 0.0, "len": 1.0, "y": -0.07, "yanchor": "top",
+            "pad": {"t": 0, "b": 0}, "font": {"color": "rgba(0,0,0,0)", "size": 2},
+            "ticklen": 0, "minorticklen": 0, "tickcolor": "rgba(0,0,0,0)",
+            "currentvalue": {"prefix": words("slider"), "visible": True, "xanchor": "left",
+                             "font": {"size": FONT - 2, "color": BLACK}},
+            "transition": {"duration": 0}}
+
+
+__all__ = ["EN", "KINDS", "build_taxi_figure", "frame_times", "plain_number"]

@@ -1,0 +1,32 @@
+"""The Streamlit side of the shared frame: the session's language, its words, its numbers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from app import i18n
+
+
+def lang() -> str:
+    return str(st.session_state.get("lang", i18n.DEFAULT))
+
+
+def t(key: str, _default: str | None = None, **params: Any) -> str:
+    """The text for `key` in the session's language; `_default` when no catalog has it."""
+    if _default is not None and key not in i18n.catalog(i18n.DEFAULT) and key not in i18n.catalog(lang()):
+        return _default.format(**params) if params else _default
+    return i18n.tr(lang(), key, **params)
+
+
+def texts(prefix: str) -> dict[str, str]:
+    return i18n.texts(lang(), prefix)
+
+
+def num(value: float | None, digits: int = 1) -> str:
+    return "–" if value is None else i18n.number(lang(), value, digits)
+
+
+def pct(value: float, digits: int = 1) -> str:
+    return i18n.percent(lang(), value, digits)

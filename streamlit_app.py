@@ -1,0 +1,21 @@
+"""Pool Stand: the entry point only sets up the shared frame and routes to the pages."""
+
+import streamlit as st
+
+from app import frame
+from app.ui import t
+
+st.set_page_config(page_title="Pool Stand", page_icon=":material/local_taxi:", layout="wide")
+frame.setup()
+
+pages = [
+    st.Page("app/pages/home.py", title=t("page.home"), icon=":material/home:", url_path="home", default=True),
+    st.Page("app/pages/playground.py", title=t("page.playground"), icon=":material/tune:",
+            url_path="playground"),
+    st.Page("app/pages/live_lab.py", title=t("page.live"), icon=":material/database:", url_path="live"),
+    st.Page("app/pages/compare.py", title=t("page.compare"), icon=":material/compare:", url_path="compare"),
+    st.Page("app/pages/lessons.py", title=t("page.lessons"), icon=":material/school:", url_path="lessons"),
+    st.Page("app/pages/reference.py", title=t("page.reference"), icon=":material/menu_book:",
+            url_path="reference"),
+]
+st.navigation(pages, position="top").run()

@@ -1,0 +1,119 @@
+"""The web app in Streamlit's AppTest: every page runs, controls change results, links reopen scenarios."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from sim.scenario import load_preset, preset_names
+
+pytestmark = pytest.mark.app
+
+ROOT = Path(__file__).resolve().parents[2]
+ENTRY = str(ROOT / "streamlit_app.py")
+PAGES = ["app/pages/home.py", "app/pages/playground.py", "app/pages/live_lab.py", "app/pages/compare.py",
+         "app/pages/lessons.py", "app/pages/reference.py"]
+
+
+def app(**query: Any) -> AppTest:
+    at = AppTest.from_file(ENTRY, default_timeout=60)
+    for key, value in query.items():
+        at.query_params[key] = value
+    return at
+
+
+def playground(**query: Any) -> AppTest:
+    at = app(**query)
+    at.run()
+    at.switch_page("app/pages/playground.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def widget(at: AppTest, label: str) -> Any:
+    for kind in (at.slider, at.number_input, at.toggle, at.selectbox, at.checkbox):
+        for w in kind:
+            if w.label == label or w.label.startswith(label + " ("):
+                return w
+    raise KeyError(label)
+
+
+def taxi_figure(at: AppTest) -> dict[str, Any]:
+    return json.loads(at.get("plotly_chart")[0].proto.spec)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_runs_without_exception(page: str) -> None:
+    at = app()
+    at.run()
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+    assert at.title or at.markdown
+
+
+def test_changing_a_pool_setting_changes_the_results() -> None:
+    at = playground()
+    before = (metric(at, "Peak connections"), metric(at, "p95 wait (ms)"))
+    widget(at, "max_overflow").set_value(0).run()
+    assert not at.exception
+    after = (metric(at, "Peak connections"), metric(at, "p95 wait (ms)"))
+    assert after != before
+    assert after[0] == str(load_preset("burst-into-overflow").pool.pool_size)  # no overflow: the cap
+
+
+@pytest.mark.parametrize("preset", preset_names())
+def test_each_preset_loads_and_runs(preset: str) -> None:
+    at = playground(preset=preset)
+    assert at.session_state.scenario == load_preset(preset)
+    assert metric(at, "Completed")
+
+
+def test_the_url_reopens_the_scenario_and_a_change_is_written_back() -> None:
+    at = playground(preset="slow-leak", set=["pool.pool_size=3", "seed=7"])
+    expected = load_preset("slow-leak").with_overrides(["pool.pool_size=3", "seed=7"])
+    assert at.session_state.scenario == expected
+    widget(at, "pool_timeout").set_value(8.0).run()
+    sets = at.query_params.get_all("set") if hasattr(at.query_params, "get_all") else at.query_params["set"]
+    assert "pool.pool_timeout=8.0" in sets and "pool.pool_size=3" in sets
+    again = playground(preset="slow-leak", set=sets)
+    assert again.session_state.scenario == at.session_state.scenario
+
+
+def test_an_invalid_value_shows_the_fields_message_next_to_it() -> None:
+    at = playground()
+    widget(at, "rate_per_s").set_value(-5.0).run()
+    assert not at.exception
+    messages = [e.value for e in at.error]
+    assert any(m.startswith("workload.rate_per_s = -5: must be a number from 0 to 100000") for m in messages)
+
+
+def test_a_bad_link_still_opens_and_says_what_was_left_out() -> None:
+    at = playground(preset="no-such-preset", set=["pool.pool_size=-1"])
+    warnings = " ".join(w.value for w in at.warning)
+    assert "no-such-preset" in warnings and "pool.pool_size = -1" in warnings
+    assert metric(at, "Completed")
+
+
+def test_the_animation_has_frames_and_a_play_button() -> None:
+    at = playground()
+    figure = taxi_figure(at)
+    assert 1 < len(figure["frames"]) <= 300
+    buttons = [b for menu in figure["layout"]["updatemenus"] for b in menu["buttons"]]
+    assert any(b["args"][0] is None for b in buttons)   # Play: [None, {...}]
+
+
+def test_a_home_preset_button_opens_it_in_the_playground() -> None:
+    at = app()
+    at.run()
+    next(b for b in at.button if b.key == "home.slow-leak").click().run()
+    assert not at.exception
+    assert at.session_state.scenario == load_preset("slow-leak")
+    assert at.query_params["preset"] == ["slow-leak"] or at.query_params["preset"] == "slow-leak"

@@ -1,0 +1,139 @@
+"""The app in a real browser: `streamlit run` driven by Playwright through Debian's Chromium.
+
+These are the flows AppTest cannot see: the animation playing in the page,
+a live run on the embedded PostgreSQL drawn when it finishes, and a shared
+link opening the same scenario. Screenshots go to tests/browser/screenshots,
+emptied at the start of the module.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = Path(__file__).resolve().parent / "screenshots"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+if not Path(CHROMIUM).exists():
+    pytest.skip("Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    """`streamlit run streamlit_app.py` on a free port, for the module."""
+    shutil.rmtree(SHOTS, ignore_errors=True)
+    SHOTS.mkdir(parents=True)
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
+         "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            raise RuntimeError("streamlit did not start")
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    with playwright_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: object) -> Iterator[object]:
+    context = browser.new_context(viewport={"width": 1280, "height": 720})  # type: ignore[attr-defined]
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def settled(page: object, timeout_s: float = 60) -> None:
+    """Wait until the script has finished running and nothing is still loading."""
+    app = page.get_by_test_id("stApp")  # type: ignore[attr-defined]
+    playwright_api.expect(app).to_have_attribute("data-test-script-state", "notRunning",
+                                                 timeout=timeout_s * 1000)
+    page.wait_for_timeout(300)  # type: ignore[attr-defined]
+
+
+TAXI_STATE = """() => {
+    const plot = document.querySelector('.stPlotlyChart .js-plotly-plot');
+    const s = plot.layout.sliders && plot.layout.sliders[0];
+    return String(s ? s.active : -1) + '|' + JSON.stringify(plot.data.map(d => [d.x, d.y, d.text]));
+}"""
+
+
+def taxi_clock(page: object) -> str:
+    """The animation's current frame and drawn data, read from the plotted figure in the page."""
+    return str(page.evaluate(TAXI_STATE))  # type: ignore[attr-defined]
+
+
+def test_the_playground_animation_plays(server: str, page: object) -> None:
+    page.goto(f"{server}/playground?preset=burst-into-overflow")  # type: ignore[attr-defined]
+    settled(page)
+    page.locator(".stPlotlyChart").first.scroll_into_view_if_needed()  # type: ignore[attr-defined]
+    before = taxi_clock(page)
+    page.locator(".stPlotlyChart .updatemenu-button").first.click()  # type: ignore[attr-defined]
+    page.wait_for_timeout(2500)  # type: ignore[attr-defined]
+    after = taxi_clock(page)
+    page.screenshot(path=str(SHOTS / "playground-playing.png"))  # type: ignore[attr-defined]
+    assert after != before
+
+
+def test_a_shared_link_opens_the_same_scenario(server: str, page: object) -> None:
+    page.goto(f"{server}/playground?preset=slow-leak&set=pool.pool_size%3D3")  # type: ignore[attr-defined]
+    settled(page)
+    sliders = page.get_by_test_id("stSlider")  # type: ignore[attr-defined]
+    slider = sliders.filter(has_text="pool_size").first
+    playwright_api.expect(slider).to_contain_text("3")
+    assert "preset=slow-leak" in page.url and "pool.pool_size%3D3" in page.url  # type: ignore[attr-defined]
+    page.screenshot(path=str(SHOTS / "shared-link.png"))  # type: ignore[attr-defined]
+
+
+def test_a_live_run_on_the_embedded_server_shows_results(server: str, page: object) -> None:
+    page.goto(f"{server}/live?preset=pooled&set=duration_s%3D2")  # type: ignore[attr-defined]
+    settled(page)
+    page.get_by_role("button", name="Run on PostgreSQL").click()  # type: ignore[attr-defined]
+    done = page.get_by_text("connections left on the server: 0")  # type: ignore[attr-defined]
+    playwright_api.expect(done.first).to_be_visible(timeout=90_000)
+    settled(page)
+    playwright_api.expect(page.get_by_test_id("stMetric").first).to_be_visible()  # type: ignore[attr-defined]
+    page.screenshot(path=str(SHOTS / "live-lab.png"), full_page=True)  # type: ignore[attr-defined]
