@@ -189,7 +189,7 @@ def _traffic(form: Form, scenario: Scenario) -> None:
         rows = [{"at_s": p.at_s, "rate_per_s": p.rate_per_s} for p in scenario.workload.phases]
         edited = st.data_editor(rows or _empty(Phase),
                                 num_rows="dynamic", key=form.widget_key("workload.phases"),
-                                use_container_width=True)
+                                width="stretch")
         form.values["workload.phases"] = []
         for i, row in enumerate(_records(edited)):
             for name in ("at_s", "rate_per_s"):
@@ -242,7 +242,7 @@ def _faults(form: Form, scenario: Scenario) -> None:
     column = st.column_config.SelectboxColumn("kind", options=list(specs(Fault)["kind"].choices),
                                               required=True)
     edited = st.data_editor(rows or _empty(Fault), num_rows="dynamic", key=form.widget_key("faults"),
-                            column_config={"kind": column}, use_container_width=True)
+                            column_config={"kind": column}, width="stretch")
     form.values["faults"] = []
     for i, row in enumerate(_records(edited)):
         for name, value in row.items():

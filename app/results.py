@@ -14,7 +14,7 @@ from typing import Any
 import streamlit as st
 
 from app import charts, taxi
-from app.ui import num, pct, t, texts
+from app.ui import lang, num, pct, t, texts
 from sim.scenario import Scenario
 from sim.trace import EV_NAMES, WHY_NAMES, Trace
 
@@ -54,10 +54,22 @@ def _card_value(metrics: dict[str, Any], key: str) -> Any:
     }[key]
 
 
-def show_results(trace: Trace, scenario: Scenario, end_s: float, metrics: dict[str, Any], key: str) -> None:
+FRAMES = 200  # smooth enough to follow, and builds in a fraction of a second
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def taxi_figure(run_key: str, lang: str, _trace: Trace, _scenario: Scenario, end_s: float) -> Any:
+    """The animation of one run, built once per run and language (reruns only re-send it)."""
+    return taxi.build_taxi_figure(_trace, _scenario, end_s, text=taxi.EN | texts("taxi"), number=_number,
+                                  max_frames=FRAMES)
+
+
+def show_results(trace: Trace, scenario: Scenario, end_s: float, metrics: dict[str, Any], key: str,
+                 run_key: str | None = None) -> None:
+    """Everything about one run; `run_key` names the run for caching (the scenario's TOML by default)."""
     metric_cards(metrics)
     st.subheader(t("results.taxi_stand"))
-    figure = taxi.build_taxi_figure(trace, scenario, end_s, text=taxi.EN | texts("taxi"), number=_number)
+    figure = taxi_figure(run_key or scenario.to_toml(), lang(), trace, scenario, end_s)
     st.plotly_chart(figure, key=f"{key}.taxi", theme=None, config={"displayModeBar": False})
     tabs = st.tabs([t("results.tab.connections"), t("results.tab.waits"), t("results.tab.timeline"),
                     t("results.tab.errors"), t("results.tab.trace"), t("results.tab.downloads")])
@@ -126,7 +138,7 @@ def trace_table(trace: Trace, key: str) -> None:
     if conn is not None:
         frame = frame[frame["conn"] == int(conn)]
     st.caption(t("results.rows", shown=num(min(len(frame), TABLE_ROWS), 0), total=num(len(frame), 0)))
-    st.dataframe(frame.head(TABLE_ROWS), hide_index=True, use_container_width=True, height=360)
+    st.dataframe(frame.head(TABLE_ROWS), hide_index=True, width="stretch", height=360)
 
 
 def downloads(trace: Trace, scenario: Scenario, metrics: dict[str, Any], key: str) -> None:

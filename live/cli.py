@@ -17,7 +17,8 @@ from typing import Any
 from live.calibrate import measure
 from live.compare import compare, format_comparison, live_info
 from live.runner import run
-from live.server import SANDBOX, LiveError, external, mask
+from live.server import SANDBOX, LiveError, external
+from live.session import one_line
 from sim.cli import EXIT_INVALID, Parser, add_scenario_arguments, format_table, scenario_from_args
 from sim.metrics import summarize
 from sim.scenario import ScenarioError
@@ -60,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         live = asyncio.run(run(scenario, database_url=url, time_scale=args.time_scale,
                                max_requests=args.requests))
     except (ScenarioError, LiveError) as e:
-        print(f"error: {safe(e, url)}", file=sys.stderr)
+        print(f"error: {one_line(e, url) if isinstance(e, LiveError) else e}", file=sys.stderr)
         return EXIT_INVALID
     except KeyboardInterrupt:
         print("stopped; the run's connections were closed", file=sys.stderr)
@@ -101,18 +102,3 @@ def calibrate(url: str | None, samples: int, as_json: bool) -> int:
         for key, value in costs.as_database().items():
             print(f"{key} = {value}")
     return 0
-
-
-def safe(error: BaseException, url: str | None) -> str:
-    """The error's one line, with DATABASE_URL's password masked wherever it appears."""
-    text = " ".join(str(error).split())
-    if url:
-        text = text.replace(url, mask(url))
-        from urllib.parse import urlsplit
-        try:
-            password = urlsplit(url).password
-        except ValueError:
-            password = None
-        if password:
-            text = text.replace(password, "***")
-    return text

@@ -1,9 +1,13 @@
-"""Faults done for real, at their scenario time, and written to the trace as the model writes them.
+"""Faults done for real, at their scenario time or on demand, written to the trace as the model does.
 
 * kill_idle: `pg_terminate_backend` on this run's connections that sit idle
   in their pools (a leaked one is checked out, so it is spared, as in the model);
 * restart: the sandbox server stops (every backend dies) and starts again;
 * idle_cut: done by the proxy; `on_cut` attributes each cut to its connection.
+
+Each of the first two is one `..._now` function that the scheduled fault
+calls at its time and a live view calls when a learner presses its button,
+so both write the same rows.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from live.server import Lease
 from sim.scenario import Fault
 from sim.trace import Ev, Why
 
+ADMIN_NAME = "poolstand-admin"   # the application_name of the lab's own watching and killing
+
 
 async def sleep_until(recorder: Recorder, scenario_s: float) -> None:
     delay = recorder.wall(scenario_s) - time.monotonic()
@@ -28,26 +34,53 @@ async def sleep_until(recorder: Recorder, scenario_s: float) -> None:
 
 
 async def kill_idle(recorder: Recorder, admin_dsn: str, at_s: float) -> None:
+    """The scheduled kill_idle fault: at its scenario time, as `kill_idle_now`."""
     await sleep_until(recorder, at_s)
+    await kill_idle_now(recorder, admin_dsn)
+
+
+async def kill_idle_now(recorder: Recorder, admin_dsn: str) -> int:
+    """Terminate this run's idle connections on the server now; how many."""
     victims = [c for c in recorder.open_connections() if not c.out and not c.dead]
     if not victims:
-        return
+        return 0
     for tracked in victims:
         recorder.died(tracked, Why.KILLED)
-    admin = await asyncpg.connect(admin_dsn, server_settings={"application_name": "poolstand-admin"})
+    admin = await asyncpg.connect(admin_dsn, server_settings={"application_name": ADMIN_NAME})
     try:
         await admin.execute("SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) AS pid",
                             [c.pid for c in victims])
     finally:
         await admin.close()
+    return len(victims)
 
 
-async def restart(recorder: Recorder, lease: Lease, at_s: float, down_s: float) -> None:
+async def restart(recorder: Recorder, lease: Lease, at_s: float, down_s: float,
+                  work: set[asyncio.Future[None]] | None = None) -> None:
+    """The scheduled restart fault: at its scenario time, as `restart_now`."""
     await sleep_until(recorder, at_s)
+    await restart_now(recorder, lease, down_s, work)
+
+
+async def restart_now(recorder: Recorder, lease: Lease, down_s: float,
+                      work: set[asyncio.Future[None]] | None = None) -> None:
+    """Stop the sandbox server now (every backend dies), keep it down `down_s` scenario seconds, start it.
+
+    The server's own stop and start run in a thread that goes on to its end
+    even if this task is cancelled meanwhile; it is kept in `work` until then,
+    so the run can wait for it before lending the server to anybody else.
+    One restart waits for an earlier one still in that set.
+    """
+    if work:
+        await asyncio.wait(set(work))
     recorder.emit(-1, -1, -1, Ev.SERVER, Why.DOWN)
     for tracked in recorder.open_connections():
         recorder.died(tracked, Why.RESTART)
-    await asyncio.to_thread(lease.restart, down_s / recorder.scale)
+    thread = asyncio.ensure_future(asyncio.to_thread(lease.restart, down_s / recorder.scale))
+    if work is not None:
+        work.add(thread)
+        thread.add_done_callback(work.discard)
+    await asyncio.shield(thread)
     recorder.emit(-1, -1, -1, Ev.SERVER, Why.UP)
 
 

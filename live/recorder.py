@@ -9,6 +9,10 @@ closed when the close comes from inside the library.
 Times are on the scenario clock: wall-clock seconds since the start, times
 the run's time scale. After `stop()` nothing more is written, so cleanup at
 the end of a run never shows up as closes (the simulation simply stops too).
+
+Every written row is also counted in a `Tally`, so a view in another thread
+can follow a run while it goes on: the trace's own columns cannot be read
+then (a numpy view of an `array.array` stops it from growing).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from sim.trace import Ev, Trace, Why
+from sim.trace import WHY_NAMES, Ev, Trace, Why
 
 REQUEST: contextvars.ContextVar[int] = contextvars.ContextVar("poolstand_request", default=-1)
 """The request the current task serves: a connect made inside a pool's acquire is charged to it."""
@@ -42,6 +46,74 @@ class Tracked:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Counts:
+    """What a `Tally` holds at one moment: totals so far, and levels now."""
+
+    arrived: int = 0        # requests that arrived (the summary's "requests")
+    completed: int = 0
+    timed_out: int = 0
+    errors: int = 0
+    leaked: int = 0
+    connects: int = 0       # connections opened
+    checked_out: int = 0    # held by requests (leaked ones included)
+    open: int = 0           # open in the pools
+    waiting: int = 0        # requests queued for a connection
+    server: int = 0         # this run's backends on the server, as the trace knows them
+    server_down: bool = False
+    error_reasons: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def idle(self) -> int:
+        return self.open - self.checked_out
+
+
+class Tally:
+    """Running counts of the rows written so far, kept as `sim.metrics` would count them from the trace.
+
+    Plain ints in lists and sets, updated on the loop's thread as each row is
+    written; another thread reads them with `counts()`, whose copies are each
+    taken in one step under the GIL. Per row this costs an increment and a
+    few comparisons, since `add` is on the hot path of every event.
+    """
+
+    __slots__ = ("kinds", "errors", "waiting", "on_server", "server_down")
+
+    def __init__(self) -> None:
+        self.kinds = [0] * len(Ev)         # rows of each kind
+        self.errors = [0] * len(Why)       # ERROR rows by reason
+        self.waiting: set[int] = set()     # requests whose last row is a WAIT
+        self.on_server: set[int] = set()   # connections opened and not yet dead or closed
+        self.server_down = False           # the last SERVER row said down
+
+    def add(self, request: int, conn: int, kind: Ev, reason: Why) -> None:
+        self.kinds[kind] += 1
+        waiting = self.waiting
+        if waiting and request in waiting:  # a waiting request's next row ends its wait
+            waiting.discard(request)
+        if kind == Ev.WAIT:
+            waiting.add(request)
+        elif kind == Ev.OPEN:
+            self.on_server.add(conn)
+        elif kind == Ev.CLOSE or kind == Ev.DEAD:
+            self.on_server.discard(conn)
+        elif kind == Ev.ERROR:
+            self.errors[reason] += 1
+        elif kind == Ev.SERVER:
+            self.server_down = reason == Why.DOWN
+
+    def counts(self) -> Counts:
+        """A consistent-enough copy, safe to take from any thread."""
+        kinds = self.kinds.copy()
+        errors = self.errors.copy()
+        return Counts(
+            arrived=kinds[Ev.ARRIVE], completed=kinds[Ev.QUERY_END], timed_out=kinds[Ev.TIMEOUT],
+            errors=sum(errors), leaked=kinds[Ev.LEAK], connects=kinds[Ev.OPEN],
+            checked_out=kinds[Ev.ACQUIRE] - kinds[Ev.RELEASE], open=kinds[Ev.OPEN] - kinds[Ev.CLOSE],
+            waiting=len(self.waiting), server=len(self.on_server), server_down=self.server_down,
+            error_reasons={WHY_NAMES[why]: n for why, n in enumerate(errors) if n})
+
+
 class Recorder:
     def __init__(self, time_scale: float = 1.0) -> None:
         self.trace = Trace()
@@ -55,6 +127,8 @@ class Recorder:
         self._by_pid: dict[int, Tracked] = {}        # by server process id, the latest holder of it
         self._next = 0
         self.arrived = 0
+        self.end = 0.0
+        self.tally = Tally()
 
     # -- the clock
     def start(self) -> None:
@@ -63,6 +137,9 @@ class Recorder:
         self.started = True
 
     def now(self) -> float:
+        """The scenario clock; it stands still at 0 before `start()` and at the end after `stop()`."""
+        if self.stopped:
+            return self.end
         return (time.monotonic() - self.t0) * self.scale if self.started else 0.0
 
     def wall(self, scenario_s: float) -> float:
@@ -70,14 +147,16 @@ class Recorder:
         return self.t0 + scenario_s / self.scale
 
     def stop(self) -> float:
-        """Stop writing; the scenario time it stopped at."""
-        end = self.now()
-        self.stopped = True
-        return end
+        """Stop writing; the scenario time it stopped at (the first stop's, if called again)."""
+        if not self.stopped:
+            self.end = self.now()
+            self.stopped = True
+        return self.end
 
     def emit(self, instance: int, request: int, conn: int, kind: Ev, reason: Why = Why.NONE) -> None:
         if not (self.stopped or self.paused):
             self.trace.emit(self.now(), instance, request, conn, kind, reason)
+            self.tally.add(request, conn, kind, reason)
 
     # -- connections
     def new_id(self) -> int:

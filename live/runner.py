@@ -15,6 +15,11 @@ looks X times larger, and `compare` accounts for that.
 Whatever happens (leaks, timeouts, a fault, cancellation) the run ends by
 closing every connection it opened, without waiting for leaked ones, and
 checks `pg_stat_activity` that none of them is left.
+
+`run()` is the whole of it in one await. A `LiveRun` can also be made first
+and driven from elsewhere (`live.session`, for the web app): while it runs it
+offers its counts (`recorder.tally`), the faults on demand, and the server's
+own view of its connections.
 """
 
 from __future__ import annotations
@@ -24,8 +29,9 @@ import contextlib
 import re
 import secrets
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 
@@ -46,6 +52,10 @@ SIMULATION_ONLY = {
     "go": "Go's database/sql is a Go library",
 }
 CLEANUP_S = 10.0   # the longest the end of a run may take, whatever state it was left in
+MAX_DOWN_S = 60.0  # the longest a restart on demand may keep the server down (scenario seconds)
+RESTART_REFUSED = ("the restart fault runs only on the lab's own sandbox server, "
+                   "not on DATABASE_URL (somebody's real server)")
+T = TypeVar("T")
 
 
 @dataclass
@@ -95,21 +105,7 @@ async def run(scenario: Scenario, database_url: str | None = None, time_scale: f
     setup (server, proxy, added delays) are measured before the clock starts
     and returned in `costs`, for a simulation of the same costs.
     """
-    if not time_scale > 0:
-        raise LiveError(f"--time-scale = {time_scale}: must be a number above 0")
-    ext = target_from(database_url)
-    check(scenario, ext)
-    lease: Lease | None = None
-    if ext is None:
-        db = scenario.database
-        lease = await asyncio.to_thread(SANDBOX.lease, db.max_connections, db.superuser_reserved_connections)
-    try:
-        target = lease.target if lease is not None else ext
-        assert target is not None
-        return await LiveRun(scenario, target, lease, time_scale, max_requests, measure_costs).go()
-    finally:
-        if lease is not None:
-            lease.release()
+    return await LiveRun(scenario, database_url, time_scale, max_requests, measure_costs).go()
 
 
 def run_sync(scenario: Scenario, **kwargs: Any) -> LiveResult:
@@ -117,15 +113,27 @@ def run_sync(scenario: Scenario, **kwargs: Any) -> LiveResult:
 
 
 class LiveRun:
-    """One live run: its recorder, pools, proxy, tasks, and the cleanup that always follows."""
+    """One live run: its recorder, pools, proxy, tasks, and the cleanup that always follows.
 
-    def __init__(self, scenario: Scenario, target: Target, lease: Lease | None, time_scale: float,
-                 max_requests: int | None, measure_costs: bool = False) -> None:
+    Made first (which checks that the scenario can run here, or raises
+    LiveError), then `go()` on the event loop that is to own its pools. While
+    it goes on, another thread may read `recorder.tally`, `recorder.now()`,
+    `display` and `name`; the faults on demand and `server_view` are
+    coroutines for the run's own loop.
+    """
+
+    def __init__(self, scenario: Scenario, database_url: str | None = None, time_scale: float = 1.0,
+                 max_requests: int | None = None, measure_costs: bool = False) -> None:
+        if not time_scale > 0:
+            raise LiveError(f"--time-scale = {time_scale}: must be a number above 0")
+        ext = target_from(database_url)
+        check(scenario, ext)
         self.scenario = scenario
         self.measure_costs = measure_costs
         self.costs: Costs | None = None
-        self.target = target
-        self.lease = lease
+        self.external = ext is not None
+        self._target = ext                 # the sandbox's is known once `go()` has leased it
+        self.lease: Lease | None = None
         self.scale = time_scale
         self.max_requests = max_requests
         self.recorder = Recorder(time_scale)
@@ -133,14 +141,53 @@ class LiveRun:
         self.proxy: Proxy | None = None
         self.pools: list[LivePool] = []
         self.requests: set[asyncio.Task[None]] = set()
-        self.background: list[asyncio.Task[None]] = []
+        self.background: list[asyncio.Task[Any]] = []
         self.leaked: list[tuple[LivePool, Any, Tracked]] = []
         self.running = 0
         self.fed = False
         self.drained = asyncio.Event()
+        self.server_work: set[asyncio.Future[None]] = set()   # a sandbox restart under way
+        self.reached = False   # it has started to connect to its server
+        self.result: LiveResult | None = None
+
+    @property
+    def target(self) -> Target:
+        if self._target is None:
+            raise LiveError("the run has no server yet")
+        return self._target
+
+    @property
+    def display(self) -> str:
+        """Which server, safe to show (the sandbox's details once it is leased)."""
+        return self._target.display if self._target is not None else "embedded PostgreSQL (sandbox)"
+
+    @property
+    def live(self) -> bool:
+        """The scenario clock runs: the traffic and the faults are under way."""
+        return self.recorder.started and not self.recorder.stopped
 
     async def go(self) -> LiveResult:
+        """Lease a sandbox server if need be, run, clean up, and give the server back.
+
+        `result` is set however the run ends once it has its server, and also
+        when it is cancelled before.
+        """
         started = time.monotonic()
+        try:
+            if self._target is None:
+                self.lease = await self._lease()
+                self._target = self.lease.target
+            return await self._go(started)
+        except asyncio.CancelledError:
+            if self.result is None:   # cancelled before it connected (0 left), or its cleanup was (unknown)
+                self.result = self._result(started, self.recorder.stop(), -1 if self.reached else 0, True)
+            raise
+        finally:
+            if self.lease is not None:
+                self.lease.release()
+
+    async def _go(self, started: float) -> LiveResult:
+        self.reached = True
         cancelled = False
         end_s = 0.0
         try:
@@ -149,8 +196,7 @@ class LiveRun:
             if self.proxy is not None:
                 self.proxy.start_clock()
             self._start_faults()
-            feeder = asyncio.create_task(self._feed(), name="live-feed")
-            self.background.append(feeder)
+            self._spawn(self._feed(), "live-feed")
             await self._until_done()
             end_s = self.recorder.stop()
         except asyncio.CancelledError:
@@ -158,12 +204,27 @@ class LiveRun:
             end_s = self.recorder.stop()
             raise
         finally:
-            left_open = await asyncio.shield(self._cleanup())
-            self.result = LiveResult(
-                self.scenario, self.recorder.trace, self.recorder.arrived, end_s,
-                time.monotonic() - started, self.target.display, self.name, self.scale, left_open,
-                cancelled, self.costs)
+            left_open, interrupted = await self._finish()
+            self.result = self._result(started, end_s, left_open, cancelled)
+            if interrupted:
+                raise asyncio.CancelledError  # the cancel that came during the cleanup
         return self.result
+
+    def _result(self, started: float, end_s: float, left_open: int, cancelled: bool) -> LiveResult:
+        return LiveResult(
+            self.scenario, self.recorder.trace, self.recorder.arrived, end_s, time.monotonic() - started,
+            self.display, self.name, self.scale, left_open, cancelled, self.costs)
+
+    async def _lease(self) -> Lease:
+        """Borrow a sandbox server (it may have to start first); given back even if cancelled meanwhile."""
+        db = self.scenario.database
+        lending = asyncio.get_running_loop().run_in_executor(
+            None, SANDBOX.lease, db.max_connections, db.superuser_reserved_connections)
+        try:
+            return await asyncio.shield(lending)
+        except asyncio.CancelledError:
+            lending.add_done_callback(_give_back)
+            raise
 
     # -- setting up
     async def _prepare(self) -> None:
@@ -202,10 +263,52 @@ class LiveRun:
             if fault.kind == "kill_idle":
                 coro = faults.kill_idle(self.recorder, self.target.admin_dsn, fault.at_s)
             elif fault.kind == "restart" and self.lease is not None:
-                coro = faults.restart(self.recorder, self.lease, fault.at_s, fault.down_s)
+                coro = faults.restart(self.recorder, self.lease, fault.at_s, fault.down_s, self.server_work)
             else:
                 continue
-            self.background.append(asyncio.create_task(coro, name=f"live-fault-{fault.kind}"))
+            self._spawn(coro, f"live-fault-{fault.kind}")
+
+    def _spawn(self, coro: Coroutine[Any, Any, T], name: str) -> asyncio.Task[T]:
+        """A task of this run's: the cleanup cancels it if it is still going on."""
+        task = asyncio.create_task(coro, name=name)
+        self.background.append(task)
+        return task
+
+    # -- faults on demand, while the run goes on (on its loop)
+    async def kill_idle_now(self) -> int:
+        """The kill_idle fault, now: this run's idle connections are terminated; how many."""
+        self._check_live("kill idle connections")
+        return await self._spawn(faults.kill_idle_now(self.recorder, self.target.admin_dsn),
+                                 "live-kill-idle-now")
+
+    async def restart_now(self, down_s: float = 1.0) -> None:
+        """The restart fault, now, down for `down_s` scenario seconds.
+
+        Returns once the server is going down (its rows written); it comes
+        back up on its own, and the run goes on meanwhile.
+        """
+        if self.external:
+            raise LiveError(RESTART_REFUSED)
+        if not (0.0 <= down_s <= MAX_DOWN_S):
+            raise LiveError(f"down_s = {down_s}: must be from 0 to {MAX_DOWN_S:g} (s)")
+        self._check_live("restart the server")
+        if self.server_work or self.lease is None:
+            raise LiveError("the server is already restarting; wait until it is up again")
+        task = self._spawn(faults.restart_now(self.recorder, self.lease, down_s, self.server_work),
+                           "live-restart-now")
+        while not (self.server_work or task.done()):   # until its rows are written and the server stops
+            await asyncio.sleep(0)
+
+    def _check_live(self, what: str) -> None:
+        if not self.live:
+            phase = "has ended" if self.recorder.stopped else "has not started yet"
+            raise LiveError(f"cannot {what}: the run {phase}")
+
+    async def server_view(self, query_chars: int = 200) -> list[dict[str, Any]]:
+        """This run's rows of pg_stat_activity, as the server itself sees them (none before it has one)."""
+        if self._target is None:
+            return []
+        return await activity(self.target.admin_dsn, self.name, query_chars)
 
     # -- the traffic
     async def _feed(self) -> None:
@@ -271,6 +374,24 @@ class LiveRun:
             await asyncio.wait_for(self.drained.wait(), timeout)
 
     # -- the end
+    async def _finish(self) -> tuple[int, bool]:
+        """The cleanup, to its end even if this task is cancelled (again) meanwhile.
+
+        The number of this run's connections left on the server, and whether
+        a cancel came during the cleanup (it is raised after it).
+        """
+        cleanup = asyncio.ensure_future(self._cleanup())
+        interrupted = False
+        while True:
+            try:
+                left_open = await asyncio.shield(cleanup)
+            except asyncio.CancelledError:
+                if cleanup.done():   # the cleanup itself was cancelled: nothing more to wait for
+                    raise
+                interrupted = True
+                continue
+            return left_open, interrupted
+
     async def _cleanup(self) -> int:
         """Close everything this run opened; the number of its connections still on the server."""
         self.recorder.stop()
@@ -289,6 +410,8 @@ class LiveRun:
                     tracked.conn.terminate()
         if self.proxy is not None:
             await bounded(self.proxy.close(), 5.0)
+        if self.server_work:   # a restart under way: the server is up again before it is checked and lent
+            await asyncio.wait(set(self.server_work), timeout=CLEANUP_S)
         return await left_on_server(self.target.admin_dsn, self.name, CLEANUP_S)
 
 
@@ -304,7 +427,7 @@ async def left_on_server(admin_dsn: str, name: str, within_s: float) -> int:
     while time.monotonic() < deadline:
         try:
             admin = await asyncio.wait_for(asyncpg.connect(
-                admin_dsn, server_settings={"application_name": "poolstand-admin"}), 2.0)
+                admin_dsn, server_settings={"application_name": faults.ADMIN_NAME}), 2.0)
         except Exception:
             await asyncio.sleep(0.1)
             continue
@@ -322,6 +445,26 @@ async def left_on_server(admin_dsn: str, name: str, within_s: float) -> int:
         finally:
             admin.terminate()
     return count
+
+
+async def activity(admin_dsn: str, name: str, query_chars: int = 200) -> list[dict[str, Any]]:
+    """The rows of pg_stat_activity with this application_name, oldest backend first."""
+    admin = await asyncio.wait_for(asyncpg.connect(
+        admin_dsn, server_settings={"application_name": faults.ADMIN_NAME}), 5.0)
+    try:
+        rows = await admin.fetch(
+            "SELECT pid, state, backend_start, state_change, wait_event_type, wait_event, "
+            "left(query, $2) AS query FROM pg_stat_activity WHERE application_name = $1 "
+            "ORDER BY backend_start, pid", name, query_chars)
+    finally:
+        await admin.close()
+    return [dict(row) for row in rows]
+
+
+def _give_back(lending: asyncio.Future[Lease]) -> None:
+    """A lease that arrived after its run was cancelled goes straight back."""
+    if not lending.cancelled() and lending.exception() is None:
+        lending.result().release()
 
 
 def upstream(target: Target) -> str | tuple[str, int]:

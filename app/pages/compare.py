@@ -82,7 +82,7 @@ for path, label in ROWS:
     a, b, d = pick(sim_metrics, path), pick(live_metrics, path), pick(differences, path)
     rows.append({t("compare.col.what"): t(f"compare.row.{path}", _default=label),
                  t("compare.col.sim"): a, t("compare.col.live"): b, t("compare.col.diff"): d})
-st.dataframe(rows, hide_index=True, use_container_width=True,
+st.dataframe(rows, hide_index=True, width="stretch",
              column_config={t("compare.col.diff"): st.column_config.NumberColumn(format="%+.2f")})
 
 left, right = st.columns(2)

@@ -90,17 +90,22 @@ def watch() -> None:
             ("live.on_server", snap.server)], strict=True):
         col.metric(t(key), num(value, 0))
     buttons = st.columns(3)
-    if buttons[0].button(t("live.kill_idle"), key="live.kill", help=t("live.kill_idle_help")):
-        killed = session.kill_idle_now()
-        st.toast(t("live.killed", count=num(killed, 0)))
-    if buttons[1].button(t("live.restart"), key="live.restart", disabled=DATABASE_URL is not None,
-                         help=t("live.restart_help")):
-        session.restart_now(1.0)
-    if buttons[2].button(t("live.stop"), key="live.stop"):
-        session.stop()
-    rows = session.server_view()
+    going = snap.phase == "running" and not snap.server_down
+    try:
+        if buttons[0].button(t("live.kill_idle"), key="live.kill", help=t("live.kill_idle_help"),
+                             disabled=not going):
+            st.toast(t("live.killed", count=num(session.kill_idle_now(), 0)))
+        if buttons[1].button(t("live.restart"), key="live.restart", help=t("live.restart_help"),
+                             disabled=not going or DATABASE_URL is not None):
+            session.restart_now(1.0)
+        if buttons[2].button(t("live.stop"), key="live.stop", disabled=snap.phase == "stopping"):
+            session.stop()
+        rows = session.server_view()
+    except LiveError as e:
+        st.toast(str(e))
+        rows = []
     st.caption(t("live.server_view", name=snap.application_name))
-    st.dataframe(rows, hide_index=True, use_container_width=True)
+    st.dataframe(rows, hide_index=True, width="stretch")
 
 
 watch()
@@ -117,4 +122,5 @@ if session is not None and session.snapshot().finished:
         st.success(t("live.done", server=result.server, name=result.application_name,
                      wall=num(result.wall_seconds, 1), left=num(result.left_open, 0)))
         metrics = summarize(result.trace, result.scenario, result.end_s)
-        show_results(result.trace, result.scenario, result.end_s, metrics, key="live")
+        show_results(result.trace, result.scenario, result.end_s, metrics, key="live",
+                     run_key=result.application_name)

@@ -27,4 +27,4 @@ for kind, cls in POOL_KINDS.items():
                      t("reference.col.unit"): spec.unit,
                      t("reference.col.allowed"): allowed,
                      t("reference.col.meaning"): t(f"field.pool.{name}", _default=spec.doc)})
-    st.dataframe(rows, hide_index=True, use_container_width=True)
+    st.dataframe(rows, hide_index=True, width="stretch")

@@ -1,0 +1,121 @@
+"""How fast the web app answers: a control change, the animation's size, the first render in a browser.
+
+Prints three figures for the default scenario of the playground:
+
+* the time from a control change to finished results (an AppTest rerun
+  after changing max_overflow; the median of several changes, each to a
+  value not seen before, so the simulation is not served from the cache),
+  next to the same rerun with the run cached, as a baseline;
+* the taxi-stand animation's payload (the figure's JSON) in bytes;
+* the first render of `streamlit run` in Debian's Chromium: from opening the
+  playground's URL until the script has finished and the figure is drawn.
+
+Targets: under 300 ms, under 3 MB, under 3 s. A benchmark, not a test.
+
+    python bench/app_speed.py [--changes N] [--no-browser]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def control_change(changes: int) -> tuple[float, float, int]:
+    """(median ms of a rerun with a new value, median ms of a cached rerun, animation bytes)."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
+    at.run()
+    at.switch_page("app/pages/playground.py").run()
+    slider = next(s for s in at.slider if s.label == "max_overflow")
+    fresh, cached = [], []
+    for value in range(11, 11 + changes):
+        started = time.perf_counter()
+        slider.set_value(value).run()
+        fresh.append(time.perf_counter() - started)
+        slider = next(s for s in at.slider if s.label == "max_overflow")
+        started = time.perf_counter()
+        at.run()
+        cached.append(time.perf_counter() - started)
+        slider = next(s for s in at.slider if s.label == "max_overflow")
+    payload = len(at.get("plotly_chart")[0].proto.spec.encode())
+    return statistics.median(fresh) * 1000, statistics.median(cached) * 1000, payload
+
+
+def first_render() -> float | None:
+    chromium = shutil.which("chromium")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        return None
+    if chromium is None:
+        return None
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port",
+                             str(port), "--server.headless", "true"], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                urllib.request.urlopen(f"{url}/_stcore/health", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.5)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, args=[
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run"])
+            page = browser.new_page(viewport={"width": 1280, "height": 720})
+            page.goto(f"{url}/playground")  # warm-up: imports and caches of the server process
+            page.wait_for_selector(".stPlotlyChart .js-plotly-plot", timeout=120_000)
+            page.close()
+            page = browser.new_page(viewport={"width": 1280, "height": 720})
+            started = time.perf_counter()
+            page.goto(f"{url}/playground")
+            page.wait_for_selector(".stPlotlyChart .js-plotly-plot", timeout=120_000)
+            page.wait_for_selector('[data-test-script-state="notRunning"]', timeout=120_000)
+            elapsed = time.perf_counter() - started
+            browser.close()
+        return elapsed
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--changes", type=int, default=7)
+    parser.add_argument("--no-browser", action="store_true")
+    args = parser.parse_args()
+    fresh_ms, cached_ms, payload = control_change(args.changes)
+    print(f"control change to results (AppTest rerun, new scenario): {fresh_ms:.0f} ms median "
+          f"(target < 300 ms); the same rerun served from the cache: {cached_ms:.0f} ms "
+          f"(ratio {fresh_ms / cached_ms:.2f})")
+    print(f"taxi-stand animation payload: {payload / 1e6:.2f} MB ({payload} bytes; target < 3 MB)")
+    if not args.no_browser:
+        seconds = first_render()
+        if seconds is None:
+            print("first render in Chromium: skipped (needs playwright and Debian's chromium)")
+        else:
+            print(f"first render of the playground in Chromium (server warm): {seconds:.2f} s (target < 3 s)")
+    print(json.dumps({"control_change_ms": round(fresh_ms, 1), "cached_rerun_ms": round(cached_ms, 1),
+                      "animation_bytes": payload}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

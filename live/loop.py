@@ -1,0 +1,115 @@
+"""An asyncio event loop in a thread of its own, for callers that are not async themselves.
+
+A Streamlit script runs in a fresh thread on every rerun, and an asyncpg pool
+belongs to the event loop that created it: a run that outlives one rerun
+cannot live on the script's loop. So a live run's whole life (its pools, its
+tasks, its faults, its cleanup) is on one `BackgroundLoop`, and the UI thread
+only submits coroutines to it and reads snapshots.
+
+`stop()` first cancels what was submitted and gives it time to clean up (a
+live run closes its connections when cancelled), then cancels whatever is
+left, and closes the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import threading
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+GRACE_S = 30.0   # how long `stop()` lets submitted work clean up after its cancel
+
+
+class BackgroundLoop:
+    """A daemon thread running its own event loop until `stop()`."""
+
+    def __init__(self, name: str = "poolstand-loop") -> None:
+        self.loop = asyncio.new_event_loop()
+        self._submitted: set[asyncio.Task[Any]] = set()
+        self._lock = threading.Lock()
+        self._stopping = False
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
+        self._thread.start()
+        self._ready.wait()
+
+    @property
+    def running(self) -> bool:
+        return not self._stopping and self._thread.is_alive()
+
+    def _serve(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.call_soon(self._ready.set)
+        try:
+            self.loop.run_forever()
+        finally:
+            self._close()
+
+    def _close(self) -> None:
+        """On the loop's thread, after it stopped: end what is left, then close it."""
+        loop = self.loop
+        left = [t for t in asyncio.all_tasks(loop) if not t.done()]
+        for task in left:
+            task.cancel()
+        with contextlib.suppress(Exception):
+            if left:
+                loop.run_until_complete(asyncio.wait(left, timeout=1.0))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.run_until_complete(loop.shutdown_default_executor())
+        loop.close()
+
+    # -- from any other thread
+    def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        """Run `coro` on the loop; its future (cancelling that cancels the coroutine's task)."""
+        with self._lock:
+            if self._stopping:
+                coro.close()
+                raise RuntimeError("the background loop has been stopped")
+            return asyncio.run_coroutine_threadsafe(self._tracked(coro), self.loop)
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+        """Run `coro` on the loop and wait for its result (TimeoutError cancels it)."""
+        if threading.current_thread() is self._thread:
+            coro.close()
+            raise RuntimeError("BackgroundLoop.run() would wait for itself: await the coroutine instead")
+        future = self.submit(coro)
+        try:
+            return future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise
+
+    def stop(self, grace_s: float = GRACE_S) -> None:
+        """Cancel what was submitted, let it clean up for up to `grace_s`, close the loop; idempotent."""
+        with self._lock:
+            first = not self._stopping
+            self._stopping = True
+        if first and self._thread.is_alive():
+            with contextlib.suppress(RuntimeError):  # the loop is already closed
+                asyncio.run_coroutine_threadsafe(self._shutdown(grace_s), self.loop)
+        if threading.current_thread() is not self._thread:
+            self._thread.join()
+
+    # -- on the loop
+    async def _tracked(self, coro: Coroutine[Any, Any, T]) -> T:
+        task = asyncio.current_task()
+        assert task is not None
+        self._submitted.add(task)
+        try:
+            return await coro
+        finally:
+            self._submitted.discard(task)
+
+    async def _shutdown(self, grace_s: float) -> None:
+        """Cancel each submitted coroutine (not the tasks it guards), wait for them, stop the loop."""
+        submitted = [t for t in self._submitted if not t.done()]
+        for task in submitted:
+            task.cancel()
+        if submitted:
+            await asyncio.wait(submitted, timeout=grace_s)
+        self.loop.stop()
