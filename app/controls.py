@@ -145,6 +145,8 @@ def scenario_controls(scenario: Scenario, key: str, t: Translate, groups: tuple[
     except ScenarioError as e:
         message = str(e)
         path = message.split(" = ")[0].split(":")[0].strip()
+        while path not in form.slots and "." in path:   # faults.0.at_s -> the faults table
+            path = path.rsplit(".", 1)[0]
         slot = form.slots.get(path)
         if slot is not None:
             slot.error(message, icon=":material/error:")

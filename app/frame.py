@@ -12,8 +12,9 @@ from __future__ import annotations
 import streamlit as st
 
 from app import i18n
+from app.i18n import tr
 from app.state import DEFAULT_PRESET, from_url, overrides
-from sim.scenario import Scenario, load_preset
+from sim.scenario import Scenario, load_preset, preset_names
 
 
 def setup() -> None:
@@ -34,6 +35,17 @@ def load(preset: str) -> None:
     st.session_state.preset = preset
     st.session_state.version = st.session_state.get("version", 0) + 1
     st.session_state.url_problems = []
+
+
+def preset_picker(key: str) -> None:
+    """Pick a preset to start from; picking one redraws every control from it."""
+    ss = st.session_state
+    names = preset_names()
+    picked = st.selectbox(tr(ss.get("lang", i18n.DEFAULT), "playground.preset"), names,
+                          index=names.index(ss.preset), key=f"{key}.preset.v{ss.version}")
+    if picked != ss.preset:
+        load(picked)
+        st.rerun()
 
 
 def open_scenario(preset: str, scenario: Scenario, page: str) -> None:

@@ -19,7 +19,7 @@ from live.compare import compare, format_comparison, live_info
 from live.runner import run
 from live.server import SANDBOX, LiveError, external
 from live.session import one_line
-from sim.cli import EXIT_INVALID, Parser, add_scenario_arguments, format_table, scenario_from_args
+from sim.cli import EXIT_INVALID, Parser, add_scenario_arguments, format_table, open_trace, scenario_from_args
 from sim.metrics import summarize
 from sim.scenario import ScenarioError
 
@@ -54,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.time_scale > 0:
             raise ScenarioError(f"--time-scale = {args.time_scale}: must be a number above 0")
         scenario = scenario_from_args(args)
+        trace_out = open_trace(getattr(args, "trace", None))
         if args.command == "compare":
             result = asyncio.run(compare(scenario, url, args.time_scale, args.requests))
             print(json.dumps(result, indent=2) if args.json else format_comparison(result))
@@ -67,9 +68,9 @@ def main(argv: list[str] | None = None) -> int:
         print("stopped; the run's connections were closed", file=sys.stderr)
         return 130
     metrics = summarize(live.trace, scenario, live.end_s) | {"live": live_info(live)}
-    if args.trace:
-        with open(args.trace, "w", encoding="utf-8", newline="") as out:
-            live.trace.write_csv(out)
+    if trace_out is not None:
+        with trace_out:
+            live.trace.write_csv(trace_out)
     if args.json:
         print(json.dumps(metrics, indent=2))
     else:

@@ -24,8 +24,8 @@ from sim.trace import Ev, Why
 REASON_ATTR = "poolstand_reason"
 
 # A server that is down, starting or shutting down (restart fault): the client is turned away.
-_REFUSED = (asyncpg.CannotConnectNowError, ConnectionRefusedError, FileNotFoundError,
-            ConnectionResetError, asyncpg.ConnectionDoesNotExistError)
+_REFUSED = (asyncpg.CannotConnectNowError, ConnectionError, FileNotFoundError,
+            asyncpg.ConnectionDoesNotExistError)
 
 
 def chain(exc: BaseException) -> list[BaseException]:

@@ -410,7 +410,8 @@ class LiveRun:
                     tracked.conn.terminate()
         if self.proxy is not None:
             await bounded(self.proxy.close(), 5.0)
-        if self.server_work:   # a restart under way: the server is up again before it is checked and lent
+        if self.server_work and self.lease is not None:
+            self.lease.up_now()  # a restart under way: bring the server up before it is checked and lent
             await asyncio.wait(set(self.server_work), timeout=CLEANUP_S)
         return await left_on_server(self.target.admin_dsn, self.name, CLEANUP_S)
 

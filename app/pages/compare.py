@@ -5,12 +5,11 @@ import os
 import streamlit as st
 
 from app import charts
-from app.background import background_loop
+from app.live_panel import finished, follow, refuse_simulation_only, run_button
 from app.results import metric_cards
 from app.ui import num, t, texts
 from live.compare import ROWS, diff, pick, sim_inputs
-from live.runner import SIMULATION_ONLY
-from live.session import LiveSession
+from live.session import LiveSession, Snapshot
 from sim.metrics import summarize, summarize_run
 from sim.model import run as simulate
 
@@ -22,43 +21,25 @@ st.caption(t("compare.intro"))
 scenario = ss.scenario
 st.markdown(t("live.scenario", name=scenario.name, kind=scenario.pool.kind,
               duration=num(scenario.duration_s, 1)))
-if scenario.pool.kind in SIMULATION_ONLY:
-    st.warning(t("live.simulation_only", kind=scenario.pool.kind))
-    st.stop()
-
-session: LiveSession | None = ss.get("compare.session")
-running = session is not None and not session.snapshot().finished
-if st.button(t("compare.run"), type="primary", disabled=running, key="compare.run"):
-    session = LiveSession(scenario, background_loop(), DATABASE_URL, measure_costs=True)
-    session.start()
-    ss["compare.session"] = session
-    running = True
+refuse_simulation_only(scenario)
+running = run_button("compare", t("compare.run"), scenario, DATABASE_URL, measure_costs=True)
 
 
-@st.fragment(run_every=0.5 if running else None)
-def progress() -> None:
-    session = ss.get("compare.session")
-    if session is None:
-        return
-    snap = session.snapshot()
-    if snap.finished:
-        if ss.get("compare.drawn") is not session:
-            ss["compare.drawn"] = session
-            st.rerun(scope="app")
-        return
-    st.progress(snap.progress, text=t("live.progress", now=num(snap.now_s, 1), total=num(snap.duration_s, 1),
-                                      phase=t(f"live.phase.{snap.phase}")))
-    if st.button(t("live.stop"), key="compare.stop"):
+def stop_button(session: LiveSession, snap: Snapshot) -> None:
+    if st.button(t("live.stop"), key="compare.stop", disabled=snap.phase == "stopping"):
         session.stop()
 
 
-progress()
-session = ss.get("compare.session")
-if session is None or not session.snapshot().finished:
+follow("compare", running, stop_button)
+session = finished("compare")
+if session is None:
     st.stop()
 live = session.result
 if live is None or session.snapshot().phase == "failed":
     st.error(session.snapshot().error or t("live.failed"))
+    st.stop()
+if session.snapshot().phase == "cancelled":
+    st.warning(t("compare.cancelled"))   # half a live run beside a whole simulation compares nothing
     st.stop()
 
 fed = sim_inputs(live.scenario, live)

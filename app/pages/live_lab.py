@@ -6,14 +6,12 @@ from datetime import datetime
 import streamlit as st
 
 from app import frame
-from app.background import background_loop
+from app.live_panel import finished, follow, refuse_simulation_only, run_button
 from app.results import show_results
 from app.ui import num, t
-from live.runner import SIMULATION_ONLY
 from live.server import SANDBOX, LiveError, external
-from live.session import LiveSession
+from live.session import LiveSession, Snapshot
 from sim.metrics import summarize
-from sim.scenario import preset_names
 
 ss = st.session_state
 DATABASE_URL = os.environ.get("DATABASE_URL") or None
@@ -39,12 +37,7 @@ else:
         st.info(t("live.server_sandbox_later"))
 
 # -- which scenario
-names = preset_names()
-picked = st.selectbox(t("playground.preset"), names, index=names.index(ss.preset),
-                      key=f"live.preset.v{ss.version}")
-if picked != ss.preset:
-    frame.load(picked)
-    st.rerun()
+frame.preset_picker("live")
 scenario = ss.scenario
 frame.remember(scenario)
 cols = st.columns([2, 1, 1])
@@ -55,33 +48,12 @@ scale = cols[1].select_slider(t("live.time_scale"), [1.0, 2.0, 4.0, 8.0], value=
 if cols[2].button(t("live.edit"), key="live.edit"):
     st.switch_page("app/pages/playground.py")
 
-if scenario.pool.kind in SIMULATION_ONLY:
-    st.warning(t("live.simulation_only", kind=scenario.pool.kind))
-    st.stop()
-
-session: LiveSession | None = ss.get("live.session")
-running = session is not None and not session.snapshot().finished
-if st.button(t("live.run"), type="primary", disabled=running, key="live.run"):
-    session = LiveSession(scenario, background_loop(), DATABASE_URL, time_scale=scale)
-    session.start()
-    ss["live.session"] = session
-    running = True
+refuse_simulation_only(scenario)
+running = run_button("live", t("live.run"), scenario, DATABASE_URL, time_scale=scale)
 
 
-@st.fragment(run_every=0.5 if running else None)
-def watch() -> None:
-    """Progress, counters, faults and the server's own view while the run goes on; never blocks."""
-    session = ss.get("live.session")
-    if session is None:
-        return
-    snap = session.snapshot()
-    if snap.finished:
-        if ss.get("live.drawn") is not session:
-            ss["live.drawn"] = session
-            st.rerun(scope="app")   # draw the results with the whole page
-        return
-    st.progress(snap.progress, text=t("live.progress", now=num(snap.now_s, 1), total=num(snap.duration_s, 1),
-                                      phase=t(f"live.phase.{snap.phase}")))
+def watch(session: LiveSession, snap: Snapshot) -> None:
+    """Counters, faults and the server's own view while the run goes on; never blocks."""
     counters = st.columns(7)
     for col, (key, value) in zip(counters, [
             ("results.completed", snap.completed), ("results.timed_out", snap.timed_out),
@@ -108,10 +80,9 @@ def watch() -> None:
     st.dataframe(rows, hide_index=True, width="stretch")
 
 
-watch()
-
-session = ss.get("live.session")
-if session is not None and session.snapshot().finished:
+follow("live", running, watch)
+session = finished("live")
+if session is not None:
     snap = session.snapshot()
     result = session.result
     if snap.phase == "failed" or result is None:

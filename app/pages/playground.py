@@ -7,7 +7,6 @@ from app.controls import scenario_controls
 from app.results import show_results
 from app.runs import simulate_scenario
 from app.ui import t
-from sim.scenario import preset_names
 
 ss = st.session_state
 st.title(t("playground.title"))
@@ -15,12 +14,7 @@ st.caption(t("playground.intro"))
 for problem in ss.get("url_problems", []):
     st.warning(t("playground.url_problem", problem=problem))
 
-names = preset_names()
-picked = st.selectbox(t("playground.preset"), names, index=names.index(ss.preset),
-                      key=f"preset.v{ss.version}")
-if picked != ss.preset:
-    frame.load(picked)
-    st.rerun()
+frame.preset_picker("pg")
 st.caption(ss.scenario.description or "")
 
 with st.container(border=True):

@@ -15,6 +15,7 @@ when the socket dies.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any, cast
 
@@ -146,7 +147,10 @@ class LiveSQLAlchemyPool(LivePool):
             raise query_failure(e) from None
 
     async def release(self, handle: AsyncConnection, tracked: Tracked) -> None:
-        await handle.close()   # rollback, then checkin (traced by the events)
+        # rollback, then checkin (traced by the events); a rollback that meets a dead connection
+        # has SQLAlchemy invalidate it, and that close is traced too
+        with contextlib.suppress(Exception):
+            await handle.close()
 
     def abandon(self, handle: AsyncConnection, tracked: Tracked) -> None:
         super().abandon(handle, tracked)

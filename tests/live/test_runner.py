@@ -11,31 +11,16 @@ from typing import Any
 
 import asyncpg
 import pytest
+from live_scenarios import short
 
 from live.runner import LiveResult, run
 from live.server import SANDBOX, LiveError
 from sim import workload
 from sim.metrics import summarize
-from sim.scenario import Scenario, from_dict
+from sim.scenario import Scenario
 from sim.trace import Ev
 
 pytestmark = [pytest.mark.live, pytest.mark.asyncio]
-
-
-def short(pool: dict[str, Any], **top: Any) -> Scenario:
-    """A few seconds of light traffic, local costs only (no proxy unless a test asks for one)."""
-    raw: dict[str, Any] = {
-        "name": top.pop("name", "live-test"), "seed": 3, "duration_s": 2.0,
-        "workload": {"rate_per_s": 20, "hold": {"dist": "constant", "mean_ms": 20}},
-        "pool": pool,
-        "database": {"connect_ms": 0, "rtt_ms": 0},
-    }
-    for key, value in top.items():
-        if isinstance(value, dict) and isinstance(raw.get(key), dict):
-            raw[key] = {**raw[key], **value}
-        else:
-            raw[key] = value
-    return from_dict(raw)
 
 
 def metrics(result: LiveResult) -> dict[str, Any]:
@@ -230,3 +215,14 @@ async def test_asyncpg_command_timeout_cancels_the_statement_and_keeps_the_conne
     m = metrics(result)
     assert m["errors"]["query_timeout"] == 8
     assert m["closes"]["broken"] == 0 and m["connects"] <= 2
+
+
+async def test_a_run_that_ends_while_its_restart_keeps_the_server_down_brings_it_up_first() -> None:
+    scenario = short({"kind": "sqlalchemy", "pool_size": 2, "max_overflow": 0}, duration_s=2.0,
+                     faults=[{"kind": "restart", "at_s": 1.0, "down_s": 600}])
+    result = await run(scenario)
+    assert result.left_open == 0              # checked on a server that is up again
+    with SANDBOX.lease() as lease:            # and the next run can use it
+        conn = await asyncpg.connect(lease.target.dsn)
+        assert await conn.fetchval("SELECT 1") == 1
+        await conn.close()

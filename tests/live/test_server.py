@@ -1,11 +1,13 @@
 """The live lab's server: the embedded sandbox, DATABASE_URL, and what each may be used for."""
 
 import asyncio
+from urllib.parse import unquote
 
 import asyncpg
 import pytest
 
 from live.server import SANDBOX, Lease, LiveError, external, mask, refusal
+from live.session import one_line
 from sim.scenario import Scenario
 
 pytestmark = pytest.mark.live
@@ -14,6 +16,24 @@ pytestmark = pytest.mark.live
 def test_mask_hides_the_password_and_keeps_host_and_database():
     assert mask("postgresql://bob:s3cret@db.example:5432/app") == "postgresql://bob:***@db.example:5432/app"
     assert mask("postgresql://bob@db.example/app") == "postgresql://bob@db.example/app"
+
+
+@pytest.mark.parametrize("url", [
+    "postgresql://app:s3cr/et@db1/app",            # a slash in the password: urlsplit misreads it
+    "postgresql://app:1234/5678@db/app",           # digits before it: read as a port
+    "postgresql://app@db/app?password=s3cr%2Fet",  # the password as a parameter
+    "postgresql://app:s3cret@db1:5432,db2:5433/app",
+    "postgresql://app:p%40ss%2Fword@db/app",
+])
+def test_the_password_is_masked_however_the_url_is_written(url: str) -> None:
+    password = url.split("password=")[1] if "password=" in url else url.split("://")[1].rsplit("@", 1)[0][4:]
+    shown = [mask(url), one_line(ValueError(f"could not connect to {url}"), url)]
+    try:
+        shown.append(external(url).display)
+    except LiveError as e:
+        shown.append(str(e))
+    for text in shown:
+        assert password not in text and unquote(password) not in text, text
 
 
 @pytest.mark.parametrize("url", ["mysql://x@h/db", "postgresql://x@/db", "postgresql://x@h:notaport/db"])

@@ -16,13 +16,14 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import asyncpg
+import live_scenarios
 import pytest
 
 from live.loop import BackgroundLoop
 from live.server import APP_ROLE, SANDBOX, LiveError
 from live.session import LiveSession, Snapshot
 from sim.metrics import levels, summarize
-from sim.scenario import Scenario, from_dict
+from sim.scenario import Scenario
 from sim.trace import Ev
 
 pytestmark = pytest.mark.live
@@ -33,19 +34,8 @@ COUNTERS = ("arrived", "completed", "timed_out", "errors", "leaked", "connects")
 
 
 def short(pool: dict[str, Any], **top: Any) -> Scenario:
-    """A few seconds of light traffic, local costs only."""
-    raw: dict[str, Any] = {
-        "name": top.pop("name", "session-test"), "seed": 5, "duration_s": 2.0,
-        "workload": {"rate_per_s": 25, "hold": {"dist": "constant", "mean_ms": 40}},
-        "pool": pool,
-        "database": {"connect_ms": 0, "rtt_ms": 0},
-    }
-    for key, value in top.items():
-        if isinstance(value, dict) and isinstance(raw.get(key), dict):
-            raw[key] = {**raw[key], **value}
-        else:
-            raw[key] = value
-    return from_dict(raw)
+    defaults = {"name": "session-test", "seed": 5, "rate": 25, "hold_ms": 40}
+    return live_scenarios.short(pool, **(defaults | top))
 
 
 @pytest.fixture(scope="module")

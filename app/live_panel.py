@@ -1,0 +1,65 @@
+"""The parts of a page that start a live run and follow it: shared by the live lab and Compare.
+
+The run itself lives on the background loop; the page keeps only its
+`LiveSession` in session_state, and a fragment polls the session's snapshot
+twice a second (never a Streamlit call from the worker). When the run ends
+the fragment reruns the whole page once, which then draws the result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import streamlit as st
+
+from app.background import background_loop
+from app.ui import num, t
+from live.runner import SIMULATION_ONLY
+from live.session import LiveSession, Snapshot
+from sim.scenario import Scenario
+
+
+def refuse_simulation_only(scenario: Scenario) -> None:
+    """HikariCP and Go have no Python implementation: say so and stop the page."""
+    if scenario.pool.kind in SIMULATION_ONLY:
+        st.warning(t("live.simulation_only", kind=scenario.pool.kind))
+        st.stop()
+
+
+def run_button(key: str, label: str, scenario: Scenario, database_url: str | None, **options: object) -> bool:
+    """The run button; whether a run of this page is going on now."""
+    session: LiveSession | None = st.session_state.get(f"{key}.session")
+    running = session is not None and not session.snapshot().finished
+    if st.button(label, type="primary", disabled=running, key=f"{key}.run"):
+        session = LiveSession(scenario, background_loop(), database_url, **options)  # type: ignore[arg-type]
+        session.start()
+        st.session_state[f"{key}.session"] = session
+        running = True
+    return running
+
+
+def follow(key: str, running: bool, body: Callable[[LiveSession, Snapshot], None]) -> None:
+    """Poll the run's snapshot while it goes on: progress bar, then `body`; rerun the page at the end."""
+
+    @st.fragment(run_every=0.5 if running else None)
+    def poll() -> None:
+        session: LiveSession | None = st.session_state.get(f"{key}.session")
+        if session is None:
+            return
+        snap = session.snapshot()
+        if snap.finished:
+            if st.session_state.get(f"{key}.drawn") is not session:
+                st.session_state[f"{key}.drawn"] = session
+                st.rerun(scope="app")   # draw the results with the whole page
+            return
+        st.progress(snap.progress, text=t("live.progress", now=num(snap.now_s, 1),
+                                          total=num(snap.duration_s, 1), phase=t(f"live.phase.{snap.phase}")))
+        body(session, snap)
+
+    poll()
+
+
+def finished(key: str) -> LiveSession | None:
+    """The page's run, once it has ended (done, stopped or failed)."""
+    session: LiveSession | None = st.session_state.get(f"{key}.session")
+    return session if session is not None and session.snapshot().finished else None
