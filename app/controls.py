@@ -91,12 +91,9 @@ class Form:
                                                       format="%g"))
         self.slots[path] = st.empty()
 
-    def section(self, prefix: str, cls: type, current: Any, slider: bool = False,
-                skip: tuple[str, ...] = ()) -> None:
+    def section(self, prefix: str, cls: type, current: Any, slider: bool = False) -> None:
         defaults = cls()
         for name, spec in specs(cls).items():
-            if name in skip:
-                continue
             self.field(f"{prefix}.{name}", name, spec, getattr(current, name), getattr(defaults, name),
                        slider)
 

@@ -43,11 +43,11 @@ def catalog(lang: str) -> dict[str, str]:
         return _flatten(tomllib.load(f))
 
 
-def tr(lang: str, key: str, **params: Any) -> str:
-    """The text for `key` in `lang` (English if that catalog lacks it), with its placeholders filled."""
+def tr(lang: str, key: str, _default: str | None = None, **params: Any) -> str:
+    """The text for `key` in `lang`, else in English, else `_default` (else the key), placeholders filled."""
     text = catalog(lang).get(key)
     if text is None:
-        text = catalog(DEFAULT).get(key, key)
+        text = catalog(DEFAULT).get(key, key if _default is None else _default)
     return text.format(**params) if params else text
 
 

@@ -21,37 +21,30 @@ from sim.trace import EV_NAMES, WHY_NAMES, Trace
 TABLE_ROWS = 2000
 
 
+# (label key, how to read it from a metrics object, whether a smaller number is better)
+CARDS: list[tuple[str, Any, bool]] = [
+    ("results.completed", lambda m: m["completed"], False),
+    ("results.timed_out", lambda m: m["timed_out"], True),
+    ("results.errors", lambda m: sum(m["errors"].values()), True),
+    ("results.leaked", lambda m: m["leaked"], True),
+    ("results.p95_wait", lambda m: m["wait_ms"]["p95"], True),
+    ("results.peak_open", lambda m: m["peak"]["open"], True),
+]
+
+
 def metric_cards(metrics: dict[str, Any], other: dict[str, Any] | None = None) -> None:
     """Six numbers that say how the run went; with `other`, each shows its difference from it."""
-    errors = sum(metrics["errors"].values())
-    cards = [
-        ("results.completed", metrics["completed"], "completed", False),
-        ("results.timed_out", metrics["timed_out"], "timed_out", True),
-        ("results.errors", errors, None, True),
-        ("results.leaked", metrics["leaked"], "leaked", True),
-        ("results.p95_wait", metrics["wait_ms"]["p95"], None, True),
-        ("results.peak_open", metrics["peak"]["open"], None, True),
-    ]
-    cols = st.columns(len(cards))
-    for col, (key, value, _, lower_is_better) in zip(cols, cards, strict=True):
-        delta = None
-        if other is not None:
-            theirs = _card_value(other, key)
-            if value is not None and theirs is not None:
-                delta = value - theirs
-        shown = num(value, 1) if isinstance(value, float) else ("–" if value is None else num(value, 0))
+    for col, (key, read, lower_is_better) in zip(st.columns(len(CARDS)), CARDS, strict=True):
+        value = read(metrics)
+        theirs = None if other is None else read(other)
+        delta = None if value is None or theirs is None else value - theirs
         with col:
-            shown_delta = None if delta is None else num(delta, 1 if isinstance(delta, float) else 0)
-            st.metric(t(key), shown, delta=shown_delta,
+            st.metric(t(key), _shown(value), delta=None if delta is None else _shown(delta),
                       delta_color="inverse" if lower_is_better else "normal", border=True)
 
 
-def _card_value(metrics: dict[str, Any], key: str) -> Any:
-    return {
-        "results.completed": metrics["completed"], "results.timed_out": metrics["timed_out"],
-        "results.errors": sum(metrics["errors"].values()), "results.leaked": metrics["leaked"],
-        "results.p95_wait": metrics["wait_ms"]["p95"], "results.peak_open": metrics["peak"]["open"],
-    }[key]
+def _shown(value: float | None) -> str:
+    return num(value, 1) if isinstance(value, float) else num(value, 0)
 
 
 FRAMES = 200  # smooth enough to follow, and builds in a fraction of a second

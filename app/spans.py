@@ -108,10 +108,5 @@ def connection_spans(cols: dict[str, np.ndarray], end_s: float) -> tuple[list[Sp
     return spans, marks
 
 
-def state_at(spans: list[Span], t: float) -> dict[int, Span]:
-    """The span each connection is in at time t (connections not alive at t are absent)."""
-    return {s.conn: s for s in spans if s.start <= t < s.end}
-
-
 __all__ = ["BUSY", "CONNECTING", "DEAD", "IDLE", "LEAKED", "STATES", "Mark", "Span",
-           "connection_spans", "state_at"]
+           "connection_spans"]

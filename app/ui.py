@@ -15,9 +15,7 @@ def lang() -> str:
 
 def t(key: str, _default: str | None = None, **params: Any) -> str:
     """The text for `key` in the session's language; `_default` when no catalog has it."""
-    if _default is not None and key not in i18n.catalog(i18n.DEFAULT) and key not in i18n.catalog(lang()):
-        return _default.format(**params) if params else _default
-    return i18n.tr(lang(), key, **params)
+    return i18n.tr(lang(), key, _default, **params)
 
 
 def texts(prefix: str) -> dict[str, str]:

@@ -66,14 +66,12 @@ class Connector:
         self.recorder = recorder
         self.dsn = dsn
         self.application_name = application_name
-        self.overrides: dict[str, Any] = {}
-        self.via_proxy = False
+        self.overrides: dict[str, Any] = {}   # host and port of the proxy, once there is one
         self.extra_s = 0.0   # added to every connect, so it costs what the scenario says the server costs
 
     def through(self, host: str, port: int) -> None:
         """Connect through the proxy at host:port from now on."""
         self.overrides = {"host": host, "port": port}
-        self.via_proxy = True
 
     async def raw_connect(self, **kwargs: Any) -> asyncpg.Connection:
         """A connection as the pools get one, untraced (calibration uses it too)."""
@@ -104,7 +102,7 @@ class Connector:
                 setattr(e, REASON_ATTR, int(why))
             raise
         port = 0
-        if self.via_proxy:
+        if self.overrides:
             sockname = conn._transport.get_extra_info("sockname")  # which proxied link is ours
             port = sockname[1] if isinstance(sockname, tuple) else 0
         tracked = rec.track(conn_id, instance, conn, conn.get_server_pid(), port)

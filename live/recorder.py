@@ -43,7 +43,6 @@ class Tracked:
     pending: Why | None = None  # why the library is about to close it, when only we know
     dead: bool = False          # its server side is gone (killed, cut, restart)
     closed: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ import time
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 
@@ -93,10 +94,6 @@ def application_name(scenario: Scenario) -> str:
     return f"poolstand:{slug}:{secrets.token_hex(4)}"
 
 
-def target_from(database_url: str | None) -> Target | None:
-    return external(database_url) if database_url else None
-
-
 async def run(scenario: Scenario, database_url: str | None = None, time_scale: float = 1.0,
               max_requests: int | None = None, measure_costs: bool = False) -> LiveResult:
     """Run the scenario live: on the sandbox, or on the server of `database_url`.
@@ -126,7 +123,7 @@ class LiveRun:
                  max_requests: int | None = None, measure_costs: bool = False) -> None:
         if not time_scale > 0:
             raise LiveError(f"--time-scale = {time_scale}: must be a number above 0")
-        ext = target_from(database_url)
+        ext = external(database_url) if database_url else None
         check(scenario, ext)
         self.scenario = scenario
         self.measure_costs = measure_costs
@@ -317,8 +314,6 @@ class LiveRun:
         for chunk in workload.draw(self.scenario, self.max_requests):
             rid = chunk.first
             for t, inst, hold, leak in zip(chunk.t, chunk.instance, chunk.hold_s, chunk.leak, strict=True):
-                if self.max_requests is None and t >= self.scenario.duration_s:
-                    break
                 delay = rec.wall(t) - time.monotonic()
                 if delay > 0:
                     await asyncio.sleep(delay)
@@ -470,8 +465,6 @@ def _give_back(lending: asyncio.Future[Lease]) -> None:
 
 def upstream(target: Target) -> str | tuple[str, int]:
     """Where the proxy forwards: the sandbox's unix socket, or the host and port of DATABASE_URL."""
-    from urllib.parse import parse_qs, urlsplit
-
     if target.socket_dir:
         return target.socket_dir
     parts = urlsplit(target.dsn)

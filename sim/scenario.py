@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import math
 import tomllib
 from dataclasses import dataclass, field
@@ -467,7 +468,9 @@ def preset_names() -> list[str]:
     return sorted(p.stem for p in PRESETS_DIR.glob("*.toml"))
 
 
+@functools.cache
 def load_preset(name: str) -> Scenario:
+    """A preset, read once per process (scenarios are frozen, so callers share it safely)."""
     path = PRESETS_DIR / f"{name}.toml"
     if not path.is_file():
         raise ScenarioError(f"preset {name!r} does not exist (see: python -m sim presets)")

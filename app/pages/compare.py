@@ -34,11 +34,11 @@ follow("compare", running, stop_button)
 session = finished("compare")
 if session is None:
     st.stop()
-live = session.result
-if live is None or session.snapshot().phase == "failed":
-    st.error(session.snapshot().error or t("live.failed"))
+live, snap = session.result, session.snapshot()
+if live is None or snap.phase == "failed":
+    st.error(snap.error or t("live.failed"))
     st.stop()
-if session.snapshot().phase == "cancelled":
+if snap.phase == "cancelled":
     st.warning(t("compare.cancelled"))   # half a live run beside a whole simulation compares nothing
     st.stop()
 
