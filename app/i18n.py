@@ -1,6 +1,6 @@
 """The interface's words, per language, from keyed catalogs.
 
-Every string the app shows comes from `app/locales/<lang>.toml` by key, so a
+Every string the app shows comes from `locales/<lang>.toml` by key, so a
 language is added by adding a catalog with the same keys and placeholders
 (a test checks that). Nothing here keeps a "current language": the server
 serves many sessions in one process, so the language is passed on every call.
@@ -17,7 +17,7 @@ from typing import Any
 
 from babel.numbers import format_decimal, format_percent
 
-LOCALES_DIR = Path(__file__).resolve().parent / "locales"
+LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
 DEFAULT = "en"
 LANGUAGES: dict[str, str] = {"en": "English"}
 """Language code -> its own name, in menu order."""

@@ -1,40 +1,81 @@
-"""Lessons: Markdown files with scenarios (and quizzes) embedded as fenced TOML blocks.
+"""Lessons: Markdown files with scenarios, sweeps, quizzes and measurements embedded as fenced TOML.
 
-A lesson is prose a teacher can edit without touching code. A block
+A lesson is prose a teacher can edit without touching code, in four
+languages that must stay in step. So everything that is not prose lives in
+blocks whose *shape* (presets, assignments, answers) is the same in every
+language, and only their words differ (`shape` is what a test compares):
 
-    ```scenario
+    ```scenario                       a scenario drawn with a few controls
+    id = "nopool"
     preset = "no-pool"
     set = ["duration_s=10"]
-    controls = ["workload.rate_per_s", "database.connect_ms"]
-    question = "Which will be faster?"
+    controls = ["database.connect_ms"]
+    question = "How many connects will ten seconds cost?"
+    live = true                       also offer the run on real PostgreSQL
     ```
 
-is drawn as that scenario with only the named controls, its run, and a
-link that opens it in the playground (or the live lab). Pure parsing here;
-`app/pages/lessons.py` draws.
+    ```sweep                          the same scenario with one field varied, as a table
+    id = "sizes"
+    preset = "bigger-pool-not-faster"
+    vary = "pool.pool_size"
+    values = [4, 10, 40]
+    metrics = ["throughput_per_s", "latency_ms.p95"]
+    ```
+    (or `[[runs]]` tables, each with `label` and `set`, instead of vary/values)
+
+    ```quiz
+    id = "q1"
+    question = "..."
+    options = ["...", "..."]
+    answer = 0                        index of the right option
+    feedback = ["...", "..."]         one line per option: why it is right or wrong
+    ```
+
+    ```measure                        measure this machine's connect cost, on a button press
+    id = "costs"
+    ```
+
+Numbers in the prose are never typed by hand: `{{nopool.connects}}` is
+filled from the simulation of block `nopool` as written (its preset and
+`set`, not the learner's later changes), `{{sizes.40.latency_ms.p95}}` from
+the sweep's run labelled 40, `{{a.x / b.y}}` divides two figures, and a
+`:0`, `:1`, `:2` or `:%` suffix picks the digits or a percentage. Pure
+parsing and filling here; `app/pages/lessons.py` draws.
 """
 
 from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from app.i18n import DEFAULT
+from app.state import apply, flatten
+from sim.scenario import Scenario, ScenarioError, load_preset, preset_names
 
 LESSONS_DIR = Path(__file__).resolve().parent.parent / "lessons"
-_BLOCK = re.compile(r"^```(scenario|quiz)[ \t]*\n(.*?)^```[ \t]*$", re.S | re.M)
+KINDS = ("scenario", "sweep", "quiz", "measure")
+_BLOCK = re.compile(r"^```(" + "|".join(KINDS) + r")[ \t]*\n(.*?)^```[ \t]*$", re.S | re.M)
+PLACEHOLDER = re.compile(r"\{\{\s*([\w.\-]+)(?:\s*/\s*([\w.\-]+))?\s*(?::\s*([0-9%]))?\s*\}\}")
+QUIZ_TEXTS = ("question", "options", "feedback")   # the words of a block; everything else is shape
+SCENARIO_TEXTS = ("question",)
 
 
 @dataclass(frozen=True)
 class Block:
-    kind: str                      # "scenario" or "quiz"
+    kind: str                      # one of KINDS
     data: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return str(self.data.get("id", ""))
 
 
 Segment = str | Block
+Figures = dict[str, Any]    # block id -> metrics (scenario) or label -> metrics (sweep)
 
 
 def lesson_files(lang: str) -> dict[str, Path]:
@@ -74,3 +115,175 @@ def parse(text: str) -> list[Segment]:
     if pos < len(text):
         segments.append(text[pos:])
     return [s for s in segments if not isinstance(s, str) or s.strip()]
+
+
+def blocks(segments: list[Segment]) -> list[Block]:
+    return [s for s in segments if isinstance(s, Block)]
+
+
+def shape(segments: list[Segment]) -> list[tuple[str, dict[str, Any]]]:
+    """Each block without its words: what must be identical in every language."""
+    out = []
+    for b in blocks(segments):
+        words = QUIZ_TEXTS if b.kind == "quiz" else SCENARIO_TEXTS
+        data = {k: v for k, v in b.data.items() if k not in words}
+        if b.kind == "quiz":
+            data["n_options"] = len(b.data.get("options", []))
+        out.append((b.kind, data))
+    return out
+
+
+def runs(block: Block) -> dict[str, Scenario]:
+    """The scenarios a scenario or sweep block stands for, by label ("" for a scenario block).
+
+    Raises ScenarioError (or KeyError for a missing key) with the field named.
+    """
+    data = block.data
+    if "preset" not in data:
+        raise ScenarioError(f"{block.kind} {block.id!r}: preset is missing")
+    if data["preset"] not in preset_names():
+        raise ScenarioError(f"preset = {data['preset']!r}: no such preset")
+    base = apply(load_preset(data["preset"]), list(data.get("set", [])))
+    if block.kind == "scenario":
+        return {"": base}
+    if "vary" in data:
+        return {_label(v): apply(base, [f"{data['vary']}={_literal(v)}"]) for v in data.get("values", [])}
+    return {str(r["label"]): apply(base, list(r.get("set", []))) for r in data.get("runs", [])}
+
+
+def _label(value: Any) -> str:
+    return _literal(value).replace(".", "_")
+
+
+def _literal(value: Any) -> str:
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
+def problems(segments: list[Segment]) -> list[str]:
+    """Everything wrong with a lesson's blocks, one line each (empty when it is sound)."""
+    out: list[str] = []
+    ids: set[str] = set()
+    for n, b in enumerate(blocks(segments), 1):
+        where = f"{b.kind} block {n}"
+        if not b.id:
+            out.append(f"{where}: id is missing")
+        elif b.id in ids:
+            out.append(f"{where}: id {b.id!r} is used twice")
+        ids.add(b.id)
+        if b.kind in ("scenario", "sweep"):
+            try:
+                scenarios = runs(b)
+            except (ScenarioError, KeyError, TypeError) as e:
+                out.append(f"{where}: {e}")
+                continue
+            if b.kind == "sweep" and len(scenarios) < 2:
+                out.append(f"{where}: a sweep needs at least two runs")
+            if b.kind == "scenario" and not b.data.get("question"):
+                out.append(f"{where}: question is missing (predict before you run)")
+            fields = flatten(next(iter(scenarios.values())).to_dict())
+            out += [f"{where}: controls: {path!r} is not a field of this scenario"
+                    for path in b.data.get("controls", []) if path not in fields]
+        elif b.kind == "quiz":
+            options, feedback, answer = b.data.get("options", []), b.data.get("feedback", []), b.data.get("answer")
+            if not b.data.get("question"):
+                out.append(f"{where}: question is missing")
+            if len(options) < 2:
+                out.append(f"{where}: options needs at least two answers")
+            if len(feedback) != len(options):
+                out.append(f"{where}: feedback needs one line per option ({len(options)})")
+            if not isinstance(answer, int) or not 0 <= answer < len(options):
+                out.append(f"{where}: answer = {answer!r}: must be an option's index, 0 to {len(options) - 1}")
+    return out
+
+
+def figures(segments: list[Segment], metrics_of: Callable[[Scenario], dict[str, Any]]) -> Figures:
+    """The metrics of every scenario and sweep block as written, by id."""
+    out: Figures = {}
+    for b in blocks(segments):
+        if b.kind not in ("scenario", "sweep"):
+            continue
+        scenarios = runs(b)
+        out[b.id] = metrics_of(scenarios[""]) if b.kind == "scenario" else \
+            {label: metrics_of(s) for label, s in scenarios.items()}
+    return out
+
+
+def lookup(figs: Figures, path: str) -> Any:
+    """`figs` walked by a dotted path; KeyError names the path when any part is missing."""
+    node: Any = figs
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            raise KeyError(f"{{{{{path}}}}}: no figure {part!r} here")
+        node = node[part]
+    return node
+
+
+def fill(text: str, figs: Figures, number: Callable[[float, int], str],
+         percent: Callable[[float], str]) -> str:
+    """The prose with every {{placeholder}} replaced by its figure, formatted for the language."""
+    def one(match: re.Match[str]) -> str:
+        value = lookup(figs, match.group(1))
+        if match.group(2):
+            below = lookup(figs, match.group(2))
+            value = float("nan") if not below else value / below
+        if value is None:
+            return "–"
+        if not isinstance(value, int | float):
+            raise KeyError(f"{match.group(0)}: {value!r} is not a number")
+        spec = match.group(3)
+        if spec == "%":
+            return percent(float(value))
+        digits = int(spec) if spec else (0 if isinstance(value, int) else 1)
+        return number(value, digits)
+    return PLACEHOLDER.sub(one, text)
+
+
+def words(segment: Segment) -> list[str]:
+    """The texts a learner reads in a segment: prose, or a block's question, options and feedback."""
+    if isinstance(segment, str):
+        return [segment]
+    out: list[str] = []
+    for key in QUIZ_TEXTS:
+        value = segment.data.get(key)
+        out += value if isinstance(value, list) else [value] if isinstance(value, str) else []
+    return out
+
+
+def placeholders(segments: list[Segment]) -> list[str]:
+    """Every placeholder a learner would see filled, as written."""
+    return [m.group(0) for s in segments for text in words(s) for m in PLACEHOLDER.finditer(text)]
+
+
+def simulated_metrics(scenario: Scenario) -> dict[str, Any]:
+    from sim.metrics import summarize_run
+    from sim.model import run
+    return summarize_run(run(scenario))
+
+
+def main(argv: list[str]) -> int:
+    """`python -m app.lessons FILE...`: each lesson's problems, then its prose with the figures filled in."""
+    status = 0
+    for name in argv:
+        segments = parse(Path(name).read_text(encoding="utf-8"))
+        found = problems(segments)
+        for line in found:
+            print(f"{name}: {line}")
+        if found:
+            status = 1
+            continue
+        figs = figures(segments, simulated_metrics)
+        print(f"==== {name}")
+        for segment in segments:
+            try:
+                print("\n".join(fill(text, figs, lambda v, d: f"{v:,.{d}f}", lambda v: f"{v:.1%}")
+                                for text in words(segment)) if isinstance(segment, str) or segment.kind == "quiz"
+                      else f"[{segment.kind} {segment.id}]")
+            except KeyError as e:
+                print(f"{name}: {e.args[0]}")
+                status = 1
+    return status
+
+
+if __name__ == "__main__":
+    import sys
+    sys.exit(main(sys.argv[1:]))
