@@ -15,7 +15,10 @@ pages = [
     st.Page("app/pages/live_lab.py", title=t("page.live"), icon=":material/database:", url_path="live"),
     st.Page("app/pages/compare.py", title=t("page.compare"), icon=":material/compare:", url_path="compare"),
     st.Page("app/pages/lessons.py", title=t("page.lessons"), icon=":material/school:", url_path="lessons"),
+    st.Page("app/pages/glossary.py", title=t("page.glossary"), icon=":material/translate:",
+            url_path="glossary"),
     st.Page("app/pages/reference.py", title=t("page.reference"), icon=":material/menu_book:",
             url_path="reference"),
 ]
+frame.language_picker()
 st.navigation(pages, position="top").run()

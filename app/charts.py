@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
+from app.i18n import DEFAULT, texts
 from app.spans import BUSY, CONNECTING, DEAD, IDLE, LEAKED, Mark, Span, connection_spans
 from sim.metrics import LEVELS, request_times, timeseries
 from sim.scenario import Scenario
@@ -47,79 +48,8 @@ COLORS: dict[str, str] = {
 }
 """State or meaning -> colour (Okabe-Ito), shared by every figure of the app."""
 
-EN: dict[str, str] = {
-    # shared
-    "time_axis": "time on the scenario clock (s)",
-    "unit_s": "s",
-    "unit_ms": "ms",
-    "percent": "{value}%",
-    # connections over time
-    "conn_title": "Connections over time",
-    "conn_subtitle": "{library}, one instance",
-    "conn_subtitle_instances": "{library}, summed over {instances} instances",
-    "conn_axis": "connections",
-    "waiting_axis": "requests waiting",
-    "idle": "idle",
-    "in_use": "in use",
-    "leaked": "leaked (never returned)",
-    "overflow": "overflow (beyond {base})",
-    "overflow_hover": "overflow: {value}",
-    "waiting": "requests waiting",
-    "line": "{name} = {value}",
-    "line_instances": "{name} = {each} x {instances} instances = {value}",
-    "role_limit": "server limit for the app role = {value}",
-    # wait histogram
-    "wait_title": "How long requests waited for a connection",
-    "wait_subtitle": "{gave_up} of {requests} requests gave up waiting ({share})",
-    "wait_axis": "wait for a connection (ms)",
-    "requests_axis": "requests",
-    "got_connection": "got a connection",
-    "gave_up": "gave up (timed out)",
-    "bin_hover": "{lo} to {hi} ms",
-    "timeout_line": "{name} = {value} {unit}",
-    "timeout_off_scale": "{name} = {value} {unit}, beyond the longest wait →",
-    "no_timeout": "{name} = {value}: requests wait as long as it takes",
-    # connection timeline
-    "timeline_title": "Each connection's life",
-    "timeline_subtitle": "{total} connections",
-    "timeline_subtitle_capped": ("the first {shown} of {total} connections; "
-                                 "{hidden} opened later are not shown"),
-    "timeline_axis": "connection",
-    "row": "conn {conn} (instance {instance})",
-    "state_connecting": "connecting",
-    "state_idle": "idle",
-    "state_busy": "busy (checked out)",
-    "state_leaked": "leaked (never returned)",
-    "state_dead": "dead on the server, not yet noticed",
-    "span_hover": "{start} to {end} s",
-    "life_hover": "open from {start} to {end} s; idle where no other bar covers it",
-    "requests_hover": "requests: {n}",
-    "ping_ok": "ping ok",
-    "ping_fail": "ping failed",
-    "dead_mark": "server side gone: {reason}",
-    "error_mark": "query error: {reason}",
-    "end_close": "closed: {reason}",
-    "end_connect_fail": "connect failed: {reason}",
-    "no_connections": "No connection was opened in this run.",
-    # reasons, as the trace names them
-    "reason_overflow": "overflow (idle slots full)",
-    "reason_recycle": "recycle (too old at checkout)",
-    "reason_idle": "idle too long",
-    "reason_lifetime": "max lifetime",
-    "reason_max_queries": "max_queries reached",
-    "reason_broken": "broken",
-    "reason_max_idle": "MaxIdleConns already idle",
-    "reason_invalidated": "invalidated",
-    "reason_done": "done (no pool)",
-    "reason_too_many_clients": "too many clients",
-    "reason_refused": "refused (server down)",
-    "reason_query_timeout": "query timeout",
-    "reason_killed": "killed",
-    "reason_cut": "cut by the network",
-    "reason_restart": "server restart",
-    "reason_other": "other",
-}
-"""English texts; a translation passes the same keys and {placeholders}."""
+EN: dict[str, str] = texts(DEFAULT, "charts")
+"""The English words (`locales/en.toml`, [charts]); a translation passes the same keys and placeholders."""
 
 Number = Callable[[float], str]
 

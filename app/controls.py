@@ -15,7 +15,7 @@ from typing import Any
 
 import streamlit as st
 
-from app.state import flatten, unflatten
+from app.state import field_spec, flatten, unflatten
 from sim.scenario import (
     POOL_KINDS,
     App,
@@ -260,14 +260,3 @@ def _only_fields(form: Form, scenario: Scenario, paths: tuple[str, ...]) -> None
         with col:
             form.field(path, path.rsplit(".", 1)[-1], spec, flat.get(path), base.get(path),
                        slider=path.startswith("pool."))
-
-
-def field_spec(scenario: Scenario, path: str) -> Spec:
-    """The spec of a dotted field path in this scenario (the pool's own kind for pool.*)."""
-    section, _, name = path.rpartition(".")
-    owners: dict[str, type] = {"": Scenario, "workload": Workload, "workload.hold": Hold,
-                               "database": Database, "app": App, "pool": type(scenario.pool)}
-    cls = owners.get(section)
-    if cls is None or name not in specs(cls):
-        raise KeyError(path)
-    return specs(cls)[name]

@@ -29,6 +29,22 @@ def setup() -> None:
         ss.version = 0
 
 
+def language_picker() -> None:
+    """The session's language, changed in the sidebar; the URL keeps it so a shared link opens in it."""
+    ss = st.session_state
+    codes = list(i18n.LANGUAGES)
+    picked = st.sidebar.selectbox(tr(ss.lang, "app.language"), codes, index=codes.index(ss.lang),
+                                  format_func=i18n.LANGUAGES.__getitem__, key="app.language",
+                                  help=tr(ss.lang, "app.language_help"))
+    if picked != ss.lang:
+        ss.lang = picked
+        if picked == i18n.DEFAULT:
+            st.query_params.pop("lang", None)
+        else:
+            st.query_params["lang"] = picked
+        st.rerun()
+
+
 def load(preset: str) -> None:
     """Start from a preset: every control is drawn afresh from it."""
     st.session_state.scenario = st.session_state.initial = load_preset(preset)

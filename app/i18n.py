@@ -15,12 +15,18 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from babel import Locale
 from babel.numbers import format_decimal, format_percent
 
 LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
 DEFAULT = "en"
-LANGUAGES: dict[str, str] = {"en": "English"}
-"""Language code -> its own name, in menu order."""
+LANGUAGES: dict[str, str] = {"zh-TW": "繁體中文", "zh-CN": "简体中文", "ru": "Русский", "en": "English"}
+"""Language code -> its own name, in menu order (the seeds' readers first)."""
+PLURAL_FORMS = ("zero", "one", "two", "few", "many")
+"""Suffixes a catalog key may carry for a count's plural form; the bare key is "other"."""
+_REGIONS = {"zh-tw": "zh-TW", "zh-hk": "zh-TW", "zh-mo": "zh-TW", "zh-hant": "zh-TW",
+            "zh-cn": "zh-CN", "zh-sg": "zh-CN", "zh-hans": "zh-CN", "zh": "zh-CN"}
+"""Browser codes for Chinese -> the text written for that script and region."""
 
 
 def _flatten(table: dict[str, Any], prefix: str = "") -> dict[str, str]:
@@ -69,6 +75,10 @@ def resolve(asked: str | None, accept_language: str | None) -> str:
         for lang in LANGUAGES:  # exact (zh-TW), then by language alone (ru-RU -> ru)
             if code.lower() == lang.lower():
                 return lang
+        lowered = code.lower()  # zh-Hant-HK -> zh-hant -> zh-TW; zh-Hans-CN and zh -> zh-CN
+        for prefix in ("-".join(lowered.split("-")[:2]), lowered.split("-")[0]):
+            if prefix in _REGIONS:
+                return _REGIONS[prefix]
         for lang in LANGUAGES:
             if "-" not in lang and code.split("-")[0].lower() == lang:
                 return lang
@@ -77,6 +87,19 @@ def resolve(asked: str | None, accept_language: str | None) -> str:
 
 def babel_locale(lang: str) -> str:
     return lang.replace("-", "_")
+
+
+def plural(lang: str, n: int) -> str:
+    """n's plural form in the language's rules (CLDR via Babel): "one", "few", "many" or "other"."""
+    return str(Locale.parse(babel_locale(lang)).plural_form(n))
+
+
+def counted(lang: str, key: str, n: int, **params: Any) -> str:
+    """`key`'s text for a count n: its `_one` / `_few` / `_many` variant when the catalog has one."""
+    form = plural(lang, n)
+    variant = f"{key}_{form}"
+    has = variant in catalog(lang) or (variant in catalog(DEFAULT) and key not in catalog(lang))
+    return tr(lang, variant if has else key, n=number(lang, n, 0), **params)
 
 
 def number(lang: str, value: float, digits: int = 1) -> str:

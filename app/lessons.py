@@ -21,7 +21,8 @@ language, and only their words differ (`shape` is what a test compares):
     values = [4, 10, 40]
     metrics = ["throughput_per_s", "latency_ms.p95"]
     ```
-    (or `[[runs]]` tables, each with `label` and `set`, instead of vary/values)
+    (or `[[runs]]` tables, each with `label` and `set`, and a `name` in the
+    lesson's language, instead of vary/values)
 
     ```quiz
     id = "q1"
@@ -53,7 +54,7 @@ from pathlib import Path
 from typing import Any
 
 from app.i18n import DEFAULT
-from app.state import apply, flatten
+from app.state import apply, field_spec
 from sim.scenario import Scenario, ScenarioError, load_preset, preset_names
 
 LESSONS_DIR = Path(__file__).resolve().parent.parent / "lessons"
@@ -129,6 +130,8 @@ def shape(segments: list[Segment]) -> list[tuple[str, dict[str, Any]]]:
         data = {k: v for k, v in b.data.items() if k not in words}
         if b.kind == "quiz":
             data["n_options"] = len(b.data.get("options", []))
+        if b.kind == "sweep" and "runs" in data:  # a run's `name` is words, its label and set are shape
+            data["runs"] = [{k: v for k, v in r.items() if k != "name"} for r in data["runs"]]
         out.append((b.kind, data))
     return out
 
@@ -180,11 +183,16 @@ def problems(segments: list[Segment]) -> list[str]:
                 out.append(f"{where}: a sweep needs at least two runs")
             if b.kind == "scenario" and not b.data.get("question"):
                 out.append(f"{where}: question is missing (predict before you run)")
-            fields = flatten(next(iter(scenarios.values())).to_dict())
-            out += [f"{where}: controls: {path!r} is not a field of this scenario"
-                    for path in b.data.get("controls", []) if path not in fields]
+            first = next(iter(scenarios.values()), None)
+            for path in b.data.get("controls", []) if first is not None else []:
+                try:
+                    field_spec(first, path)
+                except KeyError:
+                    out.append(f"{where}: controls: {path!r} is not a setting of this scenario's "
+                               f"{first.pool.kind} pool or sections (list items cannot be controls)")
         elif b.kind == "quiz":
-            options, feedback, answer = b.data.get("options", []), b.data.get("feedback", []), b.data.get("answer")
+            options, feedback = b.data.get("options", []), b.data.get("feedback", [])
+            answer = b.data.get("answer")
             if not b.data.get("question"):
                 out.append(f"{where}: question is missing")
             if len(options) < 2:
@@ -192,7 +200,8 @@ def problems(segments: list[Segment]) -> list[str]:
             if len(feedback) != len(options):
                 out.append(f"{where}: feedback needs one line per option ({len(options)})")
             if not isinstance(answer, int) or not 0 <= answer < len(options):
-                out.append(f"{where}: answer = {answer!r}: must be an option's index, 0 to {len(options) - 1}")
+                out.append(f"{where}: answer = {answer!r}: must be an option's index, "
+                           f"0 to {len(options) - 1}")
     return out
 
 
@@ -274,10 +283,10 @@ def main(argv: list[str]) -> int:
         figs = figures(segments, simulated_metrics)
         print(f"==== {name}")
         for segment in segments:
+            readable = isinstance(segment, str) or segment.kind == "quiz"
             try:
                 print("\n".join(fill(text, figs, lambda v, d: f"{v:,.{d}f}", lambda v: f"{v:.1%}")
-                                for text in words(segment)) if isinstance(segment, str) or segment.kind == "quiz"
-                      else f"[{segment.kind} {segment.id}]")
+                                for text in words(segment)) if readable else f"[{segment.kind} {segment.id}]")
             except KeyError as e:
                 print(f"{name}: {e.args[0]}")
                 status = 1
@@ -287,3 +296,13 @@ def main(argv: list[str]) -> int:
 if __name__ == "__main__":
     import sys
     sys.exit(main(sys.argv[1:]))
+
+
+def glossary(lang: str) -> dict[str, dict[str, str]]:
+    """id -> {"term", "definition"} from `lessons/<lang>/glossary.toml`, English where a term is missing."""
+    out: dict[str, dict[str, str]] = {}
+    for code in (DEFAULT, lang):
+        path = LESSONS_DIR / code / "glossary.toml"
+        if path.is_file():
+            out |= tomllib.loads(path.read_text(encoding="utf-8"))
+    return out

@@ -13,7 +13,7 @@ from typing import Any
 
 import streamlit as st
 
-from app import charts, taxi
+from app import charts, i18n, taxi
 from app.ui import lang, num, pct, t, texts
 from sim.scenario import Scenario
 from sim.trace import EV_NAMES, WHY_NAMES, Trace
@@ -53,8 +53,8 @@ FRAMES = 200  # smooth enough to follow, and builds in a fraction of a second
 @st.cache_resource(max_entries=16, show_spinner=False)
 def taxi_figure(run_key: str, lang: str, _trace: Trace, _scenario: Scenario, end_s: float) -> Any:
     """The animation of one run, built once per run and language (reruns only re-send it)."""
-    return taxi.build_taxi_figure(_trace, _scenario, end_s, text=taxi.EN | texts("taxi"), number=_number,
-                                  max_frames=FRAMES)
+    return taxi.build_taxi_figure(_trace, _scenario, end_s, text=i18n.texts(lang, "taxi"), number=_number,
+                                  plural=lambda n: i18n.plural(lang, n), max_frames=FRAMES)
 
 
 def show_results(trace: Trace, scenario: Scenario, end_s: float, metrics: dict[str, Any], key: str,
@@ -66,16 +66,16 @@ def show_results(trace: Trace, scenario: Scenario, end_s: float, metrics: dict[s
     st.plotly_chart(figure, key=f"{key}.taxi", theme=None, config={"displayModeBar": False})
     tabs = st.tabs([t("results.tab.connections"), t("results.tab.waits"), t("results.tab.timeline"),
                     t("results.tab.errors"), t("results.tab.trace"), t("results.tab.downloads")])
-    labels = charts.EN | texts("charts")
+    labels = texts("charts")
     with tabs[0]:
-        st.plotly_chart(charts.connections_over_time(trace, scenario, end_s, text=labels),
+        st.plotly_chart(charts.connections_over_time(trace, scenario, end_s, text=labels, number=_number),
                         key=f"{key}.levels", theme=None)
     with tabs[1]:
-        st.plotly_chart(charts.wait_histogram(trace, scenario, end_s, text=labels),
+        st.plotly_chart(charts.wait_histogram(trace, scenario, end_s, text=labels, number=_number),
                         key=f"{key}.waits", theme=None)
         _waits_summary(metrics)
     with tabs[2]:
-        st.plotly_chart(charts.connection_timeline(trace, scenario, end_s, text=labels),
+        st.plotly_chart(charts.connection_timeline(trace, scenario, end_s, text=labels, number=_number),
                         key=f"{key}.timeline", theme=None)
     with tabs[3]:
         error_texts(metrics)

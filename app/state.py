@@ -11,7 +11,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from sim.scenario import Scenario, ScenarioError, from_dict, load_preset, preset_names
+from sim.scenario import (
+    App,
+    Database,
+    Hold,
+    Scenario,
+    ScenarioError,
+    Spec,
+    Workload,
+    from_dict,
+    load_preset,
+    preset_names,
+    specs,
+)
 
 DEFAULT_PRESET = "burst-into-overflow"
 
@@ -128,3 +140,14 @@ def apply(scenario: Scenario, assignments: list[str]) -> Scenario:
             plain.append(a)
     scenario = from_dict(raw)
     return scenario.with_overrides(plain) if plain else scenario
+
+
+def field_spec(scenario: Scenario, path: str) -> Spec:
+    """The spec of a dotted field path in this scenario (the pool's own kind for pool.*)."""
+    section, _, name = path.rpartition(".")
+    owners: dict[str, type] = {"": Scenario, "workload": Workload, "workload.hold": Hold,
+                               "database": Database, "app": App, "pool": type(scenario.pool)}
+    cls = owners.get(section)
+    if cls is None or name not in specs(cls):
+        raise KeyError(path)
+    return specs(cls)[name]

@@ -46,6 +46,7 @@ app can pass a translation; ``number`` formats numbers for the language.
 from __future__ import annotations
 
 import bisect
+import functools
 import heapq
 import math
 from collections import defaultdict
@@ -56,6 +57,7 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
+from app.i18n import DEFAULT, texts
 from app.spans import BUSY, CONNECTING, DEAD, IDLE, LEAKED, Mark, Span, connection_spans
 from sim.metrics import levels, sample
 from sim.scenario import Scenario
@@ -66,98 +68,8 @@ ORANGE, SKY, GREEN, YELLOW = "#E69F00", "#56B4E9", "#009E73", "#F0E442"
 BLUE, VERMILLION, PURPLE, BLACK = "#0072B2", "#D55E00", "#CC79A7", "#000000"
 GREY = "#595959"  # bays and labels: dark enough for a projector
 
-EN: dict[str, str] = {
-    # legend (one entry per kind of object)
-    "legend_bay": "Bay (pool slot)",
-    "legend_parked": "Parked taxi (idle)",
-    "legend_extra": "Extra taxi (overflow)",
-    "legend_ride": "Taxi on a ride (checked out)",
-    "legend_leaked": "Never came back (leak)",
-    "legend_connecting": "From the factory (connecting)",
-    "legend_dead": "Dead engine (died idle)",
-    "legend_garage": "To the garage (recycle, lifetime)",
-    "legend_scrapped": "Scrapped (no free bay)",
-    "legend_ping_ok": "Engine check ok (pre-ping)",
-    "legend_ping_fail": "Engine check failed",
-    "legend_waiting": "Waiting passenger",
-    "legend_gave_up": "Gave up (timeout)",
-    "legend_error": "Error (refused, broken)",
-    # row labels (y axis)
-    "row_leaked": "never came back",
-    "row_road": "out on a ride",
-    "row_bays": "bays",
-    "row_factory": "factory",
-    "row_garage": "garage",
-    "row_scrap": "scrapyard",
-    "row_queue": "queue",
-    "row_gave_up": "gave up / error",
-    # texts that change every frame
-    "clock": "Time {t} s",
-    "counters": "Completed {completed} · Gave up {timed_out} · Errors {errors} · Leaked {leaked}",
-    "licences": "Licences in use {used} / {limit}",
-    "stand": "Stand {n}",
-    "stand_counts": "{parked} parked · {out} out · {waiting} waiting",
-    "more": "+{n}",
-    "stands_note": "Showing stands 1 to {shown} of {total}; counters and licences count every stand.",
-    "hover_taxi": "Taxi %{text}",
-    "hover_passenger": "Passenger %{text}",
-    "hover_queue": "Place %{text} in the queue",
-    # controls
-    "play": "▶ Play",
-    "pause": "❚❚ Pause",
-    "speed": "{x}\u00d7",  # the multiplication sign
-    "slider": "Time ",
-    "slider_label": "{t} s",
-    # captions: the most notable thing in each frame; a key ending in _one is used when n is 1
-    "at_stand": "Stand {n}: {what}",
-    "cap_server_down": "The database went down: no taxi can start",
-    "cap_server_up": "The database is back up",
-    "cap_too_many": "Licence limit reached: the city refused {n} taxis (too many clients)",
-    "cap_too_many_one": "Licence limit reached: the city refused a taxi (too many clients)",
-    "cap_refused": "The database is down: {n} new taxis could not start (connection refused)",
-    "cap_refused_one": "The database is down: a new taxi could not start (connection refused)",
-    "cap_timeout": "{n} passengers gave up waiting (TimeoutError)",
-    "cap_timeout_one": "A passenger gave up waiting (TimeoutError)",
-    "cap_dead": "{n} engines died while parked ({why})",
-    "cap_dead_one": "Taxi {taxi}'s engine died while parked ({why})",
-    "cap_broken": "{n} rides failed: the engine was dead (broken connection)",
-    "cap_broken_one": "A ride failed: taxi {taxi}'s engine was dead (broken connection)",
-    "cap_ping_fail": "Engine checks failed: {n} taxis towed before the passenger got in (pre-ping)",
-    "cap_ping_fail_one": "Engine check failed: taxi {taxi} towed before the passenger got in (pre-ping)",
-    "cap_leak": "{n} taxis never came back (leak)",
-    "cap_leak_one": "Taxi {taxi} never came back (leak)",
-    "cap_error": "{n} requests failed ({why})",
-    "cap_error_one": "A request failed ({why})",
-    "cap_scrapped": "{n} taxis scrapped on return: {why}",
-    "cap_scrapped_one": "Taxi {taxi} scrapped on return: {why}",
-    "cap_garage": "{n} taxis sent to the garage: {why}",
-    "cap_garage_one": "Taxi {taxi} sent to the garage: {why}",
-    "cap_extra": "Bays empty: {n} extra taxis called in (overflow)",
-    "cap_extra_one": "Bays empty: an extra taxi was called in (overflow)",
-    "cap_queue": "{n} passengers joined the queue: no taxi free",
-    "cap_queue_one": "A passenger joined the queue: no taxi free",
-    "cap_new": "{n} new taxis from the factory (connect)",
-    "cap_new_one": "A new taxi from the factory (connect)",
-    "cap_ping_ok": "Engine checked before the ride: ok (pre-ping)",
-    "cap_rides": "{n} rides completed",
-    "cap_rides_one": "1 ride completed",
-    "cap_quiet": "Quiet: nothing happens",
-    # reasons, filled into {why}
-    "why_killed": "killed by pg_terminate_backend",
-    "why_cut": "cut by a firewall",
-    "why_restart": "the database restarted",
-    "why_overflow": "no free bay (overflow)",
-    "why_max_idle": "no free bay (MaxIdleConns)",
-    "why_done": "one ride only (no pool)",
-    "why_recycle": "too old (pool_recycle)",
-    "why_lifetime": "too old (max lifetime)",
-    "why_idle": "parked too long (idle timeout)",
-    "why_max_queries": "too many rides (max_queries)",
-    "why_invalidated": "older than the last failure (invalidated)",
-    "why_broken": "dead engine (broken)",
-    "why_query_timeout": "the ride took too long (command_timeout)",
-    "why_other": "other",
-}
+EN: dict[str, str] = texts(DEFAULT, "taxi")
+"""The English words (`locales/en.toml`, [taxi]); a translation passes the same keys and placeholders."""
 
 MAX_STANDS = 6      # more stands than this would be too small to read: the first ones are drawn
 MAX_COLS = 24       # taxis per stand drawn; more are counted, not drawn
@@ -232,9 +144,11 @@ def plain_number(x: float) -> str:
 class _Words:
     """The text mapping plus the number format: one place that turns keys into visible strings."""
 
-    def __init__(self, text: Mapping[str, str] | None, number: Callable[[float], str] | None) -> None:
+    def __init__(self, text: Mapping[str, str] | None, number: Callable[[float], str] | None,
+                 plural: Callable[[int], str] | None = None) -> None:
         self.text = {**EN, **(text or {})}
         self.number = number or plain_number
+        self.plural = plural or (lambda n: "one" if n == 1 else "other")
 
     def __call__(self, key: str, **values: Any) -> str:
         shown = {k: self.number(v) if isinstance(v, int | float | np.number) else v
@@ -242,9 +156,10 @@ class _Words:
         return self.text[key].format_map(_Lenient(shown))
 
     def count(self, key: str, n: int, **values: Any) -> str:
-        """`key` with {n}, or its `_one` variant when n is 1 and the mapping has one."""
-        if n == 1 and f"{key}_one" in self.text:
-            key = f"{key}_one"
+        """`key` with {n}, or its variant for the plural form of n (`_one`, `_few`, `_many`) if any."""
+        form = f"{key}_{self.plural(n)}"
+        if form in self.text:
+            key = form
         return self(key, n=n, **values)
 
     def why(self, reason: str) -> str:
@@ -779,18 +694,46 @@ _CAPTIONS: tuple[tuple[str, Callable[[_Words, int, _Events, slice], str]], ...] 
 
 def build_taxi_figure(trace: Trace, scenario: Scenario, end_s: float, *,
                       text: Mapping[str, str] | None = None, max_frames: int = 300,
-                      number: Callable[[float], str] | None = None) -> go.Figure:
-    """The taxi stand of one run (simulated or live) as an animated plotly figure."""
-    words = _Words(text, number)
+                      number: Callable[[float], str] | None = None,
+                      plural: Callable[[int], str] | None = None) -> go.Figure:
+    """The taxi stand of one run (simulated or live) as an animated plotly figure.
+
+    `plural(n)` names n's plural form in the language (Babel's "one", "few", "many", "other").
+    """
+    words = _Words(text, number, plural)
     run = _Run(trace, scenario, end_s, max_frames)
     geo = _Geometry.fit(run.shown, run.cols_needed)
     static = _static_traces(geo, run, words)
     first_dynamic = len(static)
     frames = [_frame(run, geo, k, words, first_dynamic) for k in range(run.times.size)]
     dynamic = [_style_dynamic(i, trace_data, geo, words) for i, trace_data in enumerate(frames[0]["data"])]
-    # built from plain dicts this module controls: skipping plotly's per-property validation makes it
-    # several times faster, which is most of the time a playground change takes
-    return go.Figure(data=static + dynamic, layout=_layout(run, geo, words), frames=frames, _validate=False)
+    return Animation(data=static + dynamic, layout=_layout(run, geo, words), frames=frames)
+
+
+class Animation(go.Figure):
+    """A plotly Figure whose frames stay the plain dicts they were built as.
+
+    plotly validates every property of every frame when a Figure is made, and
+    deep-copies them all each time it is sent: for 200 frames of 16 traces that
+    was most of a playground rerun. The frames come from this module's own
+    code (and its tests read them back), so they are kept as dicts, sent as
+    they are by `to_dict`, and made into `go.Frame` objects only when
+    something reads `.frames`.
+    """
+
+    def __init__(self, data: list[dict[str, Any]], layout: dict[str, Any],
+                 frames: list[dict[str, Any]]) -> None:
+        super().__init__(data=data, layout=layout, _validate=False)
+        self._plain_frames = frames
+
+    @functools.cached_property
+    def frames(self) -> tuple[go.Frame, ...]:  # type: ignore[override]
+        return tuple(self._frames_validator.validate_coerce(self._plain_frames))
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        out["frames"] = self._plain_frames
+        return out
 
 
 def _frame(run: _Run, geo: _Geometry, k: int, words: _Words, first_dynamic: int) -> dict[str, Any]:

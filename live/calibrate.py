@@ -10,13 +10,17 @@ for on top of what the server costs by itself.
 
 from __future__ import annotations
 
+import functools
 import statistics
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 
+from live.proxy import Proxy
+from live.server import Target, upstream
 from sim.server import CONNECT_ROUND_TRIPS
 
 
@@ -57,3 +61,43 @@ async def measure(connect: Callable[[], Awaitable[asyncpg.Connection]], samples:
     rtt = statistics.median(rtts)
     total = statistics.median(connects)
     return Costs(max(total - CONNECT_ROUND_TRIPS * rtt, 0.0) * 1000.0, rtt * 1000.0, samples)
+
+
+@dataclass(frozen=True)
+class Delay:
+    """What a connect and a query cost with `added_rtt_ms` of network between app and server."""
+
+    added_rtt_ms: float
+    costs: Costs
+
+    @property
+    def connect_ms(self) -> float:
+        """A whole connect as the application waits for it: the server's part plus its round trips."""
+        return self.costs.connect_ms + CONNECT_ROUND_TRIPS * self.costs.rtt_ms
+
+    @property
+    def query_ms(self) -> float:
+        return self.costs.rtt_ms
+
+
+async def over_delays(target: Target, delays_ms: Sequence[float], samples: int = 7) -> list[Delay]:
+    """Connect and query costs on `target`, directly (0) and through a proxy adding each delay.
+
+    Why a pool pays off depends on the network as much as on the server: the
+    connect needs several round trips, a pooled query one. This measures both
+    on the real server, so a lesson can show this machine's figures.
+    """
+    out = []
+    for delay in delays_ms:
+        proxy = Proxy(upstream(target), rtt_ms=delay) if delay > 0 else None
+        via: dict[str, Any] = {}
+        if proxy is not None:
+            await proxy.start()
+            via = {"host": "127.0.0.1", "port": proxy.port}
+        try:
+            costs = await measure(functools.partial(asyncpg.connect, target.dsn, **via), samples)
+        finally:
+            if proxy is not None:
+                await proxy.close()
+        out.append(Delay(delay, costs))
+    return out

@@ -32,7 +32,6 @@ import time
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any, TypeVar
-from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 
@@ -43,7 +42,7 @@ from live.pools import LIVE_POOLS, Failed, LivePool
 from live.pools.base import bounded
 from live.proxy import Proxy
 from live.recorder import REQUEST, Recorder, Tracked
-from live.server import SANDBOX, Lease, LiveError, Target, external, refusal
+from live.server import SANDBOX, Lease, LiveError, Target, external, refusal, upstream
 from sim import workload
 from sim.scenario import Scenario
 from sim.trace import Ev, Trace
@@ -461,14 +460,3 @@ def _give_back(lending: asyncio.Future[Lease]) -> None:
     """A lease that arrived after its run was cancelled goes straight back."""
     if not lending.cancelled() and lending.exception() is None:
         lending.result().release()
-
-
-def upstream(target: Target) -> str | tuple[str, int]:
-    """Where the proxy forwards: the sandbox's unix socket, or the host and port of DATABASE_URL."""
-    if target.socket_dir:
-        return target.socket_dir
-    parts = urlsplit(target.dsn)
-    host = parts.hostname or parse_qs(parts.query).get("host", [""])[0]
-    if host.startswith("/"):
-        return host
-    return (host, parts.port or 5432)

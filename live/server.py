@@ -294,3 +294,14 @@ class Sandbox:
 
 SANDBOX = Sandbox()
 """The process's embedded servers."""
+
+
+def upstream(target: Target) -> str | tuple[str, int]:
+    """Where the proxy forwards: the sandbox's unix socket, or the host and port of DATABASE_URL."""
+    if target.socket_dir:
+        return target.socket_dir
+    parts = urlsplit(target.dsn)
+    host = parts.hostname or parse_qs(parts.query).get("host", [""])[0]
+    if host.startswith("/"):
+        return host
+    return (host, parts.port or 5432)

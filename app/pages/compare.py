@@ -69,9 +69,9 @@ st.dataframe(rows, hide_index=True, width="stretch",
 left, right = st.columns(2)
 with left:
     st.plotly_chart(charts.connections_over_time(sim_result.trace, fed, sim_result.end_s,
-                                                 text=charts.EN | texts("charts")), key="compare.sim.levels",
+                                                 text=texts("charts")), key="compare.sim.levels",
                     theme=None)
 with right:
     st.plotly_chart(charts.connections_over_time(live.trace, live.scenario, live.end_s,
-                                                 text=charts.EN | texts("charts")), key="compare.live.levels",
+                                                 text=texts("charts")), key="compare.live.levels",
                     theme=None)

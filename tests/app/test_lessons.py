@@ -1,0 +1,212 @@
+"""The course: every lesson in every language, with the same blocks, sound figures, quizzes that answer, no seed text."""
+
+from __future__ import annotations
+
+import functools
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from app import lessons
+from app.i18n import DEFAULT, LANGUAGES, catalog
+from sim.scenario import preset_names
+
+ROOT = Path(__file__).resolve().parents[2]
+ENTRY = str(ROOT / "streamlit_app.py")
+COURSE = ["01-why-pools", "02-taxi-stand", "03-overflow", "04-timeouts", "05-leaks", "06-stale-connections",
+          "07-server-limit", "08-sizing", "09-asyncpg-pool", "10-pools-compared", "11-monitoring"]
+LIVE_LESSONS = {"01-why-pools", "06-stale-connections", "07-server-limit"}
+SEED_OVERLAP = ROOT.parent / "shared" / "tools" / "seed_overlap.py"
+
+
+def read(lang: str, slug: str) -> list[lessons.Segment]:
+    return lessons.parse((lessons.LESSONS_DIR / lang / f"{slug}.md").read_text(encoding="utf-8"))
+
+
+@functools.cache
+def figures(slug: str) -> lessons.Figures:
+    """One lesson's runs (the same in every language, as the shapes are)."""
+    return lessons.figures(read(DEFAULT, slug), lessons.simulated_metrics)
+
+
+@pytest.mark.parametrize("lang", list(LANGUAGES))
+def test_every_lesson_exists_in_every_language(lang: str) -> None:
+    found = sorted(p.stem for p in (lessons.LESSONS_DIR / lang).glob("*.md"))
+    assert found == COURSE
+
+
+@pytest.mark.parametrize("slug", COURSE)
+def test_the_blocks_are_the_same_in_every_language(slug: str) -> None:
+    english = lessons.shape(read(DEFAULT, slug))
+    for lang in LANGUAGES:
+        assert lessons.shape(read(lang, slug)) == english, lang
+
+
+@pytest.mark.parametrize("lang", list(LANGUAGES))
+@pytest.mark.parametrize("slug", COURSE)
+def test_each_lesson_is_sound(lang: str, slug: str) -> None:
+    segments = read(lang, slug)
+    assert lessons.problems(segments) == []
+    kinds = [b.kind for b in lessons.blocks(segments)]
+    assert "scenario" in kinds
+    assert 2 <= kinds.count("quiz") <= 4
+    assert lessons.title_of(lessons.LESSONS_DIR / lang / f"{slug}.md") != slug
+    if slug in LIVE_LESSONS:
+        assert any(b.data.get("live") for b in lessons.blocks(segments) if b.kind == "scenario")
+    # every question comes before its scenario's run, and prose explains what happened after it
+    last = segments[-1]
+    assert isinstance(last, str) or last.kind == "quiz"
+
+
+def test_every_preset_a_lesson_names_exists() -> None:
+    named = {b.data["preset"] for slug in COURSE for b in lessons.blocks(read(DEFAULT, slug)) if "preset" in b.data}
+    assert named <= set(preset_names())
+
+
+@pytest.mark.parametrize("slug", COURSE)
+def test_every_figure_in_every_language_is_filled_from_the_runs(slug: str) -> None:
+    figs = figures(slug)
+    for lang in LANGUAGES:
+        segments = read(lang, slug)
+        for segment in segments:
+            for text in lessons.words(segment):
+                out = lessons.fill(text, figs, lambda v, d: f"{v:.{d}f}", lambda v: f"{v:.0%}")
+                assert "{{" not in out, (lang, out)
+
+
+def test_results_in_the_prose_are_placeholders_not_typed_numbers() -> None:
+    """Each lesson's prose carries its results as {{figures}}: at least one per scenario or sweep."""
+    for slug in COURSE:
+        segments = read(DEFAULT, slug)
+        runs = [b for b in lessons.blocks(segments) if b.kind in ("scenario", "sweep")]
+        used = {p.strip("{} ").split(".")[0] for p in lessons.placeholders(segments)}
+        assert {b.id for b in runs} <= used, slug
+
+
+def test_a_placeholder_that_names_no_figure_is_reported() -> None:
+    with pytest.raises(KeyError, match="nopool.conects"):
+        lessons.fill("{{nopool.conects}}", {"nopool": {"connects": 3}}, lambda v, d: str(v), str)
+
+
+def test_placeholders_format_digits_percentages_and_ratios() -> None:
+    figs = {"a": {"connects": 300, "p_wait": 0.25, "wait_ms": {"p95": 12.345}}, "b": {"connects": 6}}
+    out = lessons.fill("{{a.connects}} {{a.p_wait:%}} {{a.wait_ms.p95}} {{a.wait_ms.p95:2}} {{a.connects / b.connects}}",
+                       figs, lambda v, d: f"{v:.{d}f}", lambda v: f"{v:.0%}")
+    assert out == "300 25% 12.3 12.35 50.0"
+
+
+def test_problems_name_the_block_and_the_field() -> None:
+    text = """
+```scenario
+id = "x"
+preset = "no-such"
+question = "?"
+```
+
+```quiz
+id = "q"
+question = "?"
+options = ["a", "b"]
+answer = 2
+feedback = ["only one"]
+```
+"""
+    found = lessons.problems(lessons.parse(text))
+    assert any("scenario block 1" in p and "no-such" in p for p in found)
+    assert any("quiz block 2" in p and "answer = 2" in p for p in found)
+    assert any("quiz block 2" in p and "feedback" in p for p in found)
+
+
+@pytest.mark.parametrize("lang", list(LANGUAGES))
+def test_glossary_has_the_same_terms_in_every_language(lang: str) -> None:
+    english, theirs = lessons.glossary(DEFAULT), lessons.glossary(lang)
+    assert len(english) >= 20
+    path = lessons.LESSONS_DIR / lang / "glossary.toml"
+    assert path.is_file()
+    assert set(theirs) == set(english)
+    for key, entry in theirs.items():
+        assert entry["term"] and entry["definition"], key
+
+
+def test_no_lesson_repeats_a_seed_sentence() -> None:
+    if not SEED_OVERLAP.is_file():
+        pytest.skip("the seeds are not beside this checkout")
+    done = subprocess.run([sys.executable, str(SEED_OVERLAP), str(lessons.LESSONS_DIR)],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout[-2000:]
+
+
+# ---------------------------------------------------------------- the page, in AppTest
+
+KEY = re.compile(r"\b(?:" + "|".join(sorted({k.split(".")[0] for k in catalog(DEFAULT)})) + r")\.[a-z_.]+\b")
+
+
+def page_texts(at: AppTest) -> list[str]:
+    out: list[str] = []
+    for kind in ("markdown", "caption", "title", "header", "subheader", "error", "success", "info", "warning"):
+        out += [str(e.value) for e in getattr(at, kind)]
+    out += [w.label for w in (*at.button, *at.radio, *at.selectbox, *at.toggle, *at.slider, *at.number_input)]
+    out += [m.label for m in at.metric]
+    return out
+
+
+def lesson_page(lang: str, slug: str) -> AppTest:
+    at = AppTest.from_file(ENTRY, default_timeout=120)
+    at.query_params["lang"] = lang
+    at.query_params["lesson"] = slug
+    at.run()
+    at.switch_page("app/pages/lessons.py").run()
+    return at
+
+
+@pytest.mark.app
+@pytest.mark.parametrize("lang", list(LANGUAGES))
+@pytest.mark.parametrize("slug", COURSE)
+def test_each_lesson_renders_in_each_language_without_a_raw_key(lang: str, slug: str) -> None:
+    at = lesson_page(lang, slug)
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    shown = page_texts(at)
+    title = lessons.title_of(lessons.LESSONS_DIR / lang / f"{slug}.md")
+    assert any(title in text for text in shown)
+    leftovers = [text for text in shown if "{{" in text or KEY.fullmatch(text.strip())]
+    assert leftovers == []
+    n_scenarios = sum(b.kind == "scenario" for b in lessons.blocks(read(lang, slug)))
+    assert len(at.metric) >= 6 * n_scenarios  # every scenario ran and shows its cards
+
+
+def quiz_radios(at: AppTest) -> list[Any]:
+    return [r for r in at.radio if r.key and r.key.startswith("lesson.")]
+
+
+@pytest.mark.app
+@pytest.mark.parametrize("lang", ["en", "ru"])
+def test_a_quiz_answer_gets_its_feedback(lang: str) -> None:
+    slug = "03-overflow"
+    quizzes = [b for b in lessons.blocks(read(lang, slug)) if b.kind == "quiz"]
+    at = lesson_page(lang, slug)
+    first = quizzes[0]
+    radio = next(r for r in quiz_radios(at) if r.key.endswith("." + first.id))
+    radio.set_value(first.data["answer"]).run()
+    assert [s.value for s in at.success] and not at.error
+    assert any(first.data["feedback"][first.data["answer"]][:20] in s.value for s in at.success)
+    wrong = (first.data["answer"] + 1) % len(first.data["options"])
+    next(r for r in quiz_radios(at) if r.key.endswith("." + first.id)).set_value(wrong).run()
+    assert [e.value for e in at.error] and not at.success
+
+
+@pytest.mark.app
+def test_the_language_picker_switches_the_whole_page() -> None:
+    at = lesson_page("en", "01-why-pools")
+    english_title = lessons.title_of(lessons.LESSONS_DIR / "en" / "01-why-pools.md")
+    at.selectbox(key="app.language").set_value("zh-TW").run()
+    assert not at.exception
+    assert at.query_params["lang"] == ["zh-TW"] or at.query_params["lang"] == "zh-TW"
+    texts = page_texts(at)
+    assert any(lessons.title_of(lessons.LESSONS_DIR / "zh-TW" / "01-why-pools.md") in t for t in texts)
+    assert not any(english_title == t.strip("# ") for t in texts)
