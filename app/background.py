@@ -1,11 +1,11 @@
-"""The process's one background event loop for live runs, kept across reruns and sessions."""
+"""The process's one live-lab worker, kept across reruns and sessions, closed with the server."""
 
 import streamlit as st
 
-from live.loop import BackgroundLoop
+from live.worker import Worker
 
 
-@st.cache_resource(on_release=lambda loop: loop.stop())
-def background_loop() -> BackgroundLoop:
-    """asyncpg pools are bound to the loop that made them, so every live run lives on this one."""
-    return BackgroundLoop()
+@st.cache_resource(on_release=lambda worker: worker.close(), show_spinner=False)
+def live_worker() -> Worker:
+    """Live runs go to a process of their own: page reruns here must not delay their requests."""
+    return Worker()

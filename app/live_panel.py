@@ -1,7 +1,7 @@
 """The parts of a page that start a live run and follow it: shared by the live lab and Compare.
 
-The run itself lives on the background loop; the page keeps only its
-`LiveSession` in session_state, and a fragment polls the session's snapshot
+The run itself lives in the live lab's worker process; the page keeps only its
+`RemoteSession` in session_state, and a fragment polls the session's snapshot
 twice a second (never a Streamlit call from the worker). When the run ends
 the fragment reruns the whole page once, which then draws the result.
 """
@@ -12,10 +12,11 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from app.background import background_loop
+from app.background import live_worker
 from app.ui import num, t
 from live.runner import SIMULATION_ONLY
-from live.session import LiveSession, Snapshot
+from live.session import Snapshot
+from live.worker import RemoteSession
 from sim.scenario import Scenario
 
 
@@ -28,22 +29,22 @@ def refuse_simulation_only(scenario: Scenario) -> None:
 
 def run_button(key: str, label: str, scenario: Scenario, database_url: str | None, **options: object) -> bool:
     """The run button; whether a run of this page is going on now."""
-    session: LiveSession | None = st.session_state.get(f"{key}.session")
+    session: RemoteSession | None = st.session_state.get(f"{key}.session")
     running = session is not None and not session.snapshot().finished
     if st.button(label, type="primary", disabled=running, key=f"{key}.run"):
-        session = LiveSession(scenario, background_loop(), database_url, **options)  # type: ignore[arg-type]
+        session = live_worker().session(scenario, database_url, **options)  # type: ignore[arg-type]
         session.start()
         st.session_state[f"{key}.session"] = session
         running = True
     return running
 
 
-def follow(key: str, running: bool, body: Callable[[LiveSession, Snapshot], None]) -> None:
+def follow(key: str, running: bool, body: Callable[[RemoteSession, Snapshot], None]) -> None:
     """Poll the run's snapshot while it goes on: progress bar, then `body`; rerun the page at the end."""
 
     @st.fragment(run_every=0.5 if running else None)
     def poll() -> None:
-        session: LiveSession | None = st.session_state.get(f"{key}.session")
+        session: RemoteSession | None = st.session_state.get(f"{key}.session")
         if session is None:
             return
         snap = session.snapshot()
@@ -59,7 +60,7 @@ def follow(key: str, running: bool, body: Callable[[LiveSession, Snapshot], None
     poll()
 
 
-def finished(key: str) -> LiveSession | None:
+def finished(key: str) -> RemoteSession | None:
     """The page's run, once it has ended (done, stopped or failed)."""
-    session: LiveSession | None = st.session_state.get(f"{key}.session")
+    session: RemoteSession | None = st.session_state.get(f"{key}.session")
     return session if session is not None and session.snapshot().finished else None

@@ -18,7 +18,8 @@ from sim.theory import applicable
 from sim.trace import WHY_NAMES, Ev, Trace
 
 ERROR_KINDS = ("too_many_clients", "broken", "refused", "query_timeout", "other")
-CLOSE_REASONS = ("overflow", "recycle", "idle", "lifetime", "max_queries", "broken", "max_idle", "invalidated")
+CLOSE_REASONS = ("overflow", "recycle", "idle", "lifetime", "max_queries", "broken", "max_idle",
+                 "invalidated")
 LEVELS = ("checked_out", "in_use", "idle", "open", "overflow", "waiting", "leaked", "connecting", "server")
 
 

@@ -9,7 +9,8 @@ from app.live_panel import finished, follow, refuse_simulation_only, run_button
 from app.results import metric_cards
 from app.ui import num, t, texts
 from live.compare import ROWS, diff, pick, sim_inputs
-from live.session import LiveSession, Snapshot
+from live.session import Snapshot
+from live.worker import RemoteSession
 from sim.metrics import summarize, summarize_run
 from sim.model import run as simulate
 
@@ -25,7 +26,7 @@ refuse_simulation_only(scenario)
 running = run_button("compare", t("compare.run"), scenario, DATABASE_URL, measure_costs=True)
 
 
-def stop_button(session: LiveSession, snap: Snapshot) -> None:
+def stop_button(session: RemoteSession, snap: Snapshot) -> None:
     if st.button(t("live.stop"), key="compare.stop", disabled=snap.phase == "stopping"):
         session.stop()
 

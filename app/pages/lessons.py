@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 from pathlib import Path
 from typing import Any
@@ -11,11 +10,13 @@ import pandas as pd
 import streamlit as st
 
 from app import frame, lessons
+from app.background import live_worker
 from app.controls import scenario_controls
 from app.lessons import Block, Figures
 from app.results import metric_cards, taxi_figure
 from app.runs import simulate_scenario
 from app.ui import lang, num, pct, t
+from live.server import LiveError
 from sim.scenario import ScenarioError
 
 MEASURE_DELAYS_MS = (0.0, 1.0, 10.0)   # a socket on this machine, a datacentre, a region away
@@ -97,9 +98,6 @@ def quiz_block(block: Block, slug: str, figs: Figures) -> None:
 
 def measure_block(block: Block, slug: str) -> None:
     """Real connects and queries on this machine's server: the figures lesson 1 sets beside the seeds'."""
-    from live.calibrate import over_delays
-    from live.server import SANDBOX, external
-
     key = f"lesson.{slug}.{block.id}"
     with st.container(border=True):
         st.markdown(t("lessons.measure_intro"))
@@ -107,10 +105,8 @@ def measure_block(block: Block, slug: str) -> None:
             url = os.environ.get("DATABASE_URL") or None
             with st.spinner(t("lessons.measuring")):
                 try:
-                    target = external(url) if url else SANDBOX.target()
-                    rows = asyncio.run(over_delays(target, MEASURE_DELAYS_MS, MEASURE_SAMPLES))
-                    st.session_state[key] = (target.display, rows)
-                except Exception as e:
+                    st.session_state[key] = live_worker().measure(url, MEASURE_DELAYS_MS, MEASURE_SAMPLES)
+                except LiveError as e:
                     st.session_state[key] = str(e)
         result = st.session_state.get(key)
         if isinstance(result, str):

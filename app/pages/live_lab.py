@@ -6,11 +6,13 @@ from datetime import datetime
 import streamlit as st
 
 from app import frame
+from app.background import live_worker
 from app.live_panel import finished, follow, refuse_simulation_only, run_button
 from app.results import show_results
 from app.ui import num, t
-from live.server import SANDBOX, LiveError, external
-from live.session import LiveSession, Snapshot
+from live.server import LiveError, external
+from live.session import Snapshot
+from live.worker import RemoteSession
 from sim.metrics import summarize
 
 ss = st.session_state
@@ -28,7 +30,7 @@ if DATABASE_URL:
         st.error(str(e))
         st.stop()
 else:
-    started = SANDBOX.targets()
+    started = live_worker().targets()
     if started:
         target = started[0]
         st.info(t("live.server_sandbox", server=target.display,
@@ -52,7 +54,7 @@ refuse_simulation_only(scenario)
 running = run_button("live", t("live.run"), scenario, DATABASE_URL, time_scale=scale)
 
 
-def watch(session: LiveSession, snap: Snapshot) -> None:
+def watch(session: RemoteSession, snap: Snapshot) -> None:
     """Counters, faults and the server's own view while the run goes on; never blocks."""
     counters = st.columns(7)
     for col, (key, value) in zip(counters, [

@@ -1,4 +1,4 @@
-"""The four catalogs: same keys and placeholders, the plural forms each language needs, numbers as it writes them."""
+"""The four catalogs: same keys and placeholders, each language's plural forms, numbers as it writes them."""
 
 from __future__ import annotations
 

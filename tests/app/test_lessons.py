@@ -1,4 +1,4 @@
-"""The course: every lesson in every language, with the same blocks, sound figures, quizzes that answer, no seed text."""
+"""The course: each lesson in each language, the same blocks, sound figures, working quizzes, no seed text."""
 
 from __future__ import annotations
 
@@ -64,7 +64,8 @@ def test_each_lesson_is_sound(lang: str, slug: str) -> None:
 
 
 def test_every_preset_a_lesson_names_exists() -> None:
-    named = {b.data["preset"] for slug in COURSE for b in lessons.blocks(read(DEFAULT, slug)) if "preset" in b.data}
+    named = {b.data["preset"] for slug in COURSE for b in lessons.blocks(read(DEFAULT, slug))
+             if "preset" in b.data}
     assert named <= set(preset_names())
 
 
@@ -89,14 +90,14 @@ def test_results_in_the_prose_are_placeholders_not_typed_numbers() -> None:
 
 
 def test_a_placeholder_that_names_no_figure_is_reported() -> None:
-    with pytest.raises(KeyError, match="nopool.conects"):
+    with pytest.raises(KeyError, match=r"nopool\.conects"):
         lessons.fill("{{nopool.conects}}", {"nopool": {"connects": 3}}, lambda v, d: str(v), str)
 
 
 def test_placeholders_format_digits_percentages_and_ratios() -> None:
     figs = {"a": {"connects": 300, "p_wait": 0.25, "wait_ms": {"p95": 12.345}}, "b": {"connects": 6}}
-    out = lessons.fill("{{a.connects}} {{a.p_wait:%}} {{a.wait_ms.p95}} {{a.wait_ms.p95:2}} {{a.connects / b.connects}}",
-                       figs, lambda v, d: f"{v:.{d}f}", lambda v: f"{v:.0%}")
+    text = "{{a.connects}} {{a.p_wait:%}} {{a.wait_ms.p95}} {{a.wait_ms.p95:2}} {{a.connects / b.connects}}"
+    out = lessons.fill(text, figs, lambda v, d: f"{v:.{d}f}", lambda v: f"{v:.0%}")
     assert out == "300 25% 12.3 12.35 50.0"
 
 
@@ -148,7 +149,8 @@ KEY = re.compile(r"\b(?:" + "|".join(sorted({k.split(".")[0] for k in catalog(DE
 
 def page_texts(at: AppTest) -> list[str]:
     out: list[str] = []
-    for kind in ("markdown", "caption", "title", "header", "subheader", "error", "success", "info", "warning"):
+    kinds = ("markdown", "caption", "title", "header", "subheader", "error", "success", "info", "warning")
+    for kind in kinds:
         out += [str(e.value) for e in getattr(at, kind)]
     out += [w.label for w in (*at.button, *at.radio, *at.selectbox, *at.toggle, *at.slider, *at.number_input)]
     out += [m.label for m in at.metric]

@@ -1,0 +1,252 @@
+"""Live runs in a process of their own, driven from the web app through a pipe.
+
+A live run measures waits of a millisecond or less. Inside the Streamlit
+process it shares the interpreter lock with every page rerun: drawing a
+figure holds it for tens of milliseconds, and the run's requests queue
+behind it (a pooled run's p95 wait went from 0.4 ms to 66 ms while a page
+redrew). So the web app starts one worker process, which owns the event
+loop, the sessions and the sandbox servers, and talks to it only through
+short calls: start, stop, snapshot, result, faults, the server's view.
+
+`RemoteSession` has the methods of `live.session.LiveSession`, so a page
+uses either without knowing. The worker stops its runs and its servers when
+the app closes the pipe, exits or is terminated, so nothing is left on the
+server whatever happens to the app.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import multiprocessing
+import signal
+import sys
+import threading
+import time
+from multiprocessing.connection import Connection
+from typing import Any
+
+from live.calibrate import Delay
+from live.runner import LiveResult
+from live.server import LiveError, Target
+from live.session import FINISHED, LiveSession, Phase, Snapshot, one_line
+from sim.scenario import Scenario
+
+CALL_TIMEOUT_S = 30.0   # the longest call (a fault, the server view) is bounded well below this
+START_TIMEOUT_S = 60.0  # spawning the process imports asyncpg, numpy and simpy
+STOP_GRACE_S = 40.0     # a run's cleanup is bounded (runner.CLEANUP_S) below this
+
+
+class Worker:
+    """The live lab's own process, and the one pipe to it (calls are serialized by a lock)."""
+
+    def __init__(self) -> None:
+        context = multiprocessing.get_context("spawn")   # never fork a threaded server
+        self._conn, child = context.Pipe()
+        self._process = context.Process(target=serve, args=(child,), name="poolstand-live", daemon=True)
+        self._process.start()
+        child.close()
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self.call("ping", timeout_s=START_TIMEOUT_S)
+
+    def call(self, method: str, *args: Any, timeout_s: float = CALL_TIMEOUT_S) -> Any:
+        """One request and its answer; a failure in the worker comes back as LiveError (one line)."""
+        with self._lock:
+            if not self._process.is_alive():
+                raise LiveError("the live lab's worker process has stopped; restart the app for a new one")
+            try:
+                self._conn.send((method, args))
+                if not self._conn.poll(timeout_s):
+                    raise LiveError(f"the live lab's worker did not answer {method!r} within {timeout_s:g} s")
+                status, value = self._conn.recv()
+            except (EOFError, OSError) as e:
+                raise LiveError(f"the live lab's worker process is gone ({type(e).__name__})") from None
+        if status == "error":
+            raise LiveError(value)
+        return value
+
+    def session(self, scenario: Scenario, database_url: str | None = None, time_scale: float = 1.0,
+                max_requests: int | None = None, measure_costs: bool = False) -> RemoteSession:
+        return RemoteSession(self, next(self._ids), scenario, database_url, time_scale, max_requests,
+                             measure_costs)
+
+    def measure(self, database_url: str | None, delays_ms: tuple[float, ...], samples: int
+                ) -> tuple[str, list[Delay]]:
+        """`live.calibrate.over_delays` on the sandbox or DATABASE_URL: (server shown, a row per delay)."""
+        shown, rows = self.call("measure", database_url, delays_ms, samples, timeout_s=120.0)
+        return str(shown), list(rows)
+
+    def targets(self) -> list[Target]:
+        """The sandbox servers the worker has started, as `SANDBOX.targets()` there."""
+        return list(self.call("targets"))
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid
+
+    def close(self, timeout_s: float = STOP_GRACE_S + 10.0) -> None:
+        """Stop every run (each cleans up) and the servers, and end the process."""
+        with self._lock:
+            self._conn.close()   # the worker reads end of file: it stops everything and exits
+        self._process.join(timeout_s)
+        if self._process.is_alive():
+            self._process.terminate()   # its SIGTERM handler still runs the cleanup
+            self._process.join(10.0)
+
+
+class RemoteSession:
+    """A `LiveSession` in the worker process, with the same methods."""
+
+    def __init__(self, worker: Worker, sid: int, scenario: Scenario, database_url: str | None,
+                 time_scale: float, max_requests: int | None, measure_costs: bool) -> None:
+        self.worker = worker
+        self.sid = sid
+        self.scenario = scenario
+        self.database_url = database_url
+        self._options = (database_url, time_scale, max_requests, measure_costs)
+        self._last: Snapshot | None = None
+        self._result: LiveResult | None = None
+        self._fetched = False
+
+    def _call(self, method: str, *args: Any, timeout_s: float = CALL_TIMEOUT_S) -> Any:
+        return self.worker.call("session", self.sid, method, *args, timeout_s=timeout_s)
+
+    def start(self) -> None:
+        """Start the run in the worker; a failure shows as phase "failed", as with `LiveSession`."""
+        try:
+            self.worker.call("start", self.sid, self.scenario, *self._options)
+        except LiveError as e:
+            self._last = _failed(self.scenario, str(e), None)
+
+    def stop(self) -> None:
+        self._call("stop")
+
+    def snapshot(self) -> Snapshot:
+        if self._last is not None and self._last.finished:
+            return self._last
+        try:
+            self._last = self._call("snapshot")
+        except LiveError as e:   # the worker is gone: the run is over, and says why
+            self._last = _failed(self.scenario, str(e), self._last)
+        return self._last
+
+    @property
+    def phase(self) -> Phase:
+        return self.snapshot().phase
+
+    def wait(self, timeout: float | None = None) -> bool:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self.snapshot().finished:
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
+        return True
+
+    @property
+    def result(self) -> LiveResult | None:
+        """The finished run, fetched once from the worker (the trace crosses the pipe one time)."""
+        if not self._fetched and self.snapshot().finished:
+            try:
+                self._result = self._call("result")
+            except LiveError:
+                self._result = None
+            self._fetched = True
+        return self._result
+
+    @property
+    def application_name(self) -> str:
+        return self.snapshot().application_name
+
+    @property
+    def server_display(self) -> str:
+        return self.snapshot().server_display
+
+    def server_view(self, timeout_s: float = 5.0) -> list[dict[str, Any]]:
+        return list(self._call("server_view", timeout_s))
+
+    def kill_idle_now(self, timeout_s: float = 10.0) -> int:
+        return int(self._call("kill_idle_now", timeout_s))
+
+    def restart_now(self, down_s: float = 1.0, timeout_s: float = 10.0) -> None:
+        self._call("restart_now", down_s, timeout_s)
+
+
+def _failed(scenario: Scenario, error: str, last: Snapshot | None) -> Snapshot:
+    if last is None:
+        last = Snapshot("failed", 0.0, scenario.duration_s, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, False, "", "")
+    return dataclasses.replace(last, phase="failed", error=error)
+
+
+# ------------------------------------------------------------------ the worker's side
+
+SESSION_METHODS = frozenset({"stop", "snapshot", "result", "server_view", "kill_idle_now", "restart_now"})
+
+
+def serve(conn: Connection) -> None:
+    """The worker process: answer calls until the pipe closes, then stop everything and exit."""
+    from live.loop import BackgroundLoop
+    from live.server import SANDBOX
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))   # atexit then stops the sandbox servers
+    signal.signal(signal.SIGINT, signal.SIG_IGN)            # Ctrl-C in the terminal is the app's to handle
+    loop = BackgroundLoop()
+    sessions: dict[int, LiveSession] = {}
+    try:
+        while True:
+            try:
+                method, args = conn.recv()
+            except (EOFError, OSError):
+                break
+            try:
+                value = _answer(method, args, sessions, loop, SANDBOX)
+            except Exception as e:
+                conn.send(("error", one_line(e)))
+            else:
+                conn.send(("ok", value))
+    finally:
+        for session in sessions.values():
+            session.stop()
+        for session in sessions.values():
+            session.wait(STOP_GRACE_S)
+        loop.stop()
+
+
+def _answer(method: str, args: tuple[Any, ...], sessions: dict[int, LiveSession], loop: Any,
+            sandbox: Any) -> Any:
+    if method == "ping":
+        return "pong"
+    if method == "targets":
+        return sandbox.targets()
+    if method == "measure":
+        from live.calibrate import over_delays
+        from live.server import external
+        database_url, delays_ms, samples = args
+        target = external(database_url) if database_url else sandbox.target()
+        return target.display, loop.run(over_delays(target, delays_ms, samples), 110.0)
+    if method == "start":
+        sid, scenario, database_url, time_scale, max_requests, measure_costs = args
+        session = LiveSession(scenario, loop, database_url, time_scale, max_requests, measure_costs)
+        sessions[sid] = session
+        session.start()
+        _forget_finished(sessions, keep=sid)
+        return None
+    if method == "session":
+        sid, name, *rest = args
+        if name not in SESSION_METHODS:
+            raise LiveError(f"no such call: {name}")
+        known = sessions.get(sid)
+        if known is None:
+            raise LiveError("this run is no longer known to the worker")
+        attribute = getattr(known, name)
+        return attribute if name == "result" else attribute(*rest)
+    raise LiveError(f"no such call: {method}")
+
+
+KEEP_FINISHED = 32   # finished sessions kept for their results (a page fetches its result once)
+
+
+def _forget_finished(sessions: dict[int, LiveSession], keep: int) -> None:
+    finished = [sid for sid, s in sessions.items() if sid != keep and s.phase in FINISHED]
+    for sid in finished[:-KEEP_FINISHED] if len(finished) > KEEP_FINISHED else []:
+        del sessions[sid]

@@ -1,0 +1,148 @@
+"""The live lab's worker process: runs go there, answers come back, nothing outlives it.
+
+One worker serves the module (spawning one imports asyncpg, numpy and simpy);
+the tests that end a worker start their own. Assertions are about what
+happened (phases, counts, results, processes and backends left); the only
+clocks are deadlines against a hang.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+
+import live_scenarios
+import psutil
+import pytest
+
+from live.server import LiveError
+from live.worker import RemoteSession, Worker
+from sim.scenario import Scenario
+
+pytestmark = pytest.mark.live
+
+HANG_S = 90.0
+
+
+def short(**top: object) -> Scenario:
+    return live_scenarios.short({"kind": "asyncpg", "min_size": 1, "max_size": 3}, name="worker-test", **top)
+
+
+@pytest.fixture(scope="module")
+def worker() -> Iterator[Worker]:
+    w = Worker()
+    yield w
+    w.close()
+
+
+def servers(w: Worker) -> list[int]:
+    """The worker's sandbox postmasters (pg_ctl detaches them, so found by their socket directory)."""
+    dirs = [t.socket_dir for t in w.targets()]
+    return [p.pid for p in psutil.process_iter(["cmdline"])
+            if any(d and d in " ".join(p.info["cmdline"] or []) for d in dirs)]
+
+
+def alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def test_a_run_in_the_worker_finishes_and_its_result_comes_back(worker: Worker) -> None:
+    session = worker.session(short())
+    session.start()
+    assert session.wait(HANG_S)
+    snap = session.snapshot()
+    assert snap.phase == "done", snap.error
+    assert snap.arrived > 0 and snap.completed >= snap.arrived - 3 and snap.errors == 0
+    result = session.result
+    assert result is not None and result.left_open == 0
+    assert len(result.trace) > snap.arrived          # the whole trace crossed the pipe
+    assert result.application_name == snap.application_name != ""
+    assert session.result is result                   # fetched once
+
+
+def test_the_worker_process_is_not_the_app_process(worker: Worker) -> None:
+    assert worker.pid is not None and worker.pid != os.getpid()
+    session = worker.session(short())
+    session.start()
+    assert session.wait(HANG_S)
+    assert worker.targets(), "the sandbox server was started in the worker"
+    assert servers(worker), "and it is running"
+
+
+def test_stop_cancels_a_run_in_the_worker(worker: Worker) -> None:
+    session = worker.session(short(duration_s=30.0))
+    session.start()
+    deadline = time.monotonic() + HANG_S
+    while session.snapshot().completed < 5 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    session.stop()
+    assert session.wait(HANG_S)
+    assert session.snapshot().phase == "cancelled"
+    result = session.result
+    assert result is not None and result.cancelled and result.left_open == 0
+    assert result.end_s < 30.0
+
+
+def test_a_bad_database_url_fails_with_the_password_masked(worker: Worker) -> None:
+    session = worker.session(short(), database_url="postgresql://app:hunter2-never-shown@127.0.0.1:1/db")
+    session.start()
+    assert session.wait(HANG_S)
+    snap = session.snapshot()
+    assert snap.phase == "failed" and snap.error
+    assert "hunter2" not in snap.error
+    assert session.result is None
+
+
+def test_faults_on_demand_and_the_server_view_answer_through_the_pipe(worker: Worker) -> None:
+    session = worker.session(short(duration_s=30.0, rate=30))
+    session.start()
+    deadline = time.monotonic() + HANG_S
+    while session.snapshot().phase != "running" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    while session.snapshot().idle == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    rows = session.server_view()
+    assert rows and all("state" in row for row in rows)
+    assert session.kill_idle_now() >= 0
+    session.stop()
+    assert session.wait(HANG_S)
+    with pytest.raises(LiveError, match="no run is going on"):
+        session.kill_idle_now()
+
+
+def test_closing_the_worker_ends_its_process_and_its_servers() -> None:
+    w = Worker()
+    session = w.session(short(duration_s=30.0))
+    session.start()
+    deadline = time.monotonic() + HANG_S
+    while session.snapshot().completed < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    pid = w.pid
+    running = servers(w)
+    assert pid is not None and running
+    w.close()                                   # mid-run: the run is cancelled and cleaned up first
+    assert not alive(pid)
+    assert not any(alive(p) for p in running)
+
+
+def test_a_terminated_worker_stops_its_servers_and_sessions_say_it_is_gone() -> None:
+    w = Worker()
+    session: RemoteSession = w.session(short(duration_s=30.0))
+    session.start()
+    deadline = time.monotonic() + HANG_S
+    while session.snapshot().completed < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    running = servers(w)
+    assert running
+    os.kill(w.pid or 0, signal.SIGTERM)          # as the app's exit does to a daemon process
+    w._process.join(HANG_S)
+    assert not w._process.is_alive()
+    assert session.wait(HANG_S)
+    snap = session.snapshot()
+    assert snap.phase == "failed" and "worker" in snap.error
+    assert not any(alive(p) for p in running)
