@@ -14,9 +14,9 @@ OTHERS = [code for code in LANGUAGES if code != DEFAULT]
 
 
 def base_key(key: str) -> str:
-    """The key a plural variant belongs to (`cap_timeout_few` -> `cap_timeout`)."""
+    """The key a plural variant belongs to (`cap_timeout_few` -> `cap_timeout`; `cap_too_many` is its own)."""
     stem, _, form = key.rpartition("_")
-    return stem if form in PLURAL_FORMS and stem else key
+    return stem if form in PLURAL_FORMS and stem in catalog(DEFAULT) else key
 
 
 def fields(text: str) -> set[str]:

@@ -137,3 +137,25 @@ def test_a_live_run_on_the_embedded_server_shows_results(server: str, page: obje
     settled(page)
     playwright_api.expect(page.get_by_test_id("stMetric").first).to_be_visible()  # type: ignore[attr-defined]
     page.screenshot(path=str(SHOTS / "live-lab.png"), full_page=True)  # type: ignore[attr-defined]
+
+
+def test_a_lesson_in_traditional_chinese_answers_its_quiz(server: str, page: object) -> None:
+    """A teacher's link to a lesson in zh-TW: the CJK text renders, a scenario runs, a quiz answers."""
+    from app import lessons
+
+    path = lessons.LESSONS_DIR / "zh-TW" / "03-overflow.md"
+    segments = lessons.parse(path.read_text(encoding="utf-8"))
+    quiz = next(b for b in lessons.blocks(segments) if b.kind == "quiz")
+    page.goto(f"{server}/lessons?lang=zh-TW&lesson=03-overflow")  # type: ignore[attr-defined]
+    settled(page, 120)
+    heading = page.get_by_role("heading", name=lessons.title_of(path))  # type: ignore[attr-defined]
+    playwright_api.expect(heading.first).to_be_visible()
+    playwright_api.expect(page.get_by_test_id("stMetric").first).to_be_visible()  # type: ignore[attr-defined]
+    right = quiz.data["options"][quiz.data["answer"]].split("{{")[0].strip()[:15]  # before any figure
+    option = page.get_by_test_id("stRadio").get_by_text(right).first  # type: ignore[attr-defined]
+    option.scroll_into_view_if_needed()
+    option.click()
+    settled(page)
+    feedback = page.get_by_test_id("stAlertContentSuccess")  # type: ignore[attr-defined]
+    playwright_api.expect(feedback.first).to_be_visible()
+    page.screenshot(path=str(SHOTS / "lesson-zh-TW.png"), full_page=True)  # type: ignore[attr-defined]
