@@ -66,8 +66,9 @@ def texts(lang: str, prefix: str) -> dict[str, str]:
 
 def resolve(asked: str | None, accept_language: str | None) -> str:
     """?lang= if we have it, else the browser's first language we have, else English."""
-    if asked in LANGUAGES:
-        return asked
+    by_name = {code.lower(): code for code in LANGUAGES}
+    if asked and asked.replace("_", "-").lower() in by_name:
+        return by_name[asked.replace("_", "-").lower()]
     for part in (accept_language or "").split(","):
         code = part.split(";")[0].strip()
         if not code:

@@ -46,6 +46,7 @@ parsing and filling here; `app/pages/lessons.py` draws.
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from collections.abc import Callable
@@ -173,6 +174,19 @@ def problems(segments: list[Segment]) -> list[str]:
         elif b.id in ids:
             out.append(f"{where}: id {b.id!r} is used twice")
         ids.add(b.id)
+        for key in ("controls", "metrics", "set", "values", "options", "feedback", "runs"):
+            if key in b.data and not isinstance(b.data[key], list):
+                out.append(f"{where}: {key} must be a list")
+        for key in ("question", "preset", "vary"):
+            if key in b.data and not isinstance(b.data[key], str):
+                out.append(f"{where}: {key} must be text")
+        if any(not isinstance(x, str) for key in ("controls", "metrics", "set", "options", "feedback")
+               for x in (b.data.get(key) if isinstance(b.data.get(key), list) else [])):
+            out.append(f"{where}: controls, metrics, set, options and feedback hold text only")
+            continue
+        labels = [str(r.get("label", "")) for r in b.data.get("runs", []) if isinstance(r, dict)]
+        if len(labels) != len(set(labels)) or "" in labels:
+            out.append(f"{where}: every run needs its own label")
         if b.kind in ("scenario", "sweep"):
             try:
                 scenarios = runs(b)
@@ -232,13 +246,14 @@ def fill(text: str, figs: Figures, number: Callable[[float, int], str],
     """The prose with every {{placeholder}} replaced by its figure, formatted for the language."""
     def one(match: re.Match[str]) -> str:
         value = lookup(figs, match.group(1))
+        below = lookup(figs, match.group(2)) if match.group(2) else 1
+        for part in (value, below):
+            if part is not None and (isinstance(part, bool) or not isinstance(part, int | float)):
+                raise KeyError(f"{match.group(0)}: {part!r} is not a number")
+        if value is None or below is None or not below or math.isnan(value):
+            return "–"   # a figure that does not apply to this run (no waits, nothing to divide by)
         if match.group(2):
-            below = lookup(figs, match.group(2))
-            value = float("nan") if not below else value / below
-        if value is None:
-            return "–"
-        if not isinstance(value, int | float):
-            raise KeyError(f"{match.group(0)}: {value!r} is not a number")
+            value = value / below
         spec = match.group(3)
         if spec == "%":
             return percent(float(value))
@@ -261,6 +276,21 @@ def words(segment: Segment) -> list[str]:
 def placeholders(segments: list[Segment]) -> list[str]:
     """Every placeholder a learner would see filled, as written."""
     return [m.group(0) for s in segments for text in words(s) for m in PLACEHOLDER.finditer(text)]
+
+
+def glossary(lang: str) -> dict[str, dict[str, str]]:
+    """id -> {"term", "definition"} from `lessons/<lang>/glossary.toml`, English where a field is missing."""
+    out: dict[str, dict[str, str]] = {}
+    for code in (DEFAULT, lang):
+        path = LESSONS_DIR / code / "glossary.toml"
+        try:
+            entries = tomllib.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+        except tomllib.TOMLDecodeError:
+            continue   # a broken translation falls back to English; the tests catch it
+        for key, entry in entries.items():
+            if isinstance(entry, dict):
+                out[key] = {**out.get(key, {}), **{k: str(v) for k, v in entry.items()}}
+    return {k: v for k, v in out.items() if v.get("term") and v.get("definition")}
 
 
 def simulated_metrics(scenario: Scenario) -> dict[str, Any]:
@@ -297,12 +327,3 @@ if __name__ == "__main__":
     import sys
     sys.exit(main(sys.argv[1:]))
 
-
-def glossary(lang: str) -> dict[str, dict[str, str]]:
-    """id -> {"term", "definition"} from `lessons/<lang>/glossary.toml`, English where a term is missing."""
-    out: dict[str, dict[str, str]] = {}
-    for code in (DEFAULT, lang):
-        path = LESSONS_DIR / code / "glossary.toml"
-        if path.is_file():
-            out |= tomllib.loads(path.read_text(encoding="utf-8"))
-    return out

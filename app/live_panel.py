@@ -15,6 +15,7 @@ import streamlit as st
 from app.background import live_worker
 from app.ui import num, t
 from live.runner import SIMULATION_ONLY
+from live.server import LiveError
 from live.session import Snapshot
 from live.worker import RemoteSession
 from sim.scenario import Scenario
@@ -32,7 +33,11 @@ def run_button(key: str, label: str, scenario: Scenario, database_url: str | Non
     session: RemoteSession | None = st.session_state.get(f"{key}.session")
     running = session is not None and not session.snapshot().finished
     if st.button(label, type="primary", disabled=running, key=f"{key}.run"):
-        session = live_worker().session(scenario, database_url, **options)  # type: ignore[arg-type]
+        try:
+            session = live_worker().session(scenario, database_url, **options)  # type: ignore[arg-type]
+        except LiveError as e:
+            st.error(str(e))
+            return False
         session.start()
         st.session_state[f"{key}.session"] = session
         running = True

@@ -16,6 +16,7 @@ server whatever happens to the app.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 import multiprocessing
@@ -48,20 +49,43 @@ class Worker:
         child.close()
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
-        self.call("ping", timeout_s=START_TIMEOUT_S)
+        self._calls = itertools.count(1)
+        try:
+            self.call("ping", timeout_s=START_TIMEOUT_S)
+        except LiveError:
+            self.close(timeout_s=5.0)
+            raise
+
+    @property
+    def alive(self) -> bool:
+        return self._process.is_alive()
 
     def call(self, method: str, *args: Any, timeout_s: float = CALL_TIMEOUT_S) -> Any:
-        """One request and its answer; a failure in the worker comes back as LiveError (one line)."""
+        """One request and its answer; a failure in the worker comes back as LiveError (one line).
+
+        Each request carries a number the answer repeats: an answer that comes
+        after its caller gave up is read and dropped by the next call, never
+        taken for that call's own.
+        """
         with self._lock:
             if not self._process.is_alive():
-                raise LiveError("the live lab's worker process has stopped; restart the app for a new one")
+                raise WorkerGone("the live lab's worker process has stopped; reload the page for a new one")
+            number = next(self._calls)
+            deadline = time.monotonic() + timeout_s
             try:
-                self._conn.send((method, args))
-                if not self._conn.poll(timeout_s):
-                    raise LiveError(f"the live lab's worker did not answer {method!r} within {timeout_s:g} s")
-                status, value = self._conn.recv()
+                self._conn.send((number, method, args))
+                while True:
+                    if not self._conn.poll(max(deadline - time.monotonic(), 0)):
+                        raise LiveError(f"the live lab's worker did not answer {method!r} in {timeout_s:g} s")
+                    answered, status, value = self._conn.recv()
+                    if answered == number:
+                        break
             except (EOFError, OSError) as e:
-                raise LiveError(f"the live lab's worker process is gone ({type(e).__name__})") from None
+                raise WorkerGone(f"the live lab's worker process is gone ({type(e).__name__})") from None
+            except LiveError:
+                raise
+            except Exception as e:   # a message that cannot be pickled or was cut short
+                raise LiveError(f"the live lab's worker answered unreadably ({type(e).__name__})") from None
         if status == "error":
             raise LiveError(value)
         return value
@@ -95,6 +119,10 @@ class Worker:
             self._process.join(10.0)
 
 
+class WorkerGone(LiveError):
+    """The worker process has ended: every run in it is over."""
+
+
 class RemoteSession:
     """A `LiveSession` in the worker process, with the same methods."""
 
@@ -120,15 +148,20 @@ class RemoteSession:
             self._last = _failed(self.scenario, str(e), None)
 
     def stop(self) -> None:
-        self._call("stop")
+        """Cancel the run; never raises (a run whose worker is gone is over anyway)."""
+        with contextlib.suppress(LiveError):
+            self._call("stop")
 
     def snapshot(self) -> Snapshot:
         if self._last is not None and self._last.finished:
             return self._last
         try:
             self._last = self._call("snapshot")
-        except LiveError as e:   # the worker is gone: the run is over, and says why
+        except WorkerGone as e:   # the run is over, and says why
             self._last = _failed(self.scenario, str(e), self._last)
+        except LiveError:         # slow to answer: the run goes on, as last seen
+            if self._last is None:
+                return _blank(self.scenario, "starting")
         return self._last
 
     @property
@@ -172,10 +205,12 @@ class RemoteSession:
         self._call("restart_now", down_s, timeout_s)
 
 
+def _blank(scenario: Scenario, phase: Phase) -> Snapshot:
+    return Snapshot(phase, 0.0, scenario.duration_s, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, False, "", "")
+
+
 def _failed(scenario: Scenario, error: str, last: Snapshot | None) -> Snapshot:
-    if last is None:
-        last = Snapshot("failed", 0.0, scenario.duration_s, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, False, "", "")
-    return dataclasses.replace(last, phase="failed", error=error)
+    return dataclasses.replace(last or _blank(scenario, "failed"), phase="failed", error=error)
 
 
 # ------------------------------------------------------------------ the worker's side
@@ -195,15 +230,15 @@ def serve(conn: Connection) -> None:
     try:
         while True:
             try:
-                method, args = conn.recv()
+                number, method, args = conn.recv()
             except (EOFError, OSError):
                 break
             try:
                 value = _answer(method, args, sessions, loop, SANDBOX)
             except Exception as e:
-                conn.send(("error", one_line(e)))
+                conn.send((number, "error", one_line(e)))
             else:
-                conn.send(("ok", value))
+                conn.send((number, "ok", value))
     finally:
         for session in sessions.values():
             session.stop()

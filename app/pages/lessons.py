@@ -130,7 +130,7 @@ def show_lesson(slug: str, path: Path) -> None:
         if problems:
             raise ValueError("; ".join(problems))
         figs = lessons.figures(segments, metrics_of)
-    except (ValueError, ScenarioError, KeyError) as e:
+    except (ValueError, ScenarioError, KeyError, TypeError) as e:
         st.error(t("lessons.bad_file", message=str(e)))
         return
     for segment in segments:
@@ -147,6 +147,9 @@ def show_lesson(slug: str, path: Path) -> None:
                 measure_block(segment, slug)
         except KeyError as e:
             st.error(t("lessons.bad_figure", message=str(e.args[0])))
+        except Exception as e:  # one broken block must not take the lesson down
+            st.error(t("lessons.bad_block", n=getattr(segment, "id", "?"),
+                       message=f"{type(e).__name__}: {e}"))
 
 
 files = lessons.lesson_files(lang())

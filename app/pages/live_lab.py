@@ -30,7 +30,11 @@ if DATABASE_URL:
         st.error(str(e))
         st.stop()
 else:
-    started = live_worker().targets()
+    try:
+        started = live_worker().targets()
+    except LiveError as e:
+        st.error(str(e))
+        st.stop()
     if started:
         target = started[0]
         st.info(t("live.server_sandbox", server=target.display,

@@ -57,6 +57,15 @@ def test_counted_messages_have_every_plural_form_the_language_uses(lang: str) ->
             assert f"{key}_{tag}" in catalog(lang), f"{lang}: {key}_{tag}"
 
 
+def test_the_animation_counts_in_russian_with_its_three_forms() -> None:
+    from app import taxi
+    words = taxi._Words(i18n.texts("ru", "taxi"), None, lambda n: i18n.plural("ru", n))
+    one, few, many = (words.count("cap_timeout", n) for n in (21, 3, 5))
+    assert len({one, few, many}) == 3 and "21" in one and "3" in few and "5" in many
+    zh = taxi._Words(i18n.texts("zh-TW", "taxi"), None, lambda n: i18n.plural("zh-TW", n))
+    assert "1" in zh.count("cap_timeout", 1)      # no English "A passenger" in a Chinese caption
+
+
 def test_russian_counts_pick_their_form() -> None:
     one, few, many = (counted("ru", "taxi.cap_timeout", n) for n in (21, 3, 5))
     assert len({one, few, many}) == 3
@@ -82,6 +91,8 @@ def test_each_catalog_is_in_its_own_language() -> None:
     (None, "ru-RU,ru;q=0.9,en;q=0.8", "ru"),
     (None, "de-DE,fr;q=0.9", "en"),            # nothing we have: English
     ("xx", None, "en"),
+    ("zh-tw", None, "zh-TW"),                  # a link typed by hand
+    ("zh_CN", None, "zh-CN"),
 ])
 def test_language_comes_from_the_link_then_the_browser_then_english(asked: str | None, browser: str | None,
                                                                       expected: str) -> None:

@@ -80,6 +80,45 @@ def test_every_figure_in_every_language_is_filled_from_the_runs(slug: str) -> No
                 assert "{{" not in out, (lang, out)
 
 
+@pytest.mark.parametrize("slug", COURSE)
+def test_every_sweep_column_is_a_number_of_each_run(slug: str) -> None:
+    figs = figures(slug)
+    for block in lessons.blocks(read(DEFAULT, slug)):
+        if block.kind != "sweep":
+            continue
+        for label, metrics in figs[block.id].items():
+            for path in block.data["metrics"]:
+                applies = not path.startswith("theory.") or "theory" in metrics  # Erlang C fits or not
+                value = lessons.lookup(metrics, path) if applies else None
+                assert value is None or isinstance(value, int | float), (block.id, label, path)
+
+
+def test_a_broken_block_is_named_before_it_reaches_a_page() -> None:
+    text = """
+```sweep
+id = "s"
+preset = "pooled"
+values = "12"
+metrics = ["connects"]
+[[runs]]
+label = "a"
+[[runs]]
+label = "a"
+```
+"""
+    found = lessons.problems(lessons.parse(text))
+    assert any("values must be a list" in p for p in found)
+    assert any("own label" in p for p in found)
+
+
+def test_a_figure_that_does_not_apply_is_a_dash() -> None:
+    figs = {"a": {"wait_ms": {"p95": None}, "n": 0, "m": 5}}
+    fmt = (lambda v, d: f"{v:.{d}f}", lambda v: f"{v:.0%}")
+    assert lessons.fill("{{a.wait_ms.p95}} {{a.m / a.n}}", figs, *fmt) == "\u2013 \u2013"  # en dashes
+    with pytest.raises(KeyError, match="not a number"):
+        lessons.fill("{{a.wait_ms}}", figs, *fmt)
+
+
 def test_results_in_the_prose_are_placeholders_not_typed_numbers() -> None:
     """Each lesson's prose carries its results as {{figures}}: at least one per scenario or sweep."""
     for slug in COURSE:

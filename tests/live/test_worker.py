@@ -106,9 +106,11 @@ def test_faults_on_demand_and_the_server_view_answer_through_the_pipe(worker: Wo
         time.sleep(0.05)
     while session.snapshot().idle == 0 and time.monotonic() < deadline:
         time.sleep(0.02)
+    assert session.snapshot().idle > 0
     rows = session.server_view()
     assert rows and all("state" in row for row in rows)
-    assert session.kill_idle_now() >= 0
+    killed = session.kill_idle_now()
+    assert isinstance(killed, int) and 0 <= killed <= session.snapshot().connects
     session.stop()
     assert session.wait(HANG_S)
     with pytest.raises(LiveError, match="no run is going on"):
@@ -146,3 +148,11 @@ def test_a_terminated_worker_stops_its_servers_and_sessions_say_it_is_gone() -> 
     snap = session.snapshot()
     assert snap.phase == "failed" and "worker" in snap.error
     assert not any(alive(p) for p in running)
+    w.close()
+
+
+def test_an_answer_that_comes_too_late_is_never_taken_for_the_next_one(worker: Worker) -> None:
+    with pytest.raises(LiveError, match="did not answer"):
+        worker.call("measure", None, (0.0, 5.0), 3, timeout_s=0.001)
+    assert worker.call("ping") == "pong"           # not the late measurement
+    assert isinstance(worker.targets(), list)
