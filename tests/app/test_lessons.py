@@ -93,24 +93,6 @@ def test_every_sweep_column_is_a_number_of_each_run(slug: str) -> None:
                 assert value is None or isinstance(value, int | float), (block.id, label, path)
 
 
-def test_a_broken_block_is_named_before_it_reaches_a_page() -> None:
-    text = """
-```sweep
-id = "s"
-preset = "pooled"
-values = "12"
-metrics = ["connects"]
-[[runs]]
-label = "a"
-[[runs]]
-label = "a"
-```
-"""
-    found = lessons.problems(lessons.parse(text))
-    assert any("values must be a list" in p for p in found)
-    assert any("own label" in p for p in found)
-
-
 def test_a_figure_that_does_not_apply_is_a_dash() -> None:
     figs = {"a": {"wait_ms": {"p95": None}, "n": 0, "m": 5}}
     fmt = (lambda v, d: f"{v:.{d}f}", lambda v: f"{v:.0%}")
@@ -155,8 +137,21 @@ options = ["a", "b"]
 answer = 2
 feedback = ["only one"]
 ```
+
+```sweep
+id = "s"
+preset = "pooled"
+values = "12"
+metrics = ["connects"]
+[[runs]]
+label = "a"
+[[runs]]
+label = "a"
+```
 """
     found = lessons.problems(lessons.parse(text))
+    assert any("sweep block 3" in p and "values must be a list" in p for p in found)
+    assert any("sweep block 3" in p and "own label" in p for p in found)
     assert any("scenario block 1" in p and "no-such" in p for p in found)
     assert any("quiz block 2" in p and "answer = 2" in p for p in found)
     assert any("quiz block 2" in p and "feedback" in p for p in found)
