@@ -219,10 +219,11 @@ async def test_rtt_delays_each_round_trip_once(pg: tuple[Path, int], make_proxy:
 
 @pytest.mark.asyncio
 async def test_pipelined_data_is_delayed_once_and_in_order(echo: Any, make_proxy: Any) -> None:
-    """Five chunks 20 ms apart through rtt 100 ms: each comes back 100 ms after it left, not queued
-    behind the previous one's delay (which would bring the last back after 300 ms)."""
+    """Five chunks 20 ms apart through rtt 500 ms: each comes back one rtt after it left, not queued
+    behind the previous one's delay (which would bring the last back after five rtts, 2.5 s). The bound
+    sits between the two behaviours, far from both, so a loaded machine does not decide the outcome."""
     address, _ended = echo
-    proxy = await make_proxy(address, rtt_ms=100)
+    proxy = await make_proxy(address, rtt_ms=500)
     reader, writer = await asyncio.open_connection(proxy.host, proxy.port)
     try:
         chunks = [bytes([65 + i]) * (1000 * (i + 1)) for i in range(5)]
@@ -247,8 +248,8 @@ async def test_pipelined_data_is_delayed_once_and_in_order(echo: Any, make_proxy
         await asyncio.wait_for(collector, 5)
         t_end = time.perf_counter()
         assert bytes(received) == expected
-        assert first_back[0] - t0 >= 0.100
-        assert t_end - t0 < 0.250, t_end - t0
+        assert first_back[0] - t0 >= 0.500
+        assert t_end - t0 < 4 * 0.500, t_end - t0   # queued delays would take at least 5 x 0.5 s
     finally:
         writer.close()
 
