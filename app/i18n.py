@@ -95,14 +95,6 @@ def plural(lang: str, n: int) -> str:
     return str(Locale.parse(babel_locale(lang)).plural_form(n))
 
 
-def counted(lang: str, key: str, n: int, **params: Any) -> str:
-    """`key`'s text for a count n: its `_one` / `_few` / `_many` variant when the catalog has one."""
-    form = plural(lang, n)
-    variant = f"{key}_{form}"
-    has = variant in catalog(lang) or (variant in catalog(DEFAULT) and key not in catalog(lang))
-    return tr(lang, variant if has else key, n=number(lang, n, 0), **params)
-
-
 @functools.lru_cache(maxsize=8192)
 def number(lang: str, value: float, digits: int = 1) -> str:
     """A number as the language writes it (decimal mark, grouping); cached, as an animation asks for the

@@ -55,15 +55,14 @@ from pathlib import Path
 from typing import Any
 
 from app.i18n import DEFAULT
-from app.state import apply, field_spec
+from app.state import apply, field_spec, literal
 from sim.scenario import Scenario, ScenarioError, load_preset, preset_names
 
 LESSONS_DIR = Path(__file__).resolve().parent.parent / "lessons"
 KINDS = ("scenario", "sweep", "quiz", "measure")
 _BLOCK = re.compile(r"^```(" + "|".join(KINDS) + r")[ \t]*\n(.*?)^```[ \t]*$", re.S | re.M)
 PLACEHOLDER = re.compile(r"\{\{\s*([\w.\-]+)(?:\s*/\s*([\w.\-]+))?\s*(?::\s*([0-9%]))?\s*\}\}")
-QUIZ_TEXTS = ("question", "options", "feedback")   # the words of a block; everything else is shape
-SCENARIO_TEXTS = ("question",)
+WORDS = ("question", "options", "feedback")   # the words of a block; everything else is its shape
 
 
 @dataclass(frozen=True)
@@ -127,8 +126,7 @@ def shape(segments: list[Segment]) -> list[tuple[str, dict[str, Any]]]:
     """Each block without its words: what must be identical in every language."""
     out = []
     for b in blocks(segments):
-        words = QUIZ_TEXTS if b.kind == "quiz" else SCENARIO_TEXTS
-        data = {k: v for k, v in b.data.items() if k not in words}
+        data = {k: v for k, v in b.data.items() if k not in WORDS}
         if b.kind == "quiz":
             data["n_options"] = len(b.data.get("options", []))
         if b.kind == "sweep" and "runs" in data:  # a run's `name` is words, its label and set are shape
@@ -151,16 +149,12 @@ def runs(block: Block) -> dict[str, Scenario]:
     if block.kind == "scenario":
         return {"": base}
     if "vary" in data:
-        return {_label(v): apply(base, [f"{data['vary']}={_literal(v)}"]) for v in data.get("values", [])}
+        return {_label(v): apply(base, [f"{data['vary']}={literal(v)}"]) for v in data.get("values", [])}
     return {str(r["label"]): apply(base, list(r.get("set", []))) for r in data.get("runs", [])}
 
 
 def _label(value: Any) -> str:
-    return _literal(value).replace(".", "_")
-
-
-def _literal(value: Any) -> str:
-    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+    return literal(value).replace(".", "_")
 
 
 def problems(segments: list[Segment]) -> list[str]:
@@ -267,7 +261,7 @@ def words(segment: Segment) -> list[str]:
     if isinstance(segment, str):
         return [segment]
     out: list[str] = []
-    for key in QUIZ_TEXTS:
+    for key in WORDS:
         value = segment.data.get(key)
         out += value if isinstance(value, list) else [value] if isinstance(value, str) else []
     return out

@@ -14,7 +14,7 @@ from typing import Any
 import streamlit as st
 
 from app import charts, i18n, taxi
-from app.ui import lang, num, pct, t, texts
+from app.ui import lang, num, pct, shown, t, texts
 from sim.scenario import Scenario
 from sim.trace import EV_NAMES, WHY_NAMES, Trace
 
@@ -39,12 +39,8 @@ def metric_cards(metrics: dict[str, Any], other: dict[str, Any] | None = None) -
         theirs = None if other is None else read(other)
         delta = None if value is None or theirs is None else value - theirs
         with col:
-            st.metric(t(key), _shown(value), delta=None if delta is None else _shown(delta),
+            st.metric(t(key), shown(value), delta=None if delta is None else shown(delta),
                       delta_color="inverse" if lower_is_better else "normal", border=True)
-
-
-def _shown(value: float | None) -> str:
-    return num(value, 1) if isinstance(value, float) else num(value, 0)
 
 
 FRAMES = 200  # smooth enough to follow, and builds in a fraction of a second

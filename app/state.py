@@ -78,7 +78,7 @@ def overrides(scenario: Scenario, base: Scenario) -> list[str]:
     mine, theirs = flatten(scenario.to_dict()), flatten(base.to_dict())
     for key, value in mine.items():
         if theirs.get(key, object()) != value:
-            out.append(f"{key}={_literal(value)}")
+            out.append(f"{key}={literal(value)}")
     for key in theirs:
         if key not in mine and not key.startswith(("faults.", "workload.phases.")):
             out.append(f"{key}=none")
@@ -97,7 +97,8 @@ def _list_len(flat: dict[str, Any], section: str) -> int:
     return max(indexes) + 1 if indexes else 0
 
 
-def _literal(value: Any) -> str:
+def literal(value: Any) -> str:
+    """A value as a `key=value` assignment writes it (TOML booleans, not Python's)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)

@@ -26,5 +26,10 @@ def num(value: float | None, digits: int = 1) -> str:
     return "–" if value is None else i18n.number(lang(), value, digits)
 
 
+def shown(value: float | None) -> str:
+    """A result as cards and tables show it: counts whole, measures to one decimal."""
+    return num(value, 1) if isinstance(value, float) else num(value, 0)
+
+
 def pct(value: float, digits: int = 1) -> str:
     return i18n.percent(lang(), value, digits)

@@ -15,7 +15,7 @@ from app.controls import scenario_controls
 from app.lessons import Block, Figures
 from app.results import metric_cards, taxi_figure
 from app.runs import simulate_scenario
-from app.ui import lang, num, pct, t
+from app.ui import lang, num, pct, shown, t
 from live.server import LiveError
 from sim.scenario import ScenarioError
 
@@ -73,9 +73,8 @@ def sweep_block(block: Block, figs: Figures) -> None:
                 value = lessons.lookup(metrics, path)
             except KeyError:  # a figure the model leaves out when it does not apply (theory.*)
                 value = None
-            row[metric_label(path)] = "–" if value is None else \
-                pct(value) if path.endswith("p_wait") or path.endswith("utilisation") else \
-                num(value, 0 if isinstance(value, int) else 1)
+            is_share = value is not None and path.endswith(("p_wait", "utilisation"))
+            row[metric_label(path)] = pct(value) if is_share else shown(value)
         rows.append(row)
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
     st.caption(t("lessons.sweep_caption"))

@@ -8,7 +8,7 @@ import pytest
 from babel import Locale
 
 from app import i18n
-from app.i18n import DEFAULT, LANGUAGES, PLURAL_FORMS, babel_locale, catalog, counted, number, resolve
+from app.i18n import DEFAULT, LANGUAGES, PLURAL_FORMS, babel_locale, catalog, number, resolve
 
 OTHERS = [code for code in LANGUAGES if code != DEFAULT]
 
@@ -64,12 +64,6 @@ def test_the_animation_counts_in_russian_with_its_three_forms() -> None:
     assert len({one, few, many}) == 3 and "21" in one and "3" in few and "5" in many
     zh = taxi._Words(i18n.texts("zh-TW", "taxi"), None, lambda n: i18n.plural("zh-TW", n))
     assert "1" in zh.count("cap_timeout", 1)      # no English "A passenger" in a Chinese caption
-
-
-def test_russian_counts_pick_their_form() -> None:
-    one, few, many = (counted("ru", "taxi.cap_timeout", n) for n in (21, 3, 5))
-    assert len({one, few, many}) == 3
-    assert "21" in one and "3" in few and "5" in many
 
 
 def test_each_catalog_is_in_its_own_language() -> None:
