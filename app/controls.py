@@ -11,6 +11,7 @@ message is then shown under the control it is about.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import streamlit as st
@@ -120,22 +121,71 @@ def _show(value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def scenario_controls(scenario: Scenario, key: str, t: Translate, groups: tuple[str, ...] | None = None,
-                      only: tuple[str, ...] | None = None) -> tuple[Scenario | None, str | None]:
-    """Draw the controls for `scenario`; return the scenario they describe (None if invalid) and the error.
+GROUPS = ("pool", "traffic", "database", "faults", "instances")
 
-    `groups` limits which groups are drawn as tabs; `only` draws just those
-    field paths (a lesson shows the two or three that matter) and keeps the
-    rest as they are.
+# Fields a group's controls own outright: when the group is drawn, a row deleted from its table or another
+# pool kind picked must not be filled back in from the scenario the controls started from.
+OWNED = {"pool": ("pool.",), "traffic": ("workload.phases",), "faults": ("faults",)}
+
+
+@dataclass(frozen=True)
+class OpenGroup:
+    """The group whose controls are on screen, the scenario they were drawn from, and their keys' prefix."""
+
+    group: str
+    start: Scenario
+    key: str
+
+
+def grouped_controls(current: Scenario, key: str, t: Translate,
+                     tabs_key: str) -> tuple[Scenario | None, str | None]:
+    """Every field, one tab per group; return the scenario they describe (None if invalid) and the error.
+
+    Only the open tab's controls are drawn: a browser laying out fifty widgets
+    at once made the first render slow. The other groups' fields keep their
+    values from the scenario the open tab was drawn from. Opening another tab
+    reads the last tab's controls once more, out of sight (a value typed just
+    before the click may not have been read yet), and draws the new tab from
+    the result, or from `current`, the last valid scenario, if it was invalid.
     """
-    form = Form(key, t)
-    if only is not None:
-        _only_fields(form, scenario, only)
-    else:
-        _grouped(form, scenario, groups or ("traffic", "pool", "database", "faults", "instances"))
+    ss = st.session_state
+    returning = tabs_key not in ss   # first visit, or back from another page: every widget was dropped
+    tabs = st.tabs([t(f"controls.group.{g}") for g in GROUPS], key=tabs_key, on_change="rerun")
+    group = next((g for tab, g in zip(tabs, GROUPS, strict=True) if tab.open), GROUPS[0])
+    shown: OpenGroup | None = ss.get(f"{key}.open")
+    if shown is None or returning:
+        generation = 0 if shown is None else int(shown.key.rsplit(".", 1)[1]) + 1
+        shown = OpenGroup(group, current, f"{key}.{generation}")
+    elif shown.group != group:
+        holder = st.empty()
+        with holder.container():
+            before, _ = _read(Form(shown.key, t), shown.start, (shown.group,))
+        holder.empty()
+        generation = int(shown.key.rsplit(".", 1)[1]) + 1
+        shown = OpenGroup(group, before or current, f"{key}.{generation}")
+    ss[f"{key}.open"] = shown
+    with tabs[GROUPS.index(group)]:
+        return _read(Form(shown.key, t), shown.start, (group,))
+
+
+def field_controls(scenario: Scenario, key: str, t: Translate,
+                   only: tuple[str, ...]) -> tuple[Scenario | None, str | None]:
+    """Just the fields in `only`, side by side (a lesson shows the two or three that matter)."""
+    return _read(Form(key, t), scenario, only=only)
+
+
+def _read(form: Form, scenario: Scenario, groups: tuple[str, ...] = (),
+          only: tuple[str, ...] = ()) -> tuple[Scenario | None, str | None]:
+    """Draw the controls; the scenario is theirs where drawn and `scenario`'s elsewhere.
+
+    A validation error is shown under the control it is about.
+    """
     flat = flatten(scenario.to_dict())
-    if only is None:  # every field was drawn: the pool and the lists are wholly the form's
-        flat = {k: v for k, v in flat.items() if not k.startswith(("pool.", "faults", "workload.phases"))}
+    if only:
+        _only_fields(form, scenario, only)
+    for group in groups:
+        DRAW[group](form, scenario)
+        flat = {k: v for k, v in flat.items() if not k.startswith(OWNED.get(group, ()))}
     raw = _drop_none(unflatten(flat | form.values))
     try:
         return from_dict(raw), None
@@ -156,23 +206,6 @@ def _drop_none(node: Any) -> Any:
     if isinstance(node, list):
         return [_drop_none(v) for v in node]
     return node
-
-
-def _grouped(form: Form, scenario: Scenario, groups: tuple[str, ...]) -> None:
-    t = form.t
-    tabs = st.tabs([t(f"controls.group.{g}") for g in groups])
-    for tab, group in zip(tabs, groups, strict=True):
-        with tab:
-            if group == "traffic":
-                _traffic(form, scenario)
-            elif group == "pool":
-                _pool(form, scenario)
-            elif group == "database":
-                form.section("database", Database, scenario.database)
-            elif group == "faults":
-                _faults(form, scenario)
-            elif group == "instances":
-                form.section("app", App, scenario.app, slider=False)
 
 
 def _traffic(form: Form, scenario: Scenario) -> None:
@@ -260,3 +293,12 @@ def _only_fields(form: Form, scenario: Scenario, paths: tuple[str, ...]) -> None
         with col:
             form.field(path, path.rsplit(".", 1)[-1], spec, flat.get(path), base.get(path),
                        slider=path.startswith("pool."))
+
+
+DRAW: dict[str, Callable[[Form, Scenario], None]] = {
+    "pool": _pool,
+    "traffic": _traffic,
+    "database": lambda form, scenario: form.section("database", Database, scenario.database),
+    "faults": _faults,
+    "instances": lambda form, scenario: form.section("app", App, scenario.app),
+}

@@ -25,7 +25,6 @@ def setup() -> None:
     if "scenario" not in ss:
         scenario, preset, problems = from_url(st.query_params.get("preset"), st.query_params.get_all("set"))
         ss.scenario, ss.preset, ss.url_problems = scenario, preset, problems
-        ss.initial = scenario  # what the controls were drawn from (they keep their own state after)
         ss.version = 0
 
 
@@ -47,7 +46,7 @@ def language_picker() -> None:
 
 def load(preset: str) -> None:
     """Start from a preset: every control is drawn afresh from it."""
-    st.session_state.scenario = st.session_state.initial = load_preset(preset)
+    st.session_state.scenario = load_preset(preset)
     st.session_state.preset = preset
     st.session_state.version = st.session_state.get("version", 0) + 1
     st.session_state.url_problems = []
@@ -67,7 +66,6 @@ def preset_picker(key: str) -> None:
 def open_scenario(preset: str, scenario: Scenario, page: str) -> None:
     """Go to `page` with this scenario (a preset with changes) as the session's."""
     load(preset)
-    st.session_state.initial = scenario
     remember(scenario)
     st.switch_page(page)
 

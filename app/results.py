@@ -60,25 +60,26 @@ def show_results(trace: Trace, scenario: Scenario, end_s: float, metrics: dict[s
     st.subheader(t("results.taxi_stand"))
     figure = taxi_figure(run_key or scenario.to_toml(), lang(), trace, scenario, end_s)
     st.plotly_chart(figure, key=f"{key}.taxi", theme=None, config={"displayModeBar": False})
-    tabs = st.tabs([t("results.tab.connections"), t("results.tab.waits"), t("results.tab.timeline"),
-                    t("results.tab.errors"), t("results.tab.trace"), t("results.tab.downloads")])
     labels = texts("charts")
-    with tabs[0]:
-        st.plotly_chart(charts.connections_over_time(trace, scenario, end_s, text=labels, number=_number),
-                        key=f"{key}.levels", theme=None)
-    with tabs[1]:
-        st.plotly_chart(charts.wait_histogram(trace, scenario, end_s, text=labels, number=_number),
-                        key=f"{key}.waits", theme=None)
-        _waits_summary(metrics)
-    with tabs[2]:
-        st.plotly_chart(charts.connection_timeline(trace, scenario, end_s, text=labels, number=_number),
-                        key=f"{key}.timeline", theme=None)
-    with tabs[3]:
-        error_texts(metrics)
-    with tabs[4]:
-        trace_table(trace, key)
-    with tabs[5]:
-        downloads(trace, scenario, metrics, key)
+
+    def chart(build: Any, name: str) -> None:
+        st.plotly_chart(build(trace, scenario, end_s, text=labels, number=_number), key=f"{key}.{name}",
+                        theme=None)
+
+    views = {
+        "connections": lambda: chart(charts.connections_over_time, "levels"),
+        "waits": lambda: (chart(charts.wait_histogram, "waits"), _waits_summary(metrics)),
+        "timeline": lambda: chart(charts.connection_timeline, "timeline"),
+        "errors": lambda: error_texts(metrics),
+        "trace": lambda: trace_table(trace, key),
+        "downloads": lambda: downloads(trace, scenario, metrics, key),
+    }
+    # Only the open tab is drawn: each chart is a plotly figure the browser would lay out even when hidden.
+    tabs = st.tabs([t(f"results.tab.{view}") for view in views], key=f"{key}.view", on_change="rerun")
+    for tab, draw in zip(tabs, views.values(), strict=True):
+        if tab.open:
+            with tab:
+                draw()
 
 
 def _number(x: float) -> str:

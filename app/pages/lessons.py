@@ -11,7 +11,7 @@ import streamlit as st
 
 from app import frame, lessons
 from app.background import live_worker
-from app.controls import scenario_controls
+from app.controls import field_controls
 from app.lessons import Block, Figures
 from app.results import metric_cards, taxi_figure
 from app.runs import simulate_scenario
@@ -38,7 +38,7 @@ def scenario_block(block: Block, slug: str, figs: Figures) -> None:
         st.markdown(f"**{t('lessons.predict')}** {filled(data['question'], figs)}")
         base = lessons.runs(block)[""]
         only = tuple(data.get("controls", []))
-        scenario, error = scenario_controls(base, key=key, t=t, only=only) if only else (base, None)
+        scenario, error = field_controls(base, key=key, t=t, only=only) if only else (base, None)
         if scenario is None:
             st.error(error)
             return

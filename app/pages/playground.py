@@ -3,7 +3,7 @@
 import streamlit as st
 
 from app import frame
-from app.controls import scenario_controls
+from app.controls import grouped_controls
 from app.results import show_results
 from app.runs import simulate_scenario
 from app.ui import t
@@ -18,7 +18,7 @@ frame.preset_picker("pg")
 st.caption(ss.scenario.description or "")
 
 with st.container(border=True):
-    scenario, error = scenario_controls(ss.initial, key=f"pg.v{ss.version}", t=t)
+    scenario, error = grouped_controls(ss.scenario, key=f"pg.v{ss.version}", t=t, tabs_key="pg.group")
 if scenario is None:
     st.error(t("playground.invalid", message=error))
     st.stop()

@@ -46,6 +46,19 @@ def widget(at: AppTest, label: str) -> Any:
     raise KeyError(label)
 
 
+def open_tab(at: AppTest, key: str, label: str) -> AppTest:
+    """Click a tab: its widget state is its label (tabs that track state)."""
+    at.session_state[key] = label
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def labels(at: AppTest) -> set[str]:
+    kinds = (at.slider, at.number_input, at.toggle, at.selectbox)
+    return {w.label.split(" (")[0] for kind in kinds for w in kind}
+
+
 def taxi_figure(at: AppTest) -> dict[str, Any]:
     return json.loads(at.get("plotly_chart")[0].proto.spec)
 
@@ -88,7 +101,7 @@ def test_the_url_reopens_the_scenario_and_a_change_is_written_back() -> None:
 
 
 def test_an_invalid_value_shows_the_fields_message_next_to_it() -> None:
-    at = playground()
+    at = open_tab(playground(), "pg.group", "Traffic")
     widget(at, "rate_per_s").set_value(-5.0).run()
     assert not at.exception
     messages = [e.value for e in at.error]
@@ -117,3 +130,51 @@ def test_a_home_preset_button_opens_it_in_the_playground() -> None:
     assert not at.exception
     assert at.session_state.scenario == load_preset("slow-leak")
     assert at.query_params["preset"] == ["slow-leak"] or at.query_params["preset"] == "slow-leak"
+
+
+def test_only_the_open_groups_controls_are_drawn() -> None:
+    at = playground()
+    assert "max_overflow" in labels(at) and "rate_per_s" not in labels(at)   # the pool tab opens first
+    open_tab(at, "pg.group", "Traffic")
+    assert "rate_per_s" in labels(at) and "max_overflow" not in labels(at)
+
+
+def test_edits_in_one_tab_survive_opening_others_and_coming_back() -> None:
+    at = playground()
+    widget(at, "pool_size").set_value(9).run()
+    open_tab(at, "pg.group", "Traffic")
+    widget(at, "rate_per_s").set_value(33.0).run()
+    open_tab(at, "pg.group", "Database")
+    open_tab(at, "pg.group", "Pool")
+    assert widget(at, "pool_size").value == 9
+    scenario = at.session_state.scenario
+    assert (scenario.pool.pool_size, scenario.workload.rate_per_s) == (9, 33.0)
+    assert "pool.pool_size=9" in at.query_params["set"]
+
+
+def test_a_value_changed_in_the_same_click_as_another_tab_is_kept() -> None:
+    """A number typed and then a tab clicked reach the server as one rerun: the old tab is not drawn in it."""
+    at = playground()
+    widget(at, "pool_size").set_value(11)
+    open_tab(at, "pg.group", "Faults")
+    assert at.session_state.scenario.pool.pool_size == 11
+    open_tab(at, "pg.group", "Pool")
+    assert widget(at, "pool_size").value == 11
+
+
+def test_edits_survive_leaving_the_page_and_coming_back() -> None:
+    at = playground()
+    widget(at, "max_overflow").set_value(2).run()
+    at.switch_page("app/pages/reference.py").run()
+    at.switch_page("app/pages/playground.py").run()
+    assert not at.exception
+    assert widget(at, "max_overflow").value == 2
+    assert at.session_state.scenario.pool.max_overflow == 2
+
+
+def test_a_results_tab_draws_its_chart_only_when_opened() -> None:
+    at = playground()
+    assert len(at.get("plotly_chart")) == 2   # the taxi stand and connections over time
+    open_tab(at, "pg.view", "Waits")
+    figures = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    assert len(figures) == 2 and figures[1]["layout"]["barmode"] == "stack"   # the waits, not the levels

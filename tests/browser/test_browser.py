@@ -9,6 +9,7 @@ emptied at the start of the module.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -159,3 +160,20 @@ def test_a_lesson_in_traditional_chinese_answers_its_quiz(server: str, page: obj
     feedback = page.get_by_test_id("stAlertContentSuccess")  # type: ignore[attr-defined]
     playwright_api.expect(feedback.first).to_be_visible()
     page.screenshot(path=str(SHOTS / "lesson-zh-TW.png"), full_page=True)  # type: ignore[attr-defined]
+
+
+def test_a_number_typed_just_before_opening_another_tab_is_kept(server: str, page: object) -> None:
+    """Typing a value and clicking a tab sends both at once; the value must reach the scenario and the URL."""
+    page.goto(f"{server}/playground?preset=burst-into-overflow")  # type: ignore[attr-defined]
+    settled(page)
+    page.get_by_role("tab", name="Traffic").click()  # type: ignore[attr-defined]
+    settled(page)
+    inputs = page.get_by_test_id("stNumberInput")  # type: ignore[attr-defined]
+    rate = inputs.filter(has_text="rate_per_s").locator("input")
+    rate.fill("33")
+    page.get_by_role("tab", name="Database").click()  # type: ignore[attr-defined]  # no Enter: the click commits
+    settled(page)
+    playwright_api.expect(page).to_have_url(re.compile(r"workload\.rate_per_s%3D33"))
+    page.get_by_role("tab", name="Traffic").click()  # type: ignore[attr-defined]
+    settled(page)
+    playwright_api.expect(rate).to_have_value("33")
