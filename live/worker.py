@@ -6,7 +6,8 @@ figure holds it for tens of milliseconds, and the run's requests queue
 behind it (a pooled run's p95 wait went from 0.4 ms to 66 ms while a page
 redrew). So the web app starts one worker process, which owns the event
 loop, the sessions and the sandbox servers, and talks to it only through
-short calls: start, stop, snapshot, result, faults, the server's view.
+short calls: start, stop, snapshot, result, faults, the server's view,
+answered side by side so one slow call holds up no other.
 
 `RemoteSession` has the methods of `live.session.LiveSession`, so a page
 uses either without knowing. The worker stops its runs and its servers when
@@ -24,6 +25,7 @@ import signal
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -36,10 +38,25 @@ from sim.scenario import Scenario
 CALL_TIMEOUT_S = 30.0   # the longest call (a fault, the server view) is bounded well below this
 START_TIMEOUT_S = 60.0  # spawning the process imports asyncpg, numpy and simpy
 STOP_GRACE_S = 40.0     # a run's cleanup is bounded (runner.CLEANUP_S) below this
+EXIT = "exit"           # the call that asks the worker to stop everything and end
+CALL_THREADS = 8        # calls answered at once in the worker: a slow one leaves the rest going
+
+
+class _Pending:
+    """One call waiting for its answer: set by the reader thread, or told the worker is gone."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.answer: tuple[str, Any] | None = None
 
 
 class Worker:
-    """The live lab's own process, and the one pipe to it (calls are serialized by a lock)."""
+    """The live lab's own process, and the one pipe to it.
+
+    Calls from many page sessions go out at once, each with a number; one
+    reader thread hands every answer to the call with that number. A slow call
+    (a measurement) so never holds up another session's quick one.
+    """
 
     def __init__(self) -> None:
         context = multiprocessing.get_context("spawn")   # never fork a threaded server
@@ -47,9 +64,13 @@ class Worker:
         self._process = context.Process(target=serve, args=(child,), name="poolstand-live", daemon=True)
         self._process.start()
         child.close()
-        self._lock = threading.Lock()
+        self._send_lock = threading.Lock()
+        self._pending: dict[int, _Pending] = {}
+        self._gone: str | None = None
         self._ids = itertools.count(1)
         self._calls = itertools.count(1)
+        self._reader = threading.Thread(target=self._read_answers, name="poolstand-live-answers", daemon=True)
+        self._reader.start()
         try:
             self.call("ping", timeout_s=START_TIMEOUT_S)
         except LiveError:
@@ -63,32 +84,45 @@ class Worker:
     def call(self, method: str, *args: Any, timeout_s: float = CALL_TIMEOUT_S) -> Any:
         """One request and its answer; a failure in the worker comes back as LiveError (one line).
 
-        Each request carries a number the answer repeats: an answer that comes
-        after its caller gave up is read and dropped by the next call, never
-        taken for that call's own.
+        An answer that comes after its caller gave up finds nobody waiting
+        under its number and is dropped, never taken for another call's.
         """
-        with self._lock:
-            if not self._process.is_alive():
+        number = next(self._calls)
+        pending = self._pending[number] = _Pending()
+        try:
+            if self._gone is not None or not self._process.is_alive():   # after registering: see reader
                 raise WorkerGone("the live lab's worker process has stopped; reload the page for a new one")
-            number = next(self._calls)
-            deadline = time.monotonic() + timeout_s
             try:
-                self._conn.send((number, method, args))
-                while True:
-                    if not self._conn.poll(max(deadline - time.monotonic(), 0)):
-                        raise LiveError(f"the live lab's worker did not answer {method!r} in {timeout_s:g} s")
-                    answered, status, value = self._conn.recv()
-                    if answered == number:
-                        break
+                with self._send_lock:
+                    self._conn.send((number, method, args))
             except (EOFError, OSError) as e:
                 raise WorkerGone(f"the live lab's worker process is gone ({type(e).__name__})") from None
-            except LiveError:
-                raise
-            except Exception as e:   # a message that cannot be pickled or was cut short
-                raise LiveError(f"the live lab's worker answered unreadably ({type(e).__name__})") from None
+            if not pending.done.wait(timeout_s):
+                raise LiveError(f"the live lab's worker did not answer {method!r} in {timeout_s:g} s")
+        finally:
+            self._pending.pop(number, None)
+        if pending.answer is None:
+            raise WorkerGone(f"the live lab's worker process is gone ({self._gone})")
+        status, value = pending.answer
         if status == "error":
             raise LiveError(value)
         return value
+
+    def _read_answers(self) -> None:
+        while True:
+            try:
+                number, status, value = self._conn.recv()
+            except (EOFError, OSError) as e:
+                self._gone = type(e).__name__
+                break
+            except Exception:   # an answer that could not be read: its caller times out, the others go on
+                continue
+            pending = self._pending.get(number)
+            if pending is not None:
+                pending.answer = (status, value)
+                pending.done.set()
+        for pending in list(self._pending.values()):   # nobody will answer them now
+            pending.done.set()
 
     def session(self, scenario: Scenario, database_url: str | None = None, time_scale: float = 1.0,
                 max_requests: int | None = None, measure_costs: bool = False) -> RemoteSession:
@@ -109,14 +143,23 @@ class Worker:
     def pid(self) -> int | None:
         return self._process.pid
 
-    def close(self, timeout_s: float = STOP_GRACE_S + 10.0) -> None:
-        """Stop every run (each cleans up) and the servers, and end the process."""
-        with self._lock:
-            self._conn.close()   # the worker reads end of file: it stops everything and exits
+    def close(self, timeout_s: float = STOP_GRACE_S + 10.0) -> bool:
+        """Stop every run (each cleans up) and the servers, and end the process.
+
+        Returns whether it ended when asked (False: it had to be terminated).
+        Asked by a message, not by closing the pipe: the reader thread's
+        pending read keeps the pipe open, so the worker would never see its end.
+        """
+        with self._send_lock, contextlib.suppress(OSError, ValueError):
+            self._conn.send((0, EXIT, ()))
         self._process.join(timeout_s)
-        if self._process.is_alive():
+        asked = not self._process.is_alive()
+        if not asked:
             self._process.terminate()   # its SIGTERM handler still runs the cleanup
             self._process.join(10.0)
+        self._reader.join(5.0)          # it reads end of file once the process has gone
+        self._conn.close()
+        return asked
 
 
 class WorkerGone(LiveError):
@@ -227,22 +270,36 @@ def serve(conn: Connection) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)            # Ctrl-C in the terminal is the app's to handle
     loop = BackgroundLoop()
     sessions: dict[int, LiveSession] = {}
+    sending = threading.Lock()
+    calls = ThreadPoolExecutor(CALL_THREADS, thread_name_prefix="poolstand-call")
+
+    def answer(number: int, method: str, args: tuple[Any, ...]) -> None:
+        try:
+            reply = (number, "ok", _answer(method, args, sessions, loop, SANDBOX))
+        except Exception as e:
+            reply = (number, "error", one_line(e))
+        with sending:
+            try:
+                conn.send(reply)
+            except (EOFError, OSError):
+                pass                          # the app has gone: serve() is stopping everything
+            except Exception as e:            # an answer that cannot be pickled
+                conn.send((number, "error", f"the answer to {method!r} could not be sent ({one_line(e)})"))
+
     try:
         while True:
             try:
                 number, method, args = conn.recv()
             except (EOFError, OSError):
+                break                         # the app has gone without a word
+            if method == EXIT:
                 break
-            try:
-                value = _answer(method, args, sessions, loop, SANDBOX)
-            except Exception as e:
-                conn.send((number, "error", one_line(e)))
-            else:
-                conn.send((number, "ok", value))
+            calls.submit(answer, number, method, args)
     finally:
-        for session in sessions.values():
+        calls.shutdown(wait=False, cancel_futures=True)
+        for session in list(sessions.values()):
             session.stop()
-        for session in sessions.values():
+        for session in list(sessions.values()):
             session.wait(STOP_GRACE_S)
         loop.stop()
 
@@ -282,6 +339,6 @@ KEEP_FINISHED = 32   # finished sessions kept for their results (a page fetches 
 
 
 def _forget_finished(sessions: dict[int, LiveSession], keep: int) -> None:
-    finished = [sid for sid, s in sessions.items() if sid != keep and s.phase in FINISHED]
+    finished = [sid for sid, s in list(sessions.items()) if sid != keep and s.phase in FINISHED]
     for sid in finished[:-KEEP_FINISHED] if len(finished) > KEEP_FINISHED else []:
-        del sessions[sid]
+        sessions.pop(sid, None)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,7 +36,7 @@ def short(**top: object) -> Scenario:
 def worker() -> Iterator[Worker]:
     w = Worker()
     yield w
-    w.close()
+    assert w.close()                            # ended when asked, not terminated
 
 
 def servers(w: Worker) -> list[int]:
@@ -128,7 +129,7 @@ def test_closing_the_worker_ends_its_process_and_its_servers() -> None:
     pid = w.pid
     running = servers(w)
     assert pid is not None and running
-    w.close()                                   # mid-run: the run is cancelled and cleaned up first
+    assert w.close()                            # mid-run: the run is cancelled and cleaned up first
     assert not alive(pid)
     assert not any(alive(p) for p in running)
 
@@ -181,7 +182,7 @@ def test_a_killed_workers_servers_are_stopped_by_the_next_sandbox_and_nobody_els
         assert not any(d.exists() for d in data)
         assert all(alive(p) for p in theirs)
     finally:
-        nxt.close()
+        assert nxt.close()
 
 
 def test_an_answer_that_comes_too_late_is_never_taken_for_the_next_one(worker: Worker) -> None:
@@ -189,3 +190,19 @@ def test_an_answer_that_comes_too_late_is_never_taken_for_the_next_one(worker: W
         worker.call("measure", None, (0.0, 5.0), 3, timeout_s=0.001)
     assert worker.call("ping") == "pong"           # not the late measurement
     assert isinstance(worker.targets(), list)
+
+
+def test_a_slow_call_holds_up_no_other(worker: Worker) -> None:
+    """A measurement in one page session; another session's quick calls are answered meanwhile."""
+    measured: list[object] = []
+    slow = threading.Thread(target=lambda: measured.append(worker.measure(None, (150.0,), 8)))
+    slow.start()
+    try:
+        deadline = time.monotonic() + HANG_S
+        while not worker.targets() and time.monotonic() < deadline:   # the measurement has its server
+            time.sleep(0.01)
+        answered = [worker.call("ping") for _ in range(5)]
+        assert answered == ["pong"] * 5 and slow.is_alive() and not measured   # before the measurement
+    finally:
+        slow.join(HANG_S)
+    assert measured and len(measured[0][1]) == 1                               # which still finished
