@@ -314,8 +314,11 @@ def _answer(method: str, args: tuple[Any, ...], sessions: dict[int, LiveSession]
         from live.calibrate import over_delays
         from live.server import external
         database_url, delays_ms, samples = args
-        target = external(database_url) if database_url else sandbox.target()
-        return target.display, loop.run(over_delays(target, delays_ms, samples), 110.0)
+        if database_url:
+            target = external(database_url)
+            return target.display, loop.run(over_delays(target, delays_ms, samples), 110.0)
+        with sandbox.lease() as lease:   # a server no run is on: its connections must not count in a run's
+            return lease.target.display, loop.run(over_delays(lease.target, delays_ms, samples), 110.0)
     if method == "start":
         sid, scenario, database_url, time_scale, max_requests, measure_costs = args
         session = LiveSession(scenario, loop, database_url, time_scale, max_requests, measure_costs)

@@ -206,3 +206,20 @@ def test_a_slow_call_holds_up_no_other(worker: Worker) -> None:
     finally:
         slow.join(HANG_S)
     assert measured and len(measured[0][1]) == 1                               # which still finished
+
+
+def test_a_measurement_never_uses_the_server_a_run_is_on(worker: Worker) -> None:
+    """Its connections would count against the run's max_connections, and its waits would disturb the run."""
+    session = worker.session(short(duration_s=30.0))
+    session.start()
+    try:
+        deadline = time.monotonic() + HANG_S
+        while session.snapshot().completed < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        run_on = session.server_display
+        measured_on, rows = worker.measure(None, (0.0,), 2)
+        assert run_on.startswith("embedded PostgreSQL") and measured_on.startswith("embedded PostgreSQL")
+        assert measured_on != run_on and len(rows) == 1
+    finally:
+        session.stop()
+        assert session.wait(HANG_S)
