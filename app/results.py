@@ -49,8 +49,9 @@ FRAMES = 200  # smooth enough to follow, and builds in a fraction of a second
 @st.cache_resource(max_entries=16, show_spinner=False)
 def taxi_figure(run_key: str, lang: str, _trace: Trace, _scenario: Scenario, end_s: float) -> Any:
     """The animation of one run, built once per run and language (reruns only re-send it)."""
-    return taxi.build_taxi_figure(_trace, _scenario, end_s, text=i18n.texts(lang, "taxi"), number=_number,
-                                  plural=lambda n: i18n.plural(lang, n), max_frames=FRAMES)
+    return taxi.build_taxi_figure(_trace, _scenario, end_s, text=i18n.texts(lang, "taxi"),
+                                  number=lambda x: _number(x, lang), plural=lambda n: i18n.plural(lang, n),
+                                  max_frames=FRAMES)
 
 
 def show_results(trace: Trace, scenario: Scenario, end_s: float, metrics: dict[str, Any], key: str,
@@ -82,9 +83,9 @@ def show_results(trace: Trace, scenario: Scenario, end_s: float, metrics: dict[s
                 draw()
 
 
-def _number(x: float) -> str:
+def _number(x: float, in_lang: str | None = None) -> str:
     """Whole numbers without decimals, others with up to two: clocks, counters, speeds."""
-    return num(x, 0) if float(x).is_integer() else num(x, 2)
+    return i18n.number(in_lang or lang(), x, 0 if float(x).is_integer() else 2)
 
 
 def _waits_summary(metrics: dict[str, Any]) -> None:
