@@ -17,6 +17,7 @@ from typing import Any
 import streamlit as st
 
 from app.state import field_spec, flatten, unflatten
+from app.ui import lazy_tabs
 from sim.scenario import (
     POOL_KINDS,
     App,
@@ -150,8 +151,7 @@ def grouped_controls(current: Scenario, key: str, t: Translate,
     """
     ss = st.session_state
     returning = tabs_key not in ss   # first visit, or back from another page: every widget was dropped
-    tabs = st.tabs([t(f"controls.group.{g}") for g in GROUPS], key=tabs_key, on_change="rerun")
-    group = next((g for tab, g in zip(tabs, GROUPS, strict=True) if tab.open), GROUPS[0])
+    group, tab = lazy_tabs(tabs_key, GROUPS, lambda g: t(f"controls.group.{g}"))
     shown: OpenGroup | None = ss.get(f"{key}.open")
     if shown is None or returning:
         generation = 0 if shown is None else int(shown.key.rsplit(".", 1)[1]) + 1
@@ -164,7 +164,7 @@ def grouped_controls(current: Scenario, key: str, t: Translate,
         generation = int(shown.key.rsplit(".", 1)[1]) + 1
         shown = OpenGroup(group, before or current, f"{key}.{generation}")
     ss[f"{key}.open"] = shown
-    with tabs[GROUPS.index(group)]:
+    with tab:
         return _read(Form(shown.key, t), shown.start, (group,))
 
 

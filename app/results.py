@@ -14,7 +14,7 @@ from typing import Any
 import streamlit as st
 
 from app import charts, i18n, taxi
-from app.ui import lang, num, pct, shown, t, texts
+from app.ui import lang, lazy_tabs, num, pct, shown, t, texts
 from sim.scenario import Scenario
 from sim.trace import EV_NAMES, WHY_NAMES, Trace
 
@@ -76,11 +76,9 @@ def show_results(trace: Trace, scenario: Scenario, end_s: float, metrics: dict[s
         "downloads": lambda: downloads(trace, scenario, metrics, key),
     }
     # Only the open tab is drawn: each chart is a plotly figure the browser would lay out even when hidden.
-    tabs = st.tabs([t(f"results.tab.{view}") for view in views], key=f"{key}.view", on_change="rerun")
-    for tab, draw in zip(tabs, views.values(), strict=True):
-        if tab.open:
-            with tab:
-                draw()
+    view, tab = lazy_tabs(f"{key}.view", list(views), lambda v: t(f"results.tab.{v}"))
+    with tab:
+        views[view]()
 
 
 def _number(x: float, in_lang: str | None = None) -> str:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from app import i18n
 
@@ -33,3 +35,20 @@ def shown(value: float | None) -> str:
 
 def pct(value: float, digits: int = 1) -> str:
     return i18n.percent(lang(), value, digits)
+
+
+def lazy_tabs(key: str, names: Sequence[str], label: Callable[[str], str]) -> tuple[str, DeltaGenerator]:
+    """Tabs of which only the open one is drawn: its name and its container.
+
+    The tabs' state is the open tab's label, which another language renames;
+    the open name is kept beside it so the same tab stays open.
+    """
+    ss = st.session_state
+    labels = [label(name) for name in names]
+    last = ss.get(f"{key}.name")
+    if last in names and ss.get(key, labels[0]) not in labels:
+        ss[key] = labels[list(names).index(last)]
+    tabs = st.tabs(labels, key=key, on_change="rerun")
+    name = next((n for tab, n in zip(tabs, names, strict=True) if tab.open), names[0])
+    ss[f"{key}.name"] = name
+    return name, tabs[list(names).index(name)]

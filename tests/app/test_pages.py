@@ -178,3 +178,15 @@ def test_a_results_tab_draws_its_chart_only_when_opened() -> None:
     open_tab(at, "pg.view", "Waits")
     figures = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
     assert len(figures) == 2 and figures[1]["layout"]["barmode"] == "stack"   # the waits, not the levels
+
+
+def test_another_language_keeps_the_open_tabs_and_the_values() -> None:
+    at = open_tab(playground(), "pg.group", "Traffic")
+    widget(at, "rate_per_s").set_value(33.0).run()
+    open_tab(at, "pg.view", "Waits")
+    at.selectbox(key="app.language").set_value("ru").run()
+    assert not at.exception
+    assert "rate_per_s" in labels(at) and "max_overflow" not in labels(at)   # still the traffic tab
+    assert at.session_state["pg.view.name"] == "waits"
+    assert at.get("plotly_chart")[1].proto.spec.count('"barmode":"stack"') == 1
+    assert at.session_state.scenario.workload.rate_per_s == 33.0
