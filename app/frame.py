@@ -29,12 +29,18 @@ def setup() -> None:
 
 
 def language_picker() -> None:
-    """The session's language, changed in the sidebar; the URL keeps it so a shared link opens in it."""
+    """The session's language, at the top right of every page; the URL keeps it so a shared link opens in it.
+
+    Not in the sidebar: a sidebar for one control took 300 px from the taxi
+    stand, which needs the width at 1280 x 720.
+    """
     ss = st.session_state
     codes = list(i18n.LANGUAGES)
-    picked = st.sidebar.selectbox(tr(ss.lang, "app.language"), codes, index=codes.index(ss.lang),
-                                  format_func=i18n.LANGUAGES.__getitem__, key="app.language",
-                                  help=tr(ss.lang, "app.language_help"))
+    with st.container(horizontal=True, horizontal_alignment="right", vertical_alignment="center"):
+        st.markdown(":material/translate:", help=tr(ss.lang, "app.language_help"), width="content")
+        picked = st.selectbox(tr(ss.lang, "app.language"), codes, index=codes.index(ss.lang),
+                              format_func=i18n.LANGUAGES.__getitem__, key="app.language",
+                              label_visibility="collapsed", width=180)
     if picked != ss.lang:
         ss.lang = picked
         if picked == i18n.DEFAULT:

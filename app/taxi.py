@@ -80,6 +80,7 @@ FRAME_MS = 200      # frame duration at 1x
 SPEEDS = (0.5, 1.0, 2.0, 4.0)
 FONT = 18
 WIDTH, HEIGHT = 1280, 720
+PLOT_PX = 670       # the plot area's width in a 1280 x 720 window (wide layout, legend at the right)
 
 # rows, top to bottom (y in data units)
 Y_CLOCK, Y_COUNTERS, Y_STAND = 11.95, 11.3, 10.5
@@ -495,7 +496,7 @@ class _Geometry:
     @classmethod
     def fit(cls, shown: int, cols_needed: int) -> _Geometry:
         cols = max(MIN_COLS if shown <= 3 else MIN_COLS - 2, min(cols_needed, MAX_COLS))
-        px = 840 / (shown * (cols + GAP))  # ~840 px of plot width at 1280 x 720
+        px = PLOT_PX / (shown * (cols + GAP))
         return cls(shown, cols, round(float(np.clip(0.8 * px, 14, 30)), 1), round(px, 1))
 
     @property

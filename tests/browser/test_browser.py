@@ -119,6 +119,18 @@ def test_the_playground_animation_plays(server: str, page: object) -> None:
     assert after != before
 
 
+def test_the_taxi_stand_gets_the_width_its_markers_were_sized_for(server: str, page: object) -> None:
+    """At 1280 x 720 (a projector) the plot area is as wide as the taxis' sizes assume, or bays overlap."""
+    from app.taxi import PLOT_PX
+
+    page.goto(f"{server}/playground")  # type: ignore[attr-defined]
+    settled(page)
+    page.wait_for_selector(".stPlotlyChart .js-plotly-plot")  # type: ignore[attr-defined]
+    width = page.evaluate(  # type: ignore[attr-defined]
+        "() => document.querySelector('.stPlotlyChart .js-plotly-plot')._fullLayout._size.w")
+    assert width >= PLOT_PX * 0.95
+
+
 def test_a_shared_link_opens_the_same_scenario(server: str, page: object) -> None:
     page.goto(f"{server}/playground?preset=slow-leak&set=pool.pool_size%3D3")  # type: ignore[attr-defined]
     settled(page)
