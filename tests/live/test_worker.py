@@ -46,6 +46,16 @@ def servers(w: Worker) -> list[int]:
             if any(d and d in " ".join(p.info["cmdline"] or []) for d in dirs)]
 
 
+def going(w: Worker) -> RemoteSession:
+    """A 30 s run in the worker, once it has completed a few requests (so its connections are open)."""
+    session = w.session(short(duration_s=30.0))
+    session.start()
+    deadline = time.monotonic() + HANG_S
+    while session.snapshot().completed < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return session
+
+
 def alive(pid: int) -> bool:
     try:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
@@ -121,11 +131,7 @@ def test_faults_on_demand_and_the_server_view_answer_through_the_pipe(worker: Wo
 
 def test_closing_the_worker_ends_its_process_and_its_servers() -> None:
     w = Worker()
-    session = w.session(short(duration_s=30.0))
-    session.start()
-    deadline = time.monotonic() + HANG_S
-    while session.snapshot().completed < 3 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    going(w)
     pid = w.pid
     running = servers(w)
     assert pid is not None and running
@@ -136,11 +142,7 @@ def test_closing_the_worker_ends_its_process_and_its_servers() -> None:
 
 def test_a_terminated_worker_stops_its_servers_and_sessions_say_it_is_gone() -> None:
     w = Worker()
-    session: RemoteSession = w.session(short(duration_s=30.0))
-    session.start()
-    deadline = time.monotonic() + HANG_S
-    while session.snapshot().completed < 3 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    session = going(w)
     running = servers(w)
     assert running
     os.kill(w.pid or 0, signal.SIGTERM)          # as the app's exit does to a daemon process
@@ -161,11 +163,7 @@ def test_a_killed_workers_servers_are_stopped_by_the_next_sandbox_and_nobody_els
     theirs = servers(worker)                      # the module's worker, alive: its server must survive
     assert theirs
     w = Worker()
-    session = w.session(short(duration_s=30.0))
-    session.start()
-    deadline = time.monotonic() + HANG_S
-    while session.snapshot().completed < 3 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    going(w)
     data = {Path(t.socket_dir) for t in w.targets()}   # the socket lives in the data directory
     running = servers(w)
     assert running and data
@@ -210,12 +208,8 @@ def test_a_slow_call_holds_up_no_other(worker: Worker) -> None:
 
 def test_a_measurement_never_uses_the_server_a_run_is_on(worker: Worker) -> None:
     """Its connections would count against the run's max_connections, and its waits would disturb the run."""
-    session = worker.session(short(duration_s=30.0))
-    session.start()
+    session = going(worker)
     try:
-        deadline = time.monotonic() + HANG_S
-        while session.snapshot().completed < 3 and time.monotonic() < deadline:
-            time.sleep(0.05)
         run_on = session.server_display
         measured_on, rows = worker.measure(None, (0.0,), 2)
         assert run_on.startswith("embedded PostgreSQL") and measured_on.startswith("embedded PostgreSQL")
