@@ -87,11 +87,7 @@ def test_the_worker_process_is_not_the_app_process(worker: Worker) -> None:
 
 
 def test_stop_cancels_a_run_in_the_worker(worker: Worker) -> None:
-    session = worker.session(short(duration_s=30.0))
-    session.start()
-    deadline = time.monotonic() + HANG_S
-    while session.snapshot().completed < 5 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    session = going(worker)
     session.stop()
     assert session.wait(HANG_S)
     assert session.snapshot().phase == "cancelled"
