@@ -46,6 +46,7 @@ SLIDER_MAX: dict[str, float] = {
 }
 
 Translate = Callable[..., str]
+Flat = dict[str, Any]   # field path -> value as the controls hold it, valid or not ("pool.pool_size": 5)
 
 
 class Form:
@@ -93,11 +94,11 @@ class Form:
                                                       format="%g"))
         self.slots[path] = st.empty()
 
-    def section(self, prefix: str, cls: type, current: Any, slider: bool = False) -> None:
+    def section(self, prefix: str, cls: type, flat: Flat, slider: bool = False) -> None:
         defaults = cls()
         for name, spec in specs(cls).items():
-            self.field(f"{prefix}.{name}", name, spec, getattr(current, name), getattr(defaults, name),
-                       slider)
+            path, default = f"{prefix}.{name}", getattr(defaults, name)
+            self.field(path, name, spec, flat.get(path, default), default, slider)
 
 
 def _slider(label: str, spec: Spec, value: Any, name: str, key: str, help_text: str) -> Any:
@@ -131,10 +132,10 @@ OWNED = {"pool": ("pool.",), "traffic": ("workload.phases",), "faults": ("faults
 
 @dataclass(frozen=True)
 class OpenGroup:
-    """The group whose controls are on screen, the scenario they were drawn from, and their keys' prefix."""
+    """The group whose controls are on screen, the values they were drawn from, and their keys' prefix."""
 
     group: str
-    start: Scenario
+    start: Flat
     key: str
 
 
@@ -143,52 +144,59 @@ def grouped_controls(current: Scenario, key: str, t: Translate,
     """Every field, one tab per group; return the scenario they describe (None if invalid) and the error.
 
     Only the open tab's controls are drawn: a browser laying out fifty widgets
-    at once made the first render slow. The other groups' fields keep their
-    values from the scenario the open tab was drawn from. Opening another tab
-    reads the last tab's controls once more, out of sight (a value typed just
-    before the click may not have been read yet), and draws the new tab from
-    the result, or from `current`, the last valid scenario, if it was invalid.
+    at once made the first render slow. The other groups' fields keep the
+    values the open tab was drawn with, as typed, valid or not: an error that
+    spans two groups (a fault after the run's end) is fixed in the other tab,
+    and nothing typed may be lost on the way. Opening another tab reads the
+    last one's controls once more, out of sight (a value typed just before the
+    click may not have been read yet), and draws the new tab from the result.
+    Back from another page, the controls start from the values they last held.
     """
     ss = st.session_state
     returning = tabs_key not in ss   # first visit, or back from another page: every widget was dropped
     group, tab = lazy_tabs(tabs_key, GROUPS, lambda g: t(f"controls.group.{g}"))
     shown: OpenGroup | None = ss.get(f"{key}.open")
     if shown is None or returning:
-        generation = 0 if shown is None else int(shown.key.rsplit(".", 1)[1]) + 1
-        shown = OpenGroup(group, current, f"{key}.{generation}")
+        generation = 0 if shown is None else _generation(shown) + 1
+        start = ss.get(f"{key}.held") or flatten(current.to_dict())
+        shown = OpenGroup(group, start, f"{key}.{generation}")
     elif shown.group != group:
         holder = st.empty()
         with holder.container():
-            before, _ = _read(Form(shown.key, t), shown.start, (shown.group,))
+            *_, held = _read(Form(shown.key, t), shown.start, shown.group)
         holder.empty()
-        generation = int(shown.key.rsplit(".", 1)[1]) + 1
-        shown = OpenGroup(group, before or current, f"{key}.{generation}")
+        shown = OpenGroup(group, held, f"{key}.{_generation(shown) + 1}")
     ss[f"{key}.open"] = shown
     with tab:
-        return _read(Form(shown.key, t), shown.start, (group,))
+        scenario, error, ss[f"{key}.held"] = _read(Form(shown.key, t), shown.start, group)
+    return scenario, error
+
+
+def _generation(shown: OpenGroup) -> int:
+    return int(shown.key.rsplit(".", 1)[1])
 
 
 def field_controls(scenario: Scenario, key: str, t: Translate,
                    only: tuple[str, ...]) -> tuple[Scenario | None, str | None]:
     """Just the fields in `only`, side by side (a lesson shows the two or three that matter)."""
-    return _read(Form(key, t), scenario, only=only)
+    form = Form(key, t)
+    _only_fields(form, scenario, only)
+    scenario_, error, _ = _checked(form, flatten(scenario.to_dict()))
+    return scenario_, error
 
 
-def _read(form: Form, scenario: Scenario, groups: tuple[str, ...] = (),
-          only: tuple[str, ...] = ()) -> tuple[Scenario | None, str | None]:
-    """Draw the controls; the scenario is theirs where drawn and `scenario`'s elsewhere.
+def _read(form: Form, start: Flat, group: str) -> tuple[Scenario | None, str | None, Flat]:
+    """Draw one group's controls from `start`; the values are theirs there and `start`'s elsewhere."""
+    DRAW[group](form, start)
+    owned = OWNED.get(group, ())
+    return _checked(form, {k: v for k, v in start.items() if not k.startswith(owned)} if owned else start)
 
-    A validation error is shown under the control it is about.
-    """
-    flat = flatten(scenario.to_dict())
-    if only:
-        _only_fields(form, scenario, only)
-    for group in groups:
-        DRAW[group](form, scenario)
-        flat = {k: v for k, v in flat.items() if not k.startswith(OWNED.get(group, ()))}
-    raw = _drop_none(unflatten(flat | form.values))
+
+def _checked(form: Form, base: Flat) -> tuple[Scenario | None, str | None, Flat]:
+    """The scenario of `base` with the form's values, or None and the error, shown under its control."""
+    held = base | form.values
     try:
-        return from_dict(raw), None
+        return from_dict(_drop_none(unflatten(held))), None, held
     except ScenarioError as e:
         message = str(e)
         path = message.split(" = ")[0].split(":")[0].strip()
@@ -197,7 +205,7 @@ def _read(form: Form, scenario: Scenario, groups: tuple[str, ...] = (),
         slot = form.slots.get(path)
         if slot is not None:
             slot.error(message, icon=":material/error:")
-        return None, message
+        return None, message, held
 
 
 def _drop_none(node: Any) -> Any:
@@ -208,26 +216,41 @@ def _drop_none(node: Any) -> Any:
     return node
 
 
-def _traffic(form: Form, scenario: Scenario) -> None:
-    top = specs(Scenario)
+def _traffic(form: Form, flat: Flat) -> None:
+    top, defaults = specs(Scenario), Scenario()
     cols = st.columns(2)
     with cols[0]:
-        form.field("duration_s", "duration_s", top["duration_s"], scenario.duration_s, Scenario().duration_s)
-        form.field("seed", "seed", top["seed"], scenario.seed, Scenario().seed)
-        form.section("workload", Workload, scenario.workload)
+        for name in ("duration_s", "seed"):
+            default = getattr(defaults, name)
+            form.field(name, name, top[name], flat.get(name, default), default)
+        form.section("workload", Workload, flat)
     with cols[1]:
-        form.section("workload.hold", Hold, scenario.workload.hold)
+        form.section("workload.hold", Hold, flat)
         st.caption(form.t("controls.phases"))
-        rows = [{"at_s": p.at_s, "rate_per_s": p.rate_per_s} for p in scenario.workload.phases]
-        edited = st.data_editor(rows or _empty(Phase),
+        edited = st.data_editor(_rows(flat, "workload.phases", Phase) or _empty(Phase),
                                 num_rows="dynamic", key=form.widget_key("workload.phases"),
                                 width="stretch")
-        form.values["workload.phases"] = []
-        for i, row in enumerate(_records(edited)):
-            for name in ("at_s", "rate_per_s"):
-                if row.get(name) is not None:
-                    form.values[f"workload.phases.{i}.{name}"] = row[name]
-        form.slots["workload.phases"] = st.empty()
+        _table_values(form, "workload.phases", edited)
+
+
+def _rows(flat: Flat, prefix: str, cls: type) -> list[dict[str, Any]]:
+    """A table's rows from its paths ("faults.0.kind", "faults.1.at_s", ...), a column per field of `cls`."""
+    rows: dict[int, dict[str, Any]] = {}
+    for path, value in flat.items():
+        if path.startswith(prefix + "."):
+            index, _, name = path[len(prefix) + 1:].partition(".")
+            rows.setdefault(int(index), {})[name] = value
+    return [{name: rows[i].get(name) for name in specs(cls)} for i in sorted(rows)]
+
+
+def _table_values(form: Form, path: str, edited: Any) -> None:
+    """A table's rows as the form's values: the whole list is the table's (a deleted row is gone)."""
+    form.values[path] = []
+    for i, row in enumerate(_records(edited)):
+        for name, value in row.items():
+            if value is not None:
+                form.values[f"{path}.{i}.{name}"] = value
+    form.slots[path] = st.empty()
 
 
 def _empty(cls: type) -> Any:
@@ -250,37 +273,30 @@ def _is_nan(v: Any) -> bool:
     return v is None or (isinstance(v, float) and v != v)
 
 
-def _pool(form: Form, scenario: Scenario) -> None:
+def _pool(form: Form, flat: Flat) -> None:
     t = form.t
     kinds = list(POOL_KINDS)
-    kind = st.selectbox(t("controls.pool_kind"), kinds, index=kinds.index(scenario.pool.kind),
+    held = flat.get("pool.kind", Scenario().pool.kind)
+    kind = st.selectbox(t("controls.pool_kind"), kinds, index=kinds.index(held),
                         format_func=lambda k: f"{POOL_KINDS[k].library} ({k})",
                         key=form.widget_key("pool.kind"))
     form.values["pool.kind"] = kind
     cls = POOL_KINDS[kind]
-    current = scenario.pool if scenario.pool.kind == kind else cls()
     if not specs(cls):
         st.info(t("controls.no_pool"))
         return
     form.key = f"{form.key}.{kind}"   # another library's controls start from its own defaults
-    form.section("pool", cls, current, slider=True)
+    form.section("pool", cls, flat if kind == held else {}, slider=True)
     form.key = form.key.rsplit(".", 1)[0]
 
 
-def _faults(form: Form, scenario: Scenario) -> None:
+def _faults(form: Form, flat: Flat) -> None:
     st.caption(form.t("controls.faults"))
-    rows = [{"kind": f.kind, "at_s": f.at_s, "down_s": f.down_s, "idle_cut_after_s": f.idle_cut_after_s}
-            for f in scenario.faults]
     column = st.column_config.SelectboxColumn("kind", options=list(specs(Fault)["kind"].choices),
                                               required=True)
-    edited = st.data_editor(rows or _empty(Fault), num_rows="dynamic", key=form.widget_key("faults"),
-                            column_config={"kind": column}, width="stretch")
-    form.values["faults"] = []
-    for i, row in enumerate(_records(edited)):
-        for name, value in row.items():
-            if value is not None:
-                form.values[f"faults.{i}.{name}"] = value
-    form.slots["faults"] = st.empty()
+    edited = st.data_editor(_rows(flat, "faults", Fault) or _empty(Fault), num_rows="dynamic",
+                            key=form.widget_key("faults"), column_config={"kind": column}, width="stretch")
+    _table_values(form, "faults", edited)
 
 
 def _only_fields(form: Form, scenario: Scenario, paths: tuple[str, ...]) -> None:
@@ -295,10 +311,10 @@ def _only_fields(form: Form, scenario: Scenario, paths: tuple[str, ...]) -> None
                        slider=path.startswith("pool."))
 
 
-DRAW: dict[str, Callable[[Form, Scenario], None]] = {
+DRAW: dict[str, Callable[[Form, Flat], None]] = {
     "pool": _pool,
     "traffic": _traffic,
-    "database": lambda form, scenario: form.section("database", Database, scenario.database),
+    "database": lambda form, flat: form.section("database", Database, flat),
     "faults": _faults,
-    "instances": lambda form, scenario: form.section("app", App, scenario.app),
+    "instances": lambda form, flat: form.section("app", App, flat),
 }

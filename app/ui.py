@@ -40,13 +40,14 @@ def pct(value: float, digits: int = 1) -> str:
 def lazy_tabs(key: str, names: Sequence[str], label: Callable[[str], str]) -> tuple[str, DeltaGenerator]:
     """Tabs of which only the open one is drawn: its name and its container.
 
-    The tabs' state is the open tab's label, which another language renames;
-    the open name is kept beside it so the same tab stays open.
+    The tabs' state is the open tab's label, which another language renames,
+    and which is dropped when the user visits another page; the open name is
+    kept beside it, so the same tab stays open through both.
     """
     ss = st.session_state
     labels = [label(name) for name in names]
     last = ss.get(f"{key}.name")
-    if last in names and ss.get(key, labels[0]) not in labels:
+    if last in names and ss.get(key) not in labels:
         ss[key] = labels[list(names).index(last)]
     tabs = st.tabs(labels, key=key, on_change="rerun")
     name = next((n for tab, n in zip(tabs, names, strict=True) if tab.open), names[0])

@@ -190,3 +190,48 @@ def test_another_language_keeps_the_open_tabs_and_the_values() -> None:
     assert at.session_state["pg.view.name"] == "waits"
     assert at.get("plotly_chart")[1].proto.spec.count('"barmode":"stack"') == 1
     assert at.session_state.scenario.workload.rate_per_s == 33.0
+
+
+def test_an_error_across_two_tabs_is_fixed_in_the_other_without_losing_the_edit_that_caused_it() -> None:
+    at = open_tab(playground(preset="restart"), "pg.group", "Traffic")
+    widget(at, "duration_s").set_value(10.0).run()          # the preset's fault at 15 s is now after the end
+    assert any("faults.0.at_s = 15" in e.value for e in at.error)
+    open_tab(at, "pg.group", "Faults")                      # where the message says the fix is
+    assert any("faults.0.at_s = 15" in e.value for e in at.error)
+    open_tab(at, "pg.group", "Traffic")
+    assert widget(at, "duration_s").value == 10.0
+    assert at.session_state.scenario == load_preset("restart")   # the last valid one, until it is fixed
+
+
+def test_an_invalid_value_and_later_edits_survive_other_tabs_and_other_pages() -> None:
+    at = open_tab(playground(), "pg.group", "Traffic")
+    widget(at, "rate_per_s").set_value(-5.0).run()
+    widget(at, "seed").set_value(99).run()                  # another edit while the form is invalid
+    open_tab(at, "pg.group", "Database")
+    open_tab(at, "pg.group", "Traffic")
+    assert (widget(at, "rate_per_s").value, widget(at, "seed").value) == (-5.0, 99)
+    at.switch_page("app/pages/reference.py").run()
+    at.switch_page("app/pages/playground.py").run()
+    assert at.session_state["pg.group"] == "Traffic"         # the tab that was open
+    assert (widget(at, "rate_per_s").value, widget(at, "seed").value) == (-5.0, 99)
+    assert any(e.value.startswith("workload.rate_per_s = -5") for e in at.error)
+
+
+def test_another_pool_library_survives_other_tabs() -> None:
+    at = playground()
+    kind = next(w for w in at.selectbox if w.key and w.key.endswith("pool.kind"))
+    kind.set_value("asyncpg").run()
+    widget(at, "max_size").set_value(20).run()
+    open_tab(at, "pg.group", "Traffic")
+    assert (at.session_state.scenario.pool.kind, at.session_state.scenario.pool.max_size) == ("asyncpg", 20)
+    open_tab(at, "pg.group", "Pool")
+    assert widget(at, "max_size").value == 20
+
+
+def test_a_preset_picked_in_another_tab_redraws_every_control_from_it() -> None:
+    at = open_tab(playground(), "pg.group", "Traffic")
+    widget(at, "rate_per_s").set_value(33.0).run()
+    picker = next(w for w in at.selectbox if w.key and ".preset." in w.key)
+    picker.set_value("restart").run()
+    assert at.session_state.scenario == load_preset("restart")
+    assert widget(at, "rate_per_s").value == load_preset("restart").workload.rate_per_s
