@@ -1,8 +1,12 @@
 """The process's one live-lab worker, kept across reruns and sessions, closed with the server."""
 
+import threading
+
 import streamlit as st
 
 from live.worker import Worker
+
+_replacing = threading.Lock()
 
 
 @st.cache_resource(on_release=lambda worker: worker.close(), show_spinner=False)
@@ -18,6 +22,9 @@ def live_worker() -> Worker:
     """
     worker = _worker()
     if not worker.alive:
-        _worker.clear()
-        worker = _worker()
+        with _replacing:          # two sessions saw it dead: one replaces it, the other takes the new one
+            worker = _worker()
+            if not worker.alive:
+                _worker.clear()
+                worker = _worker()
     return worker

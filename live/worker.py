@@ -146,17 +146,22 @@ class Worker:
     def close(self, timeout_s: float = STOP_GRACE_S + 10.0) -> bool:
         """Stop every run (each cleans up) and the servers, and end the process.
 
-        Returns whether it ended when asked (False: it had to be terminated).
-        Asked by a message, not by closing the pipe: the reader thread's
-        pending read keeps the pipe open, so the worker would never see its end.
+        Returns whether it ended when asked (False: it had died before, or had
+        to be terminated). Asked by a message, not by closing the pipe: the
+        reader thread's pending read keeps the pipe open, so the worker would
+        never see its end.
         """
+        was_alive = self._process.is_alive()
         with self._send_lock, contextlib.suppress(OSError, ValueError):
             self._conn.send((0, EXIT, ()))
         self._process.join(timeout_s)
-        asked = not self._process.is_alive()
-        if not asked:
+        asked = was_alive and not self._process.is_alive()
+        if self._process.is_alive():
             self._process.terminate()   # its SIGTERM handler still runs the cleanup
             self._process.join(10.0)
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join(5.0)
         self._reader.join(5.0)          # it reads end of file once the process has gone
         self._conn.close()
         return asked
@@ -258,6 +263,7 @@ def _failed(scenario: Scenario, error: str, last: Snapshot | None) -> Snapshot:
 
 # ------------------------------------------------------------------ the worker's side
 
+SLOW_METHODS = frozenset({"measure"})   # seconds, or minutes against an unreachable server
 SESSION_METHODS = frozenset({"stop", "snapshot", "result", "server_view", "kill_idle_now", "restart_now"})
 
 
@@ -272,6 +278,7 @@ def serve(conn: Connection) -> None:
     sessions: dict[int, LiveSession] = {}
     sending = threading.Lock()
     calls = ThreadPoolExecutor(CALL_THREADS, thread_name_prefix="poolstand-call")
+    slow = ThreadPoolExecutor(1, thread_name_prefix="poolstand-measure")   # queue among themselves only
 
     def answer(number: int, method: str, args: tuple[Any, ...]) -> None:
         try:
@@ -294,9 +301,10 @@ def serve(conn: Connection) -> None:
                 break                         # the app has gone without a word
             if method == EXIT:
                 break
-            calls.submit(answer, number, method, args)
+            (slow if method in SLOW_METHODS else calls).submit(answer, number, method, args)
     finally:
-        calls.shutdown(wait=False, cancel_futures=True)
+        for executor in (calls, slow):
+            executor.shutdown(wait=False, cancel_futures=True)
         for session in list(sessions.values()):
             session.stop()
         for session in list(sessions.values()):
@@ -317,7 +325,7 @@ def _answer(method: str, args: tuple[Any, ...], sessions: dict[int, LiveSession]
         if database_url:
             target = external(database_url)
             return target.display, loop.run(over_delays(target, delays_ms, samples), 110.0)
-        with sandbox.lease() as lease:   # a server no run is on: its connections must not count in a run's
+        with sandbox.lease(spare=True) as lease:   # no run's server: they would count in its limit
             return lease.target.display, loop.run(over_delays(lease.target, delays_ms, samples), 110.0)
     if method == "start":
         sid, scenario, database_url, time_scale, max_requests, measure_costs = args

