@@ -310,19 +310,16 @@ class LiveRun:
     async def _feed(self) -> None:
         rec = self.recorder
         cpu_fraction = self.scenario.workload.cpu_fraction
-        for chunk in workload.draw(self.scenario, self.max_requests):
-            rid = chunk.first
-            for t, inst, hold, leak in zip(chunk.t, chunk.instance, chunk.hold_s, chunk.leak, strict=True):
-                delay = rec.wall(t) - time.monotonic()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                task = asyncio.create_task(self._request(
-                    self.pools[inst], rid, hold / self.scale, hold * cpu_fraction / self.scale, leak))
-                self.requests.add(task)
-                task.add_done_callback(self._ended)
-                self.running += 1
-                rid += 1
-                rec.arrived = rid
+        for rid, t, inst, hold, leak in workload.requests(workload.draw(self.scenario, self.max_requests)):
+            delay = rec.wall(t) - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            task = asyncio.create_task(self._request(
+                self.pools[inst], rid, hold / self.scale, hold * cpu_fraction / self.scale, leak))
+            self.requests.add(task)
+            task.add_done_callback(self._ended)
+            self.running += 1
+            rec.arrived = rid + 1
         self.fed = True
         if not self.running:
             self.drained.set()

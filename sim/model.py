@@ -82,17 +82,14 @@ def source(env: simpy.Environment, chunks: Iterable[workload.Chunk], pools: list
            ) -> Generator[Any, Any, None]:
     """Start each request at its drawn arrival time."""
     ended = progress.ended
-    for chunk in chunks:
-        rid = chunk.first
-        for t, inst, hold, leak in zip(chunk.t, chunk.instance, chunk.hold_s, chunk.leak, strict=True):
-            delay = t - env.now
-            if delay > 0:
-                yield env.timeout(delay)
-            env.process(request(env, pools[inst], server, trace, rid, hold, hold * cpu_fraction,
-                                leak)).callbacks.append(ended)
-            progress.running += 1
-            rid += 1
-        progress.arrived = rid
+    for rid, t, inst, hold, leak in workload.requests(chunks):
+        delay = t - env.now
+        if delay > 0:
+            yield env.timeout(delay)
+        env.process(request(env, pools[inst], server, trace, rid, hold, hold * cpu_fraction,
+                            leak)).callbacks.append(ended)
+        progress.running += 1
+        progress.arrived = rid + 1
     progress.fed = True
     if not progress.running:
         progress.drained.succeed()

@@ -13,7 +13,7 @@ million requests never holds a million Python objects at once.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -107,3 +107,13 @@ def draw(scenario: Scenario, max_requests: int | None = None) -> Iterator[Chunk]
         inst = rngs["instances"].integers(0, instances, n) if instances > 1 else np.zeros(n, np.int64)
         yield Chunk(first, times.tolist(), inst.tolist(), holds.tolist(), leaks.tolist())
         first += n
+
+
+def requests(chunks: Iterable[Chunk]) -> Iterator[tuple[int, float, int, float, bool]]:
+    """Each request of the chunks, numbered: (id, arrival time, instance, hold, leak).
+
+    What the model's source and the live feed both walk, each on its own clock.
+    """
+    for chunk in chunks:
+        yield from zip(range(chunk.first, chunk.first + len(chunk.t)), chunk.t, chunk.instance, chunk.hold_s,
+                       chunk.leak, strict=True)
