@@ -27,6 +27,12 @@ from sim.trace import Ev, Why
 ADMIN_NAME = "poolstand-admin"   # the application_name of the lab's own watching and killing
 
 
+async def admin_connect(admin_dsn: str, timeout_s: float | None = None) -> asyncpg.Connection:
+    """The lab's own superuser connection, named so that it is never counted as the run's."""
+    return await asyncio.wait_for(
+        asyncpg.connect(admin_dsn, server_settings={"application_name": ADMIN_NAME}), timeout_s)
+
+
 async def sleep_until(recorder: Recorder, scenario_s: float) -> None:
     delay = recorder.wall(scenario_s) - time.monotonic()
     if delay > 0:
@@ -46,7 +52,7 @@ async def kill_idle_now(recorder: Recorder, admin_dsn: str) -> int:
         return 0
     for tracked in victims:
         recorder.died(tracked, Why.KILLED)
-    admin = await asyncpg.connect(admin_dsn, server_settings={"application_name": ADMIN_NAME})
+    admin = await admin_connect(admin_dsn)
     try:
         await admin.execute("SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) AS pid",
                             [c.pid for c in victims])

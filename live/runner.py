@@ -145,6 +145,8 @@ class LiveRun:
         self.server_work: set[asyncio.Future[None]] = set()   # a sandbox restart under way
         self.reached = False   # it has started to connect to its server
         self.result: LiveResult | None = None
+        self._watcher: asyncpg.Connection | None = None   # the server view's admin connection
+        self._watching = asyncio.Lock()
 
     @property
     def target(self) -> Target:
@@ -301,10 +303,33 @@ class LiveRun:
             raise LiveError(f"cannot {what}: the run {phase}")
 
     async def server_view(self, query_chars: int = 200) -> list[dict[str, Any]]:
-        """This run's rows of pg_stat_activity, as the server itself sees them (none before it has one)."""
+        """This run's rows of pg_stat_activity, as the server itself sees them (none before it has one).
+
+        While the run goes on, one admin connection serves every call: the live
+        lab asks twice a second, and a connect each time would start a backend
+        on the very server being timed. Outside the run, a connection per call.
+        """
         if self._target is None:
             return []
-        return await activity(self.target.admin_dsn, self.name, query_chars)
+        async with self._watching:
+            if not self.live:
+                admin = await faults.admin_connect(self.target.admin_dsn, 5.0)
+                try:
+                    return await activity(admin, self.name, query_chars)
+                finally:
+                    await admin.close()
+            try:
+                if self._watcher is None or self._watcher.is_closed():
+                    self._watcher = await faults.admin_connect(self.target.admin_dsn, 5.0)
+                return await activity(self._watcher, self.name, query_chars)
+            except BaseException:
+                self._stop_watching()   # a restart killed it, say: the next call connects again
+                raise
+
+    def _stop_watching(self) -> None:
+        if self._watcher is not None:
+            self._watcher.terminate()
+            self._watcher = None
 
     # -- the traffic
     async def _feed(self) -> None:
@@ -395,6 +420,8 @@ class LiveRun:
             with contextlib.suppress(Exception):
                 pool.abandon(handle, tracked)
         await asyncio.gather(*(bounded(pool.close(), 5.0) for pool in self.pools))
+        async with self._watching:   # the recorder has stopped: no call opens another after this
+            self._stop_watching()
         for tracked in self.recorder.open_connections():
             with contextlib.suppress(Exception):
                 if not tracked.conn.is_closed():
@@ -418,8 +445,7 @@ async def left_on_server(admin_dsn: str, name: str, within_s: float) -> int:
     count = -1
     while time.monotonic() < deadline:
         try:
-            admin = await asyncio.wait_for(asyncpg.connect(
-                admin_dsn, server_settings={"application_name": faults.ADMIN_NAME}), 2.0)
+            admin = await faults.admin_connect(admin_dsn, 2.0)
         except Exception:
             await asyncio.sleep(0.1)
             continue
@@ -439,17 +465,12 @@ async def left_on_server(admin_dsn: str, name: str, within_s: float) -> int:
     return count
 
 
-async def activity(admin_dsn: str, name: str, query_chars: int = 200) -> list[dict[str, Any]]:
+async def activity(admin: asyncpg.Connection, name: str, query_chars: int = 200) -> list[dict[str, Any]]:
     """The rows of pg_stat_activity with this application_name, oldest backend first."""
-    admin = await asyncio.wait_for(asyncpg.connect(
-        admin_dsn, server_settings={"application_name": faults.ADMIN_NAME}), 5.0)
-    try:
-        rows = await admin.fetch(
-            "SELECT pid, state, backend_start, state_change, wait_event_type, wait_event, "
-            "left(query, $2) AS query FROM pg_stat_activity WHERE application_name = $1 "
-            "ORDER BY backend_start, pid", name, query_chars)
-    finally:
-        await admin.close()
+    rows = await admin.fetch(
+        "SELECT pid, state, backend_start, state_change, wait_event_type, wait_event, "
+        "left(query, $2) AS query FROM pg_stat_activity WHERE application_name = $1 "
+        "ORDER BY backend_start, pid", name, query_chars)
     return [dict(row) for row in rows]
 
 

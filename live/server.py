@@ -246,6 +246,7 @@ class Sandbox:
         self._lock = threading.Lock()
         self._servers: list[_Embedded] = []
         self.max_servers = max_servers
+        self._starting = 0        # servers being started, outside the lock
         self._registered = False
 
     def lease(self, max_connections: int = DEFAULT_LIMITS[0],
@@ -259,26 +260,42 @@ class Sandbox:
         with self._lock:
             free = [s for s in self._servers if not s.busy]
             server = next((s for s in free if s.limits == limits), free[0] if free else None)
-            if server is None:
-                if len(self._servers) >= self.max_servers + int(spare):
-                    raise LiveError(f"all {len(self._servers)} sandbox servers are busy with live runs; "
-                                    "wait for one to finish")
-                if not self._registered:
-                    try:
-                        reap_orphans()
-                    except Exception as e:   # never a reason to refuse a run
-                        logging.getLogger(__name__).warning("could not reap orphaned servers: %s", e)
-                    atexit.register(self.stop)
-                    self._registered = True
-                server = _Embedded()
-                self._servers.append(server)
-            server.busy = True
+            if server is not None:
+                server.busy = True
+            elif len(self._servers) + self._starting >= self.max_servers + int(spare):
+                raise LiveError(f"all {len(self._servers) + self._starting} sandbox servers are busy with "
+                                "live runs; wait for one to finish")
+            else:
+                self._starting += 1   # its place is taken; it starts outside the lock, which runs' ends need
+                first, self._registered = not self._registered, True
+        if server is None:
+            server = self._start(first)
         try:
             server.set_limits(limits)
         except BaseException:
             self._give_back(server)
             raise
         return Lease(self, server)
+
+    def _start(self, first: bool) -> _Embedded:
+        """A new server, busy for its lessee; the process's first reaps orphans and registers the stop."""
+        try:
+            if first:
+                try:
+                    reap_orphans()
+                except Exception as e:   # never a reason to refuse a run
+                    logging.getLogger(__name__).warning("could not reap orphaned servers: %s", e)
+                atexit.register(self.stop)
+            server = _Embedded()
+        except BaseException:
+            with self._lock:
+                self._starting -= 1
+            raise
+        server.busy = True
+        with self._lock:
+            self._starting -= 1
+            self._servers.append(server)
+        return server
 
     def _give_back(self, server: _Embedded) -> None:
         with self._lock:
