@@ -16,7 +16,7 @@ from typing import Any
 
 import streamlit as st
 
-from app.state import field_spec, flatten, unflatten
+from app.state import field_spec, flatten
 from app.ui import lazy_tabs
 from sim.scenario import (
     POOL_KINDS,
@@ -29,6 +29,7 @@ from sim.scenario import (
     ScenarioError,
     Spec,
     Workload,
+    apply_overrides,
     from_dict,
     specs,
 )
@@ -196,7 +197,7 @@ def _checked(form: Form, base: Flat) -> tuple[Scenario | None, str | None, Flat]
     """The scenario of `base` with the form's values, or None and the error, shown under its control."""
     held = base | form.values
     try:
-        return from_dict(_drop_none(unflatten(held))), None, held
+        return from_dict(apply_overrides({}, {k: v for k, v in held.items() if v is not None})), None, held
     except ScenarioError as e:
         message = str(e)
         path = message.split(" = ")[0].split(":")[0].strip()
@@ -206,14 +207,6 @@ def _checked(form: Form, base: Flat) -> tuple[Scenario | None, str | None, Flat]
         if slot is not None:
             slot.error(message, icon=":material/error:")
         return None, message, held
-
-
-def _drop_none(node: Any) -> Any:
-    if isinstance(node, dict):
-        return {k: _drop_none(v) for k, v in node.items() if v is not None}
-    if isinstance(node, list):
-        return [_drop_none(v) for v in node]
-    return node
 
 
 def _traffic(form: Form, flat: Flat) -> None:

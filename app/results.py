@@ -14,7 +14,8 @@ from typing import Any
 import streamlit as st
 
 from app import charts, i18n, taxi
-from app.ui import lang, lazy_tabs, num, pct, shown, t, texts
+from app.ui import lang, lazy_tabs, num, pct, shown, t
+from sim.errors import LibraryError
 from sim.scenario import Scenario
 from sim.trace import EV_NAMES, WHY_NAMES, Trace
 
@@ -54,23 +55,34 @@ def taxi_figure(run_key: str, lang: str, _trace: Trace, _scenario: Scenario, end
                                   max_frames=FRAMES)
 
 
+CHARTS = {"levels": charts.connections_over_time, "waits": charts.wait_histogram,
+          "timeline": charts.connection_timeline}
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def chart_figure(name: str, run_key: str, lang: str, _trace: Trace, _scenario: Scenario, end_s: float) -> Any:
+    """One chart of one run, built once per run and language (opening any tab reruns the page)."""
+    return CHARTS[name](_trace, _scenario, end_s, text=i18n.texts(lang, "charts"),
+                        number=lambda x: _number(x, lang))
+
+
 def show_results(trace: Trace, scenario: Scenario, end_s: float, metrics: dict[str, Any], key: str,
                  run_key: str | None = None) -> None:
     """Everything about one run; `run_key` names the run for caching (the scenario's TOML by default)."""
     metric_cards(metrics)
     st.subheader(t("results.taxi_stand"))
-    figure = taxi_figure(run_key or scenario.to_toml(), lang(), trace, scenario, end_s)
+    run = run_key or scenario.to_toml()
+    figure = taxi_figure(run, lang(), trace, scenario, end_s)
     st.plotly_chart(figure, key=f"{key}.taxi", theme=None, config={"displayModeBar": False})
-    labels = texts("charts")
 
-    def chart(build: Any, name: str) -> None:
-        st.plotly_chart(build(trace, scenario, end_s, text=labels, number=_number), key=f"{key}.{name}",
-                        theme=None)
+    def chart(name: str) -> None:
+        figure = chart_figure(name, run, lang(), trace, scenario, end_s)
+        st.plotly_chart(figure, key=f"{key}.{name}", theme=None)
 
     views = {
-        "connections": lambda: chart(charts.connections_over_time, "levels"),
-        "waits": lambda: (chart(charts.wait_histogram, "waits"), _waits_summary(metrics)),
-        "timeline": lambda: chart(charts.connection_timeline, "timeline"),
+        "connections": lambda: chart("levels"),
+        "waits": lambda: (chart("waits"), _waits_summary(metrics)),
+        "timeline": lambda: chart("timeline"),
         "errors": lambda: error_texts(metrics),
         "trace": lambda: trace_table(trace, key),
         "downloads": lambda: downloads(trace, scenario, metrics, key),
@@ -81,9 +93,9 @@ def show_results(trace: Trace, scenario: Scenario, end_s: float, metrics: dict[s
         views[view]()
 
 
-def _number(x: float, in_lang: str | None = None) -> str:
+def _number(x: float, in_lang: str) -> str:
     """Whole numbers without decimals, others with up to two: clocks, counters, speeds."""
-    return i18n.number(in_lang or lang(), x, 0 if float(x).is_integer() else 2)
+    return i18n.number(in_lang, x, 0 if float(x).is_integer() else 2)
 
 
 def _waits_summary(metrics: dict[str, Any]) -> None:
@@ -99,7 +111,7 @@ def error_texts(metrics: dict[str, Any]) -> None:
         st.success(t("results.no_errors"))
         return
     for m in messages:
-        text = f"{m['exception']}: {m['message']}" if m["message"] else f"{m['exception']}()"
+        text = str(LibraryError(m["exception"], m["message"]))
         st.markdown(f"**{t('results.times', count=num(m['count'], 0))}**"
                     + (f" · SQLSTATE `{m['sqlstate']}`" if m.get("sqlstate") else ""))
         st.code(text, language=None, wrap_lines=True)

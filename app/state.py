@@ -44,31 +44,6 @@ def flatten(node: Any, prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def unflatten(flat: dict[str, Any]) -> dict[str, Any]:
-    """The inverse of `flatten`: numeric path parts become list positions."""
-    root: dict[str, Any] = {}
-    for path, value in flat.items():
-        parts = path.split(".")
-        node: Any = root
-        for i, part in enumerate(parts):
-            last = i == len(parts) - 1
-            nxt = parts[i + 1] if not last else None
-            if isinstance(node, list):
-                index = int(part)
-                while len(node) <= index:
-                    node.append({})
-                if last:
-                    node[index] = value
-                else:
-                    node = node[index]
-                continue
-            if last:
-                node[part] = value
-            else:
-                node = node.setdefault(part, [] if nxt is not None and nxt.isdigit() else {})
-    return root
-
-
 def overrides(scenario: Scenario, base: Scenario) -> list[str]:
     """`key=value` assignments that turn `base` into `scenario`."""
     out = []

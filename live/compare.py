@@ -10,11 +10,12 @@ model and the libraries differ, not in their inputs.
 from __future__ import annotations
 
 import os
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from live.runner import LiveResult, run
 from sim.metrics import summarize, summarize_run
+from sim.model import RunResult
 from sim.model import run as simulate
 from sim.scenario import Scenario
 
@@ -41,16 +42,33 @@ def sim_inputs(scenario: Scenario, live: LiveResult) -> Scenario:
     return scenario.with_overrides(overrides) if overrides else scenario
 
 
+@dataclass(frozen=True)
+class SideBySide:
+    """A finished live run beside the simulation of the same scenario, fed the live run's costs."""
+
+    fed: Scenario                   # the scenario as the simulation was given it
+    sim: RunResult
+    sim_metrics: dict[str, Any]
+    live_metrics: dict[str, Any]
+    diff: dict[str, Any]            # live - sim
+
+
+def side_by_side(live: LiveResult, max_requests: int | None = None) -> SideBySide:
+    fed = sim_inputs(live.scenario, live)
+    sim = simulate(fed, max_requests)
+    sim_metrics = summarize_run(sim)
+    live_metrics = summarize(live.trace, live.scenario, live.end_s) | {"live": live_info(live)}
+    return SideBySide(fed, sim, sim_metrics, live_metrics, diff(live_metrics, sim_metrics))
+
+
 async def compare(scenario: Scenario, database_url: str | None = None, time_scale: float = 1.0,
                   max_requests: int | None = None) -> dict[str, Any]:
     """{"sim", "live", "diff"} metrics, plus the inputs the simulation was given."""
     live = await run(scenario, database_url=database_url, time_scale=time_scale,
                      max_requests=max_requests, measure_costs=True)
-    fed = sim_inputs(scenario, live)
-    sim_metrics = summarize_run(simulate(fed, max_requests))
-    live_metrics = summarize(live.trace, scenario, live.end_s) | {"live": live_info(live)}
-    return {"scenario": scenario.name, "sim_database": asdict(fed.database),
-            "sim": sim_metrics, "live": live_metrics, "diff": diff(live_metrics, sim_metrics)}
+    both = side_by_side(live, max_requests)
+    return {"scenario": scenario.name, "sim_database": asdict(both.fed.database),
+            "sim": both.sim_metrics, "live": both.live_metrics, "diff": both.diff}
 
 
 def live_info(live: LiveResult) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import json
 import sys
 from typing import IO, Any, NoReturn
 
+from sim.errors import LibraryError
 from sim.metrics import summarize_run
 from sim.model import run
 from sim.scenario import Scenario, ScenarioError, load, load_preset, preset_names
@@ -116,8 +117,7 @@ def format_table(m: dict[str, Any]) -> str:
         f"  throughput   {m['throughput_per_s']:.1f} requests/s",
     ]
     for msg in m.get("messages", []):
-        text = f"{msg['exception']}: {msg['message']}" if msg["message"] else f"{msg['exception']}()"
-        lines.append(f"  {msg['count']:>6} x    {text}")
+        lines.append(f"  {msg['count']:>6} x    {LibraryError(msg['exception'], msg['message'])}")
     if "theory" in m:
         th = m["theory"]
         lines.append(f"  Erlang C     P(wait) {th['p_wait']:.3f}, mean wait {th['mean_wait_ms']:.1f} ms "

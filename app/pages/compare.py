@@ -4,17 +4,22 @@ import os
 
 import streamlit as st
 
-from app import charts
 from app.live_panel import finished, follow, refuse_simulation_only, run_button
-from app.results import metric_cards
-from app.ui import num, t, texts
-from live.compare import ROWS, diff, pick, sim_inputs
+from app.results import chart_figure, metric_cards
+from app.ui import lang, num, t
+from live.compare import ROWS, SideBySide, pick, side_by_side
+from live.runner import LiveResult
 from live.session import Snapshot
 from live.worker import RemoteSession
-from sim.metrics import summarize, summarize_run
-from sim.model import run as simulate
 
 ss = st.session_state
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def simulated_beside(run_name: str, _live: LiveResult) -> SideBySide:
+    """The simulation of a finished live run, once per run (every rerun of this page needs it)."""
+    return side_by_side(_live)
+
 DATABASE_URL = os.environ.get("DATABASE_URL") or None
 
 st.title(t("compare.title"))
@@ -43,10 +48,8 @@ if snap.phase == "cancelled":
     st.warning(t("compare.cancelled"))   # half a live run beside a whole simulation compares nothing
     st.stop()
 
-fed = sim_inputs(live.scenario, live)
-sim_result = simulate(fed)
-sim_metrics = summarize_run(sim_result)
-live_metrics = summarize(live.trace, live.scenario, live.end_s)
+both = simulated_beside(live.application_name, live)
+fed, sim_metrics, live_metrics = both.fed, both.sim_metrics, both.live_metrics
 st.caption(t("compare.costs", connect=num(fed.database.connect_ms, 2), rtt=num(fed.database.rtt_ms, 2),
              server=live.server))
 
@@ -58,21 +61,17 @@ with right:
     st.subheader(t("compare.live"))
     metric_cards(live_metrics, other=sim_metrics)
 
-differences = diff(live_metrics, sim_metrics)
 rows = []
 for path, label in ROWS:
-    a, b, d = pick(sim_metrics, path), pick(live_metrics, path), pick(differences, path)
+    a, b, d = pick(sim_metrics, path), pick(live_metrics, path), pick(both.diff, path)
     rows.append({t("compare.col.what"): t(f"compare.row.{path}", _default=label),
                  t("compare.col.sim"): a, t("compare.col.live"): b, t("compare.col.diff"): d})
 st.dataframe(rows, hide_index=True, width="stretch",
              column_config={t("compare.col.diff"): st.column_config.NumberColumn(format="%+.2f")})
 
-left, right = st.columns(2)
-with left:
-    st.plotly_chart(charts.connections_over_time(sim_result.trace, fed, sim_result.end_s,
-                                                 text=texts("charts")), key="compare.sim.levels",
-                    theme=None)
-with right:
-    st.plotly_chart(charts.connections_over_time(live.trace, live.scenario, live.end_s,
-                                                 text=texts("charts")), key="compare.live.levels",
-                    theme=None)
+name, sim = live.application_name, both.sim
+for col, figure, key in zip(st.columns(2), [
+        chart_figure("levels", f"{name}.sim", lang(), sim.trace, fed, sim.end_s),
+        chart_figure("levels", name, lang(), live.trace, live.scenario, live.end_s)],
+        ["compare.sim.levels", "compare.live.levels"], strict=True):
+    col.plotly_chart(figure, key=key, theme=None)

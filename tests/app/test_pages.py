@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -235,3 +236,20 @@ def test_a_preset_picked_in_another_tab_redraws_every_control_from_it() -> None:
     picker.set_value("restart").run()
     assert at.session_state.scenario == load_preset("restart")
     assert widget(at, "rate_per_s").value == load_preset("restart").workload.rate_per_s
+
+
+@pytest.mark.live
+def test_compare_draws_a_finished_live_run_beside_its_simulation() -> None:
+    at = app(preset="pooled", set=["duration_s=2"])
+    at.run()
+    at.switch_page("app/pages/compare.py").run()
+    next(b for b in at.button if b.key == "compare.run").click().run()
+    deadline = time.monotonic() + 120
+    while len(at.metric) < 2 * 6 and time.monotonic() < deadline:   # a deadline against a hang, not a timing
+        time.sleep(0.5)
+        at.run()
+    assert not at.exception, at.exception
+    assert metric(at, "Completed") != "0"
+    assert len(at.metric) == 12 and len(at.dataframe) == 1 and len(at.get("plotly_chart")) == 2
+    at.run()                                     # a rerun draws the same from the cached simulation
+    assert not at.exception and len(at.get("plotly_chart")) == 2
