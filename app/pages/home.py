@@ -4,7 +4,7 @@ import streamlit as st
 
 from app import frame
 from app.lessons import lesson_list
-from app.ui import t
+from app.ui import lang, t
 
 st.title(t("home.title"))
 st.markdown(t("home.lead"))
@@ -26,5 +26,5 @@ for i, name in enumerate(PRESETS):
             st.switch_page("app/pages/playground.py")
 
 st.subheader(t("home.lessons"))
-for slug, title in lesson_list():
+for slug, title in lesson_list(lang()):
     st.page_link("app/pages/lessons.py", label=title, query_params={"lesson": slug})

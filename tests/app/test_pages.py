@@ -253,3 +253,13 @@ def test_compare_draws_a_finished_live_run_beside_its_simulation() -> None:
     assert len(at.metric) == 12 and len(at.dataframe) == 1 and len(at.get("plotly_chart")) == 2
     at.run()                                     # a rerun draws the same from the cached simulation
     assert not at.exception and len(at.get("plotly_chart")) == 2
+
+
+def test_the_home_page_lists_the_lessons_in_the_sessions_language() -> None:
+    from app import lessons
+
+    at = app(lang="ru")
+    at.run()
+    titles = [title for _, title in lessons.lesson_list("ru")]
+    links = [el.proto.label for el in at.get("page_link")]
+    assert links == titles and titles != [title for _, title in lessons.lesson_list("en")]
