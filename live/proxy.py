@@ -352,13 +352,6 @@ class Proxy:
             await self._server.wait_closed()
             self._server = None
 
-    async def __aenter__(self) -> Proxy:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
-
     async def _open_upstream(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         if isinstance(self.upstream, tuple):
             return await asyncio.open_connection(*self.upstream)

@@ -104,10 +104,6 @@ async def run(scenario: Scenario, database_url: str | None = None, time_scale: f
     return await LiveRun(scenario, database_url, time_scale, max_requests, measure_costs).go()
 
 
-def run_sync(scenario: Scenario, **kwargs: Any) -> LiveResult:
-    return asyncio.run(run(scenario, **kwargs))
-
-
 class LiveRun:
     """One live run: its recorder, pools, proxy, tasks, and the cleanup that always follows.
 
@@ -139,7 +135,6 @@ class LiveRun:
         self.requests: set[asyncio.Task[None]] = set()
         self.background: list[asyncio.Task[Any]] = []
         self.leaked: list[tuple[LivePool, Any, Tracked]] = []
-        self.running = 0
         self.fed = False
         self.drained = asyncio.Event()
         self.server_work: set[asyncio.Future[None]] = set()   # a sandbox restart under way
@@ -343,16 +338,14 @@ class LiveRun:
                 self.pools[inst], rid, hold / self.scale, hold * cpu_fraction / self.scale, leak))
             self.requests.add(task)
             task.add_done_callback(self._ended)
-            self.running += 1
             rec.arrived = rid + 1
         self.fed = True
-        if not self.running:
+        if not self.requests:
             self.drained.set()
 
     def _ended(self, task: asyncio.Task[None]) -> None:
         self.requests.discard(task)
-        self.running -= 1
-        if self.fed and not self.running:
+        if self.fed and not self.requests:
             self.drained.set()
 
     async def _request(self, pool: LivePool, rid: int, hold_s: float, cpu_s: float, leak: bool) -> None:
@@ -371,7 +364,7 @@ class LiveRun:
             await pool.query(handle, tracked, hold_s, cpu_s)
         except Failed as failure:
             rec.emit(inst, rid, tracked.id, Ev.ERROR, failure.reason)
-            await pool.after_error(handle, tracked, failure)
+            await pool.release(handle, tracked)   # as the libraries' own code does after a failure
             return
         rec.emit(inst, rid, tracked.id, Ev.QUERY_END)
         if leak:

@@ -20,6 +20,11 @@ def tiny(pool: dict[str, Any], database: dict[str, Any] | None = None, **top: An
     return from_dict(raw)
 
 
+def qp(**kw: Any) -> dict[str, Any]:
+    """A SQLAlchemy QueuePool with its defaults, as the rule tests start from."""
+    return {"kind": "sqlalchemy", "pool_size": 5, "max_overflow": 10, "pool_timeout": 30.0, **kw}
+
+
 def at(*times: float, hold: float | list[float] = 0.1, instance: int | list[int] = 0,
        leak: bool | list[bool] = False) -> list[Chunk]:
     """Requests arriving at exactly these times (seconds), in one chunk."""

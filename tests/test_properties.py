@@ -40,7 +40,6 @@ settings.register_profile(  # POOL_STAND_HYPOTHESIS=explore: many more, random e
 PROFILE = settings.get_profile(os.environ.get("POOL_STAND_HYPOTHESIS", "pool-stand"))
 
 KINDS = ("sqlalchemy", "asyncpg", "hikari", "go", "none")
-EPS = 1e-9
 
 
 # ----------------------------------------------------------------- strategies

@@ -4,11 +4,7 @@ Connect costs 10 ms and the network nothing, so every time below can be
 worked out by hand.
 """
 
-from conftest import at, events, play, tiny
-
-
-def qp(**kw):
-    return {"kind": "sqlalchemy", "pool_size": 5, "max_overflow": 10, "pool_timeout": 30.0, **kw}
+from conftest import at, events, play, qp, tiny
 
 
 def test_starts_empty_and_connects_inline_in_the_request():

@@ -104,10 +104,6 @@ class LivePool:
     async def release(self, handle: Any, tracked: Tracked) -> None:
         raise NotImplementedError
 
-    async def after_error(self, handle: Any, tracked: Tracked, failure: Failed) -> None:
-        """Give the connection back after a failed statement, as the library's own code would."""
-        await self.release(handle, tracked)
-
     def abandon(self, handle: Any, tracked: Tracked) -> None:
         """A leaked connection at the end of the run: close it now, without waiting for anybody."""
         if not tracked.conn.is_closed():

@@ -11,7 +11,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import at, play, tiny
+from conftest import at, play, qp, tiny
 
 from app import taxi
 from app.taxi import EN, KINDS, build_taxi_figure, frame_times
@@ -21,10 +21,6 @@ from sim.scenario import Scenario, load_preset
 from sim.trace import Trace
 
 KEYS = [k.key for k in KINDS]
-
-
-def qp(**kw):
-    return {"kind": "sqlalchemy", "pool_size": 5, "max_overflow": 10, "pool_timeout": 30.0, **kw}
 
 
 def figure(result, **kw):
@@ -57,11 +53,6 @@ def info(fig, k):
     index = next(i for i, t in enumerate(fig.data) if t.mode == "text" and t.textposition is not None
                  and not isinstance(t.textposition, str))
     return list(frame_trace(fig, k, index).text)
-
-
-def more_labels(fig, k):
-    index = next(i for i, t in enumerate(fig.data) if t.mode == "text" and isinstance(t.textposition, str))
-    return [t for t in frame_trace(fig, k, index).text if t]
 
 
 def caption(fig, k):

@@ -9,13 +9,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from live_scenarios import PASSWORD
 
 from live.server import APP_ROLE, SANDBOX
 
 pytestmark = pytest.mark.live
 
 ROOT = Path(__file__).resolve().parents[2]
-PASSWORD = "hunter2-never-shown"
 
 
 def live(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -18,6 +18,7 @@ from typing import Any
 import asyncpg
 import live_scenarios
 import pytest
+from live_scenarios import HANG_S, PASSWORD, until
 
 from live.loop import BackgroundLoop
 from live.server import APP_ROLE, SANDBOX, LiveError
@@ -28,8 +29,6 @@ from sim.trace import Ev
 
 pytestmark = pytest.mark.live
 
-PASSWORD = "hunter2-never-shown"
-HANG_S = 90.0   # a guard against a hung test, not a measurement
 COUNTERS = ("arrived", "completed", "timed_out", "errors", "leaked", "connects")
 
 
@@ -43,18 +42,6 @@ def loop() -> Iterator[BackgroundLoop]:
     background = BackgroundLoop()
     yield background
     background.stop()
-
-
-def until(session: LiveSession, wanted: Callable[[Snapshot], bool], what: str) -> Snapshot:
-    """Poll snapshots as a UI fragment does, until one is `wanted`."""
-    deadline = time.monotonic() + HANG_S
-    while time.monotonic() < deadline:
-        snap = session.snapshot()
-        if wanted(snap):
-            return snap
-        assert not snap.finished, f"the run ended before {what}: {snap}"
-        time.sleep(0.02)
-    raise AssertionError(f"no snapshot with {what}: {session.snapshot()}")
 
 
 def finish(session: LiveSession) -> Snapshot:

@@ -18,6 +18,7 @@ from pathlib import Path
 import live_scenarios
 import psutil
 import pytest
+from live_scenarios import HANG_S, PASSWORD, until
 
 from live.server import LiveError
 from live.worker import RemoteSession, Worker
@@ -25,7 +26,6 @@ from sim.scenario import Scenario
 
 pytestmark = pytest.mark.live
 
-HANG_S = 90.0
 
 
 def short(**top: object) -> Scenario:
@@ -50,9 +50,7 @@ def going(w: Worker) -> RemoteSession:
     """A 30 s run in the worker, once it has completed a few requests (so its connections are open)."""
     session = w.session(short(duration_s=30.0))
     session.start()
-    deadline = time.monotonic() + HANG_S
-    while session.snapshot().completed < 3 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    until(session, lambda s: s.completed >= 3, "3 requests completed")
     return session
 
 
@@ -97,7 +95,7 @@ def test_stop_cancels_a_run_in_the_worker(worker: Worker) -> None:
 
 
 def test_a_bad_database_url_fails_with_the_password_masked(worker: Worker) -> None:
-    session = worker.session(short(), database_url="postgresql://app:hunter2-never-shown@127.0.0.1:1/db")
+    session = worker.session(short(), database_url=f"postgresql://app:{PASSWORD}@127.0.0.1:1/db")
     session.start()
     assert session.wait(HANG_S)
     snap = session.snapshot()
@@ -109,12 +107,7 @@ def test_a_bad_database_url_fails_with_the_password_masked(worker: Worker) -> No
 def test_faults_on_demand_and_the_server_view_answer_through_the_pipe(worker: Worker) -> None:
     session = worker.session(short(duration_s=30.0, rate=30))
     session.start()
-    deadline = time.monotonic() + HANG_S
-    while session.snapshot().phase != "running" and time.monotonic() < deadline:
-        time.sleep(0.05)
-    while session.snapshot().idle == 0 and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert session.snapshot().idle > 0
+    until(session, lambda s: s.phase == "running" and s.idle > 0, "idle connections")
     rows = session.server_view()
     assert rows and all("state" in row for row in rows)
     killed = session.kill_idle_now()
