@@ -37,7 +37,7 @@ def sim_inputs(scenario: Scenario, live: LiveResult) -> Scenario:
     overrides: dict[str, Any] = {}
     if live.costs is not None:
         overrides |= {"database.connect_ms": live.costs.connect_ms, "database.rtt_ms": live.costs.rtt_ms}
-    if live.server.startswith("embedded") and scenario.workload.cpu_fraction > 0:
+    if live.sandbox and scenario.workload.cpu_fraction > 0:
         overrides["database.cores"] = os.cpu_count() or 1
     return scenario.with_overrides(overrides) if overrides else scenario
 

@@ -71,6 +71,7 @@ class LiveResult:
     left_open: int         # this run's connections still on the server after cleanup (should be 0)
     cancelled: bool = False
     costs: Costs | None = None  # what a connect and a round trip really cost here (scenario clock)
+    sandbox: bool = False       # on the lab's embedded server (this machine's cores), not DATABASE_URL
 
 
 def check(scenario: Scenario, target: Target | None = None) -> None:
@@ -206,7 +207,7 @@ class LiveRun:
     def _result(self, started: float, end_s: float, left_open: int, cancelled: bool) -> LiveResult:
         return LiveResult(
             self.scenario, self.recorder.trace, self.recorder.arrived, end_s, time.monotonic() - started,
-            self.display, self.name, self.scale, left_open, cancelled, self.costs)
+            self.display, self.name, self.scale, left_open, cancelled, self.costs, not self.external)
 
     async def _lease(self) -> Lease:
         """Borrow a sandbox server (it may have to start first); given back even if cancelled meanwhile."""

@@ -9,9 +9,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from live_scenarios import PASSWORD
+from live_scenarios import PASSWORD, short
 
+from live.compare import sim_inputs
+from live.runner import LiveResult
 from live.server import APP_ROLE, SANDBOX
+from sim.trace import Trace
 
 pytestmark = pytest.mark.live
 
@@ -78,3 +81,12 @@ def test_calibrate_prints_database_values() -> None:
     assert "[database]" in lines
     values = dict(line.split(" = ") for line in lines if " = " in line)
     assert float(values["connect_ms"]) > 0 and float(values["rtt_ms"]) > 0
+
+
+@pytest.mark.parametrize("sandbox", [True, False])
+def test_the_simulation_of_a_sandbox_run_gets_this_machines_cores(sandbox: bool) -> None:
+    """A sandbox shares this machine's cores with the traffic; somebody's server has its own, unknown here."""
+    scenario = short({"kind": "asyncpg"}, workload={"cpu_fraction": 0.5})
+    live = LiveResult(scenario, Trace(), 0, 2.0, 2.0, "a server", "a run", 1.0, 0, sandbox=sandbox)
+    cores = sim_inputs(scenario, live).database.cores
+    assert cores == ((os.cpu_count() or 1) if sandbox else scenario.database.cores)
