@@ -12,8 +12,8 @@ from __future__ import annotations
 import streamlit as st
 
 from app import i18n
-from app.i18n import tr
 from app.state import DEFAULT_PRESET, from_url, overrides
+from app.ui import t
 from sim.scenario import Scenario, load_preset, preset_names
 
 
@@ -37,8 +37,8 @@ def language_picker() -> None:
     ss = st.session_state
     codes = list(i18n.LANGUAGES)
     with st.container(horizontal=True, horizontal_alignment="right", vertical_alignment="center"):
-        st.markdown(":material/translate:", help=tr(ss.lang, "app.language_help"), width="content")
-        picked = st.selectbox(tr(ss.lang, "app.language"), codes, index=codes.index(ss.lang),
+        st.markdown(":material/translate:", help=t("app.language_help"), width="content")
+        picked = st.selectbox(t("app.language"), codes, index=codes.index(ss.lang),
                               format_func=i18n.LANGUAGES.__getitem__, key="app.language",
                               label_visibility="collapsed", width=180)
     if picked != ss.lang:
@@ -62,7 +62,7 @@ def preset_picker(key: str) -> None:
     """Pick a preset to start from; picking one redraws every control from it."""
     ss = st.session_state
     names = preset_names()
-    picked = st.selectbox(tr(ss.get("lang", i18n.DEFAULT), "playground.preset"), names,
+    picked = st.selectbox(t("playground.preset"), names,
                           index=names.index(ss.preset), key=f"{key}.preset.v{ss.version}")
     if picked != ss.preset:
         load(picked)
