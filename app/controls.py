@@ -133,11 +133,11 @@ OWNED = {"pool": ("pool.",), "traffic": ("workload.phases",), "faults": ("faults
 
 @dataclass(frozen=True)
 class OpenGroup:
-    """The group whose controls are on screen, the values they were drawn from, and their keys' prefix."""
+    """The group whose controls are on screen, the values they were drawn from, and which drawing it is."""
 
     group: str
     start: Flat
-    key: str
+    generation: int   # a new one for each drawing from new values: its widgets get keys of their own
 
 
 def grouped_controls(current: Scenario, key: str, t: Translate,
@@ -158,23 +158,18 @@ def grouped_controls(current: Scenario, key: str, t: Translate,
     group, tab = lazy_tabs(tabs_key, GROUPS, lambda g: t(f"controls.group.{g}"))
     shown: OpenGroup | None = ss.get(f"{key}.open")
     if shown is None or returning:
-        generation = 0 if shown is None else _generation(shown) + 1
         start = ss.get(f"{key}.held") or flatten(current.to_dict())
-        shown = OpenGroup(group, start, f"{key}.{generation}")
+        shown = OpenGroup(group, start, 0 if shown is None else shown.generation + 1)
     elif shown.group != group:
         holder = st.empty()
         with holder.container():
-            *_, held = _read(Form(shown.key, t), shown.start, shown.group)
+            *_, held = _read(Form(f"{key}.{shown.generation}", t), shown.start, shown.group)
         holder.empty()
-        shown = OpenGroup(group, held, f"{key}.{_generation(shown) + 1}")
+        shown = OpenGroup(group, held, shown.generation + 1)
     ss[f"{key}.open"] = shown
     with tab:
-        scenario, error, ss[f"{key}.held"] = _read(Form(shown.key, t), shown.start, group)
+        scenario, error, ss[f"{key}.held"] = _read(Form(f"{key}.{shown.generation}", t), shown.start, group)
     return scenario, error
-
-
-def _generation(shown: OpenGroup) -> int:
-    return int(shown.key.rsplit(".", 1)[1])
 
 
 def field_controls(scenario: Scenario, key: str, t: Translate,
