@@ -11,12 +11,15 @@ import json
 import sys
 from typing import IO, Any, NoReturn
 
+from sim import budget
 from sim.errors import LibraryError
 from sim.metrics import summarize_run
 from sim.model import run
 from sim.scenario import Scenario, ScenarioError, load, load_preset, preset_names
+from sim.trace import Trace
 
 EXIT_INVALID = 2
+DEFAULT_LIMIT = 2_000_000   # work units (budget.work): about a minute and under 1 GB on a small machine
 
 
 class Parser(argparse.ArgumentParser):
@@ -47,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     run_p.add_argument("--requests", type=int, metavar="N", help="stop arrivals after N requests")
     run_p.add_argument("--json", action="store_true", help="print one JSON object")
     run_p.add_argument("--trace", metavar="CSV", help="also write the event trace to this file")
+    run_p.add_argument("--limit", type=int, default=DEFAULT_LIMIT, metavar="N",
+                       help=f"refuse a run expected to be more than N requests and connections "
+                            f"(default {DEFAULT_LIMIT:,}); raise it for a bigger run on purpose")
     sub.add_parser("presets", help="list the presets")
     return parser
 
@@ -69,17 +75,32 @@ def _main(argv: list[str] | None) -> int:
         if args.requests is not None and args.requests < 1:
             raise ScenarioError(f"--requests = {args.requests}: must be a whole number of at least 1")
         scenario = scenario_from_args(args)
+        limit = budget.Limit(args.limit, advice=f"To run it anyway: --limit {_above(scenario, args)}")
+        budget.check(scenario, limit, args.requests)
         trace_out = open_trace(args.trace)
+        result = run(scenario, args.requests)
+        metrics = summarize_run(result)
+        if trace_out is not None:
+            write_trace(result.trace, trace_out, args.trace)
     except ScenarioError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_INVALID
-    result = run(scenario, args.requests)
-    metrics = summarize_run(result)
-    if trace_out is not None:
-        with trace_out:
-            result.trace.write_csv(trace_out)
     print(json.dumps(metrics, indent=2) if args.json else format_table(metrics))
     return 0
+
+
+def _above(scenario: Scenario, args: argparse.Namespace) -> int:
+    """A --limit that would let this run through."""
+    return int(budget.work(scenario, args.requests).units) + 1
+
+
+def write_trace(trace: Trace, out: IO[str], path: str) -> None:
+    """Write and close the --trace file; a full disk is an input error, not a traceback."""
+    try:
+        with out:
+            trace.write_csv(out)
+    except OSError as e:
+        raise ScenarioError(f"--trace = {path}: cannot write there ({e.strerror})") from None
 
 
 def open_trace(path: str | None) -> IO[str] | None:

@@ -18,6 +18,7 @@ import copy
 import dataclasses
 import functools
 import math
+import reprlib
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,10 +27,17 @@ from typing import Any, ClassVar
 import tomli_w
 
 PRESETS_DIR = Path(__file__).resolve().parent.parent / "presets"
+MAX_TEXT_BYTES = 256 * 1024  # a scenario file or one --set value; presets are under 2 KB
+MAX_DEPTH = 6                # tables and lists inside each other: a scenario needs 4 (phases in workload)
+MAX_ITEMS = 100              # phases or faults in one scenario
 
 
 class ScenarioError(ValueError):
     """An invalid scenario, explained in one line that names the field."""
+
+
+class NotToml(ScenarioError):
+    """Text that does not parse as TOML (a `--set` value then stands as plain text)."""
 
 
 @dataclass(frozen=True)
@@ -271,8 +279,8 @@ class Fault:
 
 @dataclass(frozen=True)
 class Scenario:
-    name: str = _f("scenario", str, doc="short name, used in file names and application_name")
-    description: str = _f("", str, doc="what the scenario shows, in one or two sentences")
+    name: str = _f("scenario", str, hi=100, doc="short name, used in file names and application_name")
+    description: str = _f("", str, hi=2000, doc="what the scenario shows, in one or two sentences")
     seed: int = _f(1, int, 0, 2**32 - 1, doc="random seed; same seed, same run")
     duration_s: float = _f(60.0, float, 0.001, 86_400, unit="s", doc="how long requests arrive")
     workload: Workload = field(default_factory=Workload)
@@ -326,20 +334,23 @@ def _check_value(path: str, value: Any, spec: Spec) -> Any:
     if spec.type is bool:
         if isinstance(value, bool):
             return value
-        raise ScenarioError(f"{path} = {value!r}: must be true or false")
+        raise ScenarioError(f"{path} = {show(value)}: must be true or false")
     if spec.type is str:
         if not isinstance(value, str):
-            raise ScenarioError(f"{path} = {value!r}: must be text")
+            raise ScenarioError(f"{path} = {show(value)}: must be text")
         if spec.choices and value not in spec.choices:
-            raise ScenarioError(f"{path} = {value!r}: must be one of {', '.join(spec.choices)}")
+            raise ScenarioError(f"{path} = {show(value)}: must be one of {', '.join(spec.choices)}")
+        if spec.hi is not None and len(value) > spec.hi:
+            raise ScenarioError(f"{path} = {show(value)}: must be text of at most {_num(spec.hi)} characters "
+                                f"(it has {len(value)})")
         return value
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ScenarioError(f"{path} = {value!r}: must be {_allowed(spec)}")
+        raise ScenarioError(f"{path} = {show(value)}: must be {_allowed(spec)}")
     if isinstance(value, float) and not math.isfinite(value):
-        raise ScenarioError(f"{path} = {value!r}: must be {_allowed(spec)}")
+        raise ScenarioError(f"{path} = {show(value)}: must be {_allowed(spec)}")
     if spec.type is int:
         if isinstance(value, float) and not value.is_integer():
-            raise ScenarioError(f"{path} = {value!r}: must be {_allowed(spec)}")
+            raise ScenarioError(f"{path} = {show(value)}: must be {_allowed(spec)}")
         value = int(value)
     else:
         value = float(value)
@@ -353,7 +364,18 @@ def _check_value(path: str, value: Any, spec: Spec) -> Any:
 def _allowed(spec: Spec) -> str:
     if spec.choices:
         return "one of " + ", ".join(spec.choices)
+    if spec.type is str:
+        return "text" if spec.hi is None else f"text of at most {_num(spec.hi)} characters"
     return _describe_range(spec)
+
+
+_SHOW = reprlib.Repr()
+_SHOW.maxlevel, _SHOW.maxstring, _SHOW.maxother, _SHOW.maxlist, _SHOW.maxdict = 2, 60, 60, 4, 4
+
+
+def show(value: Any) -> str:
+    """A value as a message quotes it: short, whatever its size or depth (it may come from a link)."""
+    return _SHOW.repr(value)
 
 
 def specs(cls: type) -> dict[str, Spec]:
@@ -363,7 +385,7 @@ def specs(cls: type) -> dict[str, Spec]:
 
 def _build(cls: type, raw: Any, path: str, nested: dict[str, Any] | None = None) -> Any:
     if not isinstance(raw, dict):
-        raise ScenarioError(f"{path} = {raw!r}: must be a table of settings")
+        raise ScenarioError(f"{path or 'the scenario'} = {show(raw)}: must be a table of settings")
     nested = nested or {}
     known = specs(cls)
     values: dict[str, Any] = {}
@@ -380,11 +402,11 @@ def _build(cls: type, raw: Any, path: str, nested: dict[str, Any] | None = None)
 
 def _build_pool(raw: Any, path: str) -> PoolConfig:
     if not isinstance(raw, dict):
-        raise ScenarioError(f"{path} = {raw!r}: must be a table of settings")
+        raise ScenarioError(f"{path} = {show(raw)}: must be a table of settings")
     raw = dict(raw)
     kind = raw.pop("kind", "sqlalchemy")
-    if kind not in POOL_KINDS:
-        raise ScenarioError(f"{path}.kind = {kind!r}: must be one of {', '.join(POOL_KINDS)}")
+    if not isinstance(kind, str) or kind not in POOL_KINDS:
+        raise ScenarioError(f"{path}.kind = {show(kind)}: must be one of {', '.join(POOL_KINDS)}")
     cls = POOL_KINDS[kind]
     for key in raw:
         if key not in specs(cls):
@@ -407,13 +429,16 @@ def _build_pool(raw: Any, path: str) -> PoolConfig:
 def _build_list(item_cls: type) -> Any:
     def build(raw: Any, path: str) -> tuple[Any, ...]:
         if not isinstance(raw, list):
-            raise ScenarioError(f"{path} = {raw!r}: must be a list of tables")
+            raise ScenarioError(f"{path} = {show(raw)}: must be a list of tables")
+        if len(raw) > MAX_ITEMS:
+            raise ScenarioError(f"{path}: {len(raw)} items; at most {MAX_ITEMS}")
         return tuple(_build(item_cls, item, f"{path}.{i}") for i, item in enumerate(raw))
     return build
 
 
 def from_dict(raw: dict[str, Any]) -> Scenario:
     """Validate a parsed TOML document and build the scenario it describes."""
+    _check_depth(raw)
     hold = lambda v, p: _build(Hold, v, p)  # noqa: E731
     sections = {
         "workload": lambda v, p: _build(Workload, v, p, {"phases": _build_list(Phase), "hold": hold}),
@@ -425,6 +450,18 @@ def from_dict(raw: dict[str, Any]) -> Scenario:
     scenario = _build(Scenario, raw, "", sections)
     _check_across(scenario)
     return scenario
+
+
+def _check_depth(raw: Any) -> None:
+    """Refuse tables and lists nested beyond any scenario's shape before anything walks them."""
+    todo: list[tuple[Any, int]] = [(raw, 0)]
+    while todo:
+        node, depth = todo.pop()
+        if depth > MAX_DEPTH:
+            raise ScenarioError(f"tables and lists are nested more than {MAX_DEPTH} deep; "
+                                "a scenario needs at most 4")
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        todo += [(child, depth + 1) for child in children if isinstance(child, dict | list)]
 
 
 def _check_across(s: Scenario) -> None:
@@ -448,20 +485,36 @@ def _check_across(s: Scenario) -> None:
 # ------------------------------------------------------------------- load/save
 
 def load(path: str | Path) -> Scenario:
+    """A scenario file: read up to MAX_TEXT_BYTES (a device such as /dev/zero never ends), UTF-8."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as f:
+            data = f.read(MAX_TEXT_BYTES + 1)
     except OSError as e:
-        raise ScenarioError(f"{path}: cannot read the scenario file ({e.strerror})") from e
+        raise ScenarioError(f"{path}: cannot read the scenario file ({e.strerror})") from None
+    if len(data) > MAX_TEXT_BYTES:
+        raise ScenarioError(f"{path}: larger than {MAX_TEXT_BYTES // 1024} KB; a scenario is a few lines")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ScenarioError(f"{path}: not UTF-8 text (byte {e.start}); save the scenario as UTF-8") from None
     return loads(text, source=str(path))
 
 
 def loads(text: str, source: str = "scenario") -> Scenario:
+    return from_dict(parse_toml(text, source))
+
+
+def parse_toml(text: str, source: str) -> dict[str, Any]:
+    """TOML text of bounded size; every way it can be malformed is a ScenarioError."""
+    if len(text) > MAX_TEXT_BYTES:
+        raise ScenarioError(f"{source}: longer than {MAX_TEXT_BYTES // 1024} KB; a scenario is a few lines")
     try:
-        raw = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise ScenarioError(f"{source}: not valid TOML ({e})") from e
-    return from_dict(raw)
+        raise NotToml(f"{source}: not valid TOML ({e})") from None
+    except RecursionError:
+        raise ScenarioError(f"{source}: tables and lists are nested too deeply") from None
 
 
 def preset_names() -> list[str]:
@@ -496,11 +549,11 @@ def to_dict(obj: Any) -> Any:
 
 # ------------------------------------------------------------------- overrides
 
-def parse_value(text: str) -> Any:
+def parse_value(text: str, source: str = "--set value") -> Any:
     """`--set` values are TOML (`20`, `true`, `[{at_s=1, rate_per_s=5}]`); else plain text."""
     try:
-        return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
+        return parse_toml(f"v = {text}", source)["v"]
+    except NotToml:
         return text
 
 
@@ -518,7 +571,7 @@ def apply_overrides(raw: dict[str, Any], assignments: list[str] | dict[str, Any]
             key, sep, value = item.partition("=")
             if not sep or not key.strip():
                 raise ScenarioError(f"--set {item!r}: must look like section.field=value")
-            pairs.append((key.strip(), parse_value(value.strip())))
+            pairs.append((key.strip(), parse_value(value.strip(), f"--set {key.strip()}")))
     out = copy.deepcopy(raw)
     for key, value in pairs:
         if key == "pool.kind" and out.get("pool", {}).get("kind", "sqlalchemy") != value:

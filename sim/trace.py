@@ -101,6 +101,12 @@ class Trace:
     def __len__(self) -> int:
         return len(self._t)
 
+    @property
+    def nbytes(self) -> int:
+        """The memory its rows take (what a cache of runs counts)."""
+        return sum(col.itemsize * len(col) for col in (self._t, self._instance, self._request, self._conn,
+                                                          self._kind, self._reason))
+
     def columns(self) -> dict[str, np.ndarray]:
         """Zero-copy numpy views of the columns, sorted by time if they are not already."""
         typed = (("t", self._t, np.float64), ("instance", self._instance, np.int16),
