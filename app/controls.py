@@ -17,7 +17,7 @@ from typing import Any
 import streamlit as st
 
 from app.state import field_spec, flatten
-from app.ui import lazy_tabs
+from app.ui import lazy_tabs, plain
 from sim.scenario import (
     POOL_KINDS,
     App,
@@ -200,7 +200,7 @@ def _checked(form: Form, base: Flat) -> tuple[Scenario | None, str | None, Flat]
             path = path.rsplit(".", 1)[0]
         slot = form.slots.get(path)
         if slot is not None:
-            slot.error(message, icon=":material/error:")
+            slot.error(plain(message), icon=":material/error:")
         return None, message, held
 
 

@@ -4,6 +4,10 @@ The run itself lives in the live lab's worker process; the page keeps only its
 `RemoteSession` in session_state, and a fragment polls the session's snapshot
 twice a second (never a Streamlit call from the worker). When the run ends
 the fragment reruns the whole page once, which then draws the result.
+
+A run belongs to its browser session: when the session ends (the tab is
+closed, the connection lost), Streamlit releases the session's resources and
+the run is stopped, so nobody's closed tab keeps a server busy.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from collections.abc import Callable
 import streamlit as st
 
 from app.background import live_worker
-from app.ui import num, t
+from app.ui import num, plain, t
 from live.runner import SIMULATION_ONLY
 from live.server import LiveError
 from live.session import Snapshot
@@ -28,6 +32,17 @@ def refuse_simulation_only(scenario: Scenario) -> None:
         st.stop()
 
 
+def _stop_all(runs: list[RemoteSession]) -> None:
+    for run in runs:
+        run.stop()
+
+
+@st.cache_resource(scope="session", on_release=_stop_all, show_spinner=False)
+def _runs_of_this_session() -> list[RemoteSession]:
+    """The live runs started from this browser session; stopped when it ends."""
+    return []
+
+
 def run_button(key: str, label: str, scenario: Scenario, database_url: str | None, **options: object) -> bool:
     """The run button; whether a run of this page is going on now."""
     session: RemoteSession | None = st.session_state.get(f"{key}.session")
@@ -36,9 +51,10 @@ def run_button(key: str, label: str, scenario: Scenario, database_url: str | Non
         try:
             session = live_worker().session(scenario, database_url, **options)  # type: ignore[arg-type]
         except LiveError as e:
-            st.error(str(e))
+            st.error(plain(e))
             return False
         session.start()
+        _runs_of_this_session().append(session)
         st.session_state[f"{key}.session"] = session
         running = True
     return running

@@ -14,7 +14,7 @@ from typing import Any
 import streamlit as st
 
 from app import charts, i18n, taxi
-from app.ui import lang, lazy_tabs, num, pct, shown, t
+from app.ui import file_stem, lang, lazy_tabs, num, pct, shown, t
 from sim.errors import LibraryError
 from sim.scenario import Scenario
 from sim.trace import EV_NAMES, WHY_NAMES, Trace
@@ -144,9 +144,10 @@ def trace_table(trace: Trace, key: str) -> None:
 
 def downloads(trace: Trace, scenario: Scenario, metrics: dict[str, Any], key: str) -> None:
     cols = st.columns(3)
-    cols[0].download_button(t("results.download_scenario"), scenario.to_toml(), f"{scenario.name}.toml",
+    stem = file_stem(scenario.name)
+    cols[0].download_button(t("results.download_scenario"), scenario.to_toml(), f"{stem}.toml",
                             "application/toml", key=f"{key}.dl.toml")
-    cols[1].download_button(t("results.download_trace"), trace.to_csv, f"{scenario.name}-trace.csv",
+    cols[1].download_button(t("results.download_trace"), trace.to_csv, f"{stem}-trace.csv",
                             "text/csv", key=f"{key}.dl.csv")
     cols[2].download_button(t("results.download_metrics"), json.dumps(metrics, indent=2),
-                            f"{scenario.name}-metrics.json", "application/json", key=f"{key}.dl.json")
+                            f"{stem}-metrics.json", "application/json", key=f"{key}.dl.json")

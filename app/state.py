@@ -22,10 +22,13 @@ from sim.scenario import (
     from_dict,
     load_preset,
     preset_names,
+    show,
     specs,
 )
 
 DEFAULT_PRESET = "burst-into-overflow"
+MAX_SETS = 64           # assignments a link may carry (a scenario has about 40 fields)
+MAX_SET_CHARS = 2_000   # one assignment's length
 
 
 def flatten(node: Any, prefix: str = "") -> dict[str, Any]:
@@ -88,9 +91,15 @@ def from_url(preset: str | None, sets: list[str]) -> tuple[Scenario, str, list[s
     problems: list[str] = []
     name = preset if preset in preset_names() else DEFAULT_PRESET
     if preset and preset != name:
-        problems.append(f"preset = {preset!r}: no such preset (see the list of presets)")
+        problems.append(f"preset = {show(preset)}: no such preset (see the list of presets)")
     scenario = load_preset(name)
+    if len(sets) > MAX_SETS:
+        problems.append(f"set: {len(sets)} assignments; a link may carry {MAX_SETS}, the rest are left out")
+        sets = sets[:MAX_SETS]
     for assignment in sets:
+        if len(assignment) > MAX_SET_CHARS:
+            problems.append(f"set = {show(assignment)}: longer than {MAX_SET_CHARS:,} characters, left out")
+            continue
         try:
             scenario = apply(scenario, [assignment])
         except ScenarioError as e:

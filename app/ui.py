@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -9,6 +10,24 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from app import i18n
+
+_MARKUP = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&=\"'])")
+
+
+def plain(text: object) -> str:
+    """Text from a link, a file or an exception, for a place that renders Markdown: shown as itself.
+
+    Every sign that Markdown (or Streamlit's extensions: `:red[...]`, `$math$`)
+    could act on is escaped, so `![i](http://host/pixel.png)` is not an image
+    fetched by every visitor's browser, `***:***` does not turn into emphasis,
+    and no HTML or link is drawn. Line breaks become spaces: one line.
+    """
+    return _MARKUP.sub(r"\\\1", " ".join(str(text).split()))
+
+
+def file_stem(name: str) -> str:
+    """A scenario's name as a download's file name: letters, digits and dashes only."""
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-")[:60] or "scenario"
 
 
 def lang() -> str:

@@ -6,7 +6,7 @@ import streamlit as st
 
 from app.live_panel import finished, follow, refuse_simulation_only, run_button
 from app.results import chart_figure, metric_cards
-from app.ui import lang, num, t
+from app.ui import lang, num, plain, t
 from live.compare import ROWS, SideBySide, pick, side_by_side
 from live.runner import LiveResult
 from live.session import Snapshot
@@ -25,7 +25,7 @@ DATABASE_URL = os.environ.get("DATABASE_URL") or None
 st.title(t("compare.title"))
 st.caption(t("compare.intro"))
 scenario = ss.scenario
-st.markdown(t("live.scenario", name=scenario.name, kind=scenario.pool.kind,
+st.markdown(t("live.scenario", name=plain(scenario.name), kind=scenario.pool.kind,
               duration=num(scenario.duration_s, 1)))
 refuse_simulation_only(scenario)
 running = run_button("compare", t("compare.run"), scenario, DATABASE_URL, measure_costs=True)
@@ -42,7 +42,7 @@ if session is None:
     st.stop()
 live, snap = session.result, session.snapshot()
 if live is None or snap.phase == "failed":
-    st.error(snap.error or t("live.failed"))
+    st.error(plain(snap.error) if snap.error else t("live.failed"))
     st.stop()
 if snap.phase == "cancelled":
     st.warning(t("compare.cancelled"))   # half a live run beside a whole simulation compares nothing
@@ -51,7 +51,7 @@ if snap.phase == "cancelled":
 both = simulated_beside(live.application_name, live)
 fed, sim_metrics, live_metrics = both.fed, both.sim_metrics, both.live_metrics
 st.caption(t("compare.costs", connect=num(fed.database.connect_ms, 2), rtt=num(fed.database.rtt_ms, 2),
-             server=live.server))
+             server=plain(live.server)))
 
 left, right = st.columns(2)
 with left:

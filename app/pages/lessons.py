@@ -14,9 +14,10 @@ from app.background import live_worker
 from app.controls import field_controls
 from app.lessons import Block, Figures
 from app.results import metric_cards, taxi_figure
-from app.runs import simulate_scenario
-from app.ui import lang, num, pct, shown, t
+from app.runs import refuse, simulate_scenario
+from app.ui import lang, num, pct, plain, shown, t
 from live.server import LiveError
+from sim.budget import TooMuchWork
 from sim.scenario import ScenarioError
 
 MEASURE_DELAYS_MS = (0.0, 1.0, 10.0)   # a socket on this machine, a datacentre, a region away
@@ -40,9 +41,13 @@ def scenario_block(block: Block, slug: str, figs: Figures) -> None:
         only = tuple(data.get("controls", []))
         scenario, error = field_controls(base, key=key, t=t, only=only) if only else (base, None)
         if scenario is None:
-            st.error(error)
+            st.error(plain(error))
             return
-        trace, end_s, metrics = simulate_scenario(scenario)
+        try:
+            trace, end_s, metrics = simulate_scenario(scenario)
+        except TooMuchWork as e:
+            refuse(e, scenario, key)
+            return
         metric_cards(metrics)
         cols = st.columns(3)
         show = cols[0].toggle(t("lessons.show_taxi"), key=f"{key}.taxi")
@@ -109,7 +114,7 @@ def measure_block(block: Block, slug: str) -> None:
                     st.session_state[key] = str(e)
         result = st.session_state.get(key)
         if isinstance(result, str):
-            st.error(t("lessons.measure_failed", message=result))
+            st.error(t("lessons.measure_failed", message=plain(result)))
         elif result is not None:
             server, rows = result
             st.dataframe(pd.DataFrame([{
@@ -118,7 +123,7 @@ def measure_block(block: Block, slug: str) -> None:
                 t("lessons.col.query"): num(r.query_ms, 2),
                 t("lessons.col.ratio"): num(r.connect_ms / r.query_ms if r.query_ms else 0.0, 0),
             } for r in rows]), hide_index=True, width="stretch")
-            st.caption(t("lessons.measured", server=server, samples=MEASURE_SAMPLES,
+            st.caption(t("lessons.measured", server=plain(server), samples=MEASURE_SAMPLES,
                          queries=3 * MEASURE_SAMPLES))
 
 
@@ -130,7 +135,7 @@ def show_lesson(slug: str, path: Path) -> None:
             raise ValueError("; ".join(problems))
         figs = lessons.figures(segments, metrics_of)
     except (ValueError, ScenarioError, KeyError, TypeError) as e:
-        st.error(t("lessons.bad_file", message=str(e)))
+        st.error(t("lessons.bad_file", message=plain(e)))
         return
     for segment in segments:
         try:
@@ -145,10 +150,10 @@ def show_lesson(slug: str, path: Path) -> None:
             elif segment.kind == "measure":
                 measure_block(segment, slug)
         except KeyError as e:
-            st.error(t("lessons.bad_figure", message=str(e.args[0])))
+            st.error(t("lessons.bad_figure", message=plain(e.args[0])))
         except Exception as e:  # one broken block must not take the lesson down
             st.error(t("lessons.bad_block", n=getattr(segment, "id", "?"),
-                       message=f"{type(e).__name__}: {e}"))
+                       message=plain(f"{type(e).__name__}: {e}")))
 
 
 files = lessons.lesson_files(lang())

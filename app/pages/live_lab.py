@@ -9,7 +9,7 @@ from app import frame
 from app.background import live_worker
 from app.live_panel import finished, follow, refuse_simulation_only, run_button
 from app.results import show_results
-from app.ui import num, t
+from app.ui import num, plain, t
 from live.server import LiveError, external
 from live.session import Snapshot
 from live.worker import RemoteSession
@@ -25,19 +25,19 @@ st.caption(t("live.intro"))
 # -- which server
 if DATABASE_URL:
     try:
-        st.info(t("live.server_external", server=external(DATABASE_URL).display))
+        st.info(t("live.server_external", server=plain(external(DATABASE_URL).display)))
     except LiveError as e:
-        st.error(str(e))
+        st.error(plain(e))
         st.stop()
 else:
     try:
         started = live_worker().targets()
     except LiveError as e:
-        st.error(str(e))
+        st.error(plain(e))
         st.stop()
     if started:
         target = started[0]
-        st.info(t("live.server_sandbox", server=target.display,
+        st.info(t("live.server_sandbox", server=plain(target.display),
                   started=datetime.fromtimestamp(target.started_at).strftime("%H:%M:%S")))
     else:
         st.info(t("live.server_sandbox_later"))
@@ -47,7 +47,7 @@ frame.preset_picker("live")
 scenario = ss.scenario
 frame.remember(scenario)
 cols = st.columns([2, 1, 1])
-cols[0].markdown(t("live.scenario", name=scenario.name, kind=scenario.pool.kind,
+cols[0].markdown(t("live.scenario", name=plain(scenario.name), kind=scenario.pool.kind,
                    duration=num(scenario.duration_s, 1)))
 scale = cols[1].select_slider(t("live.time_scale"), [1.0, 2.0, 4.0, 8.0], value=1.0, key="live.scale",
                               help=t("live.time_scale_help"))
@@ -80,9 +80,9 @@ def watch(session: RemoteSession, snap: Snapshot) -> None:
             session.stop()
         rows = session.server_view()
     except LiveError as e:
-        st.toast(str(e))
+        st.toast(plain(e))
         rows = []
-    st.caption(t("live.server_view", name=snap.application_name))
+    st.caption(t("live.server_view", name=plain(snap.application_name)))
     st.dataframe(rows, hide_index=True, width="stretch")
 
 
@@ -92,11 +92,11 @@ if session is not None:
     snap = session.snapshot()
     result = session.result
     if snap.phase == "failed" or result is None:
-        st.error(snap.error or t("live.failed"))
+        st.error(plain(snap.error) if snap.error else t("live.failed"))
     else:
         if snap.phase == "cancelled":
             st.warning(t("live.cancelled"))
-        st.success(t("live.done", server=result.server, name=result.application_name,
+        st.success(t("live.done", server=plain(result.server), name=plain(result.application_name),
                      wall=num(result.wall_seconds, 1), left=num(result.left_open, 0)))
         metrics = summarize(result.trace, result.scenario, result.end_s)
         show_results(result.trace, result.scenario, result.end_s, metrics, key="live",
