@@ -2,7 +2,7 @@
 
 Many people share one server. A run the page asks for is checked against
 `WEB_LIMIT` first (about 5 s of one core on a 2-core machine for the slowest
-kinds of run, `bench/sim_speed.py --web-limit` measures it), and one beyond
+kinds of run, as `bench/web_limit.py` measures), and one beyond
 it is refused with its figures and the command line that runs it instead.
 Runs are cached by the scenario's own text (seed included), so a control
 change back to an earlier value, or another visitor on the same preset,
