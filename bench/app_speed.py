@@ -20,16 +20,15 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench.served import CHROMIUM_ARGS, served_app  # noqa: E402
 
 
 def control_change(changes: int) -> tuple[float, float, int]:
@@ -63,23 +62,9 @@ def first_render(renders: int) -> float | None:
         return None
     if chromium is None:
         return None
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port",
-                             str(port), "--server.headless", "true"], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(120):
-            try:
-                urllib.request.urlopen(f"{url}/_stcore/health", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.5)
+    with served_app() as (url, _):
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium, args=[
-                "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run"])
+            browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1280, "height": 720})
             page.goto(f"{url}/playground")  # warm-up: imports and caches of the server process
             page.wait_for_selector(".stPlotlyChart .js-plotly-plot", timeout=120_000)
@@ -95,9 +80,6 @@ def first_render(renders: int) -> float | None:
                 page.close()
             browser.close()
         return statistics.median(times)
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 def main() -> int:

@@ -1,0 +1,106 @@
+"""Many visitors at once: N browser sessions open the playground together; their waits, the server's cost.
+
+Usage: python bench/load.py [--sessions 1 5 15] [--url URL --pid PID]
+
+Each session opens `/playground` with a preset of its own (so every one asks
+for a simulation, not a cached run), in one headless Chromium with a page per
+session, all at the same moment. Printed per N: the time until each page's
+script had finished and its taxi stand was drawn (median, 95th percentile,
+slowest), and the Streamlit process's CPU seconds and resident memory growth,
+in all and per session. The live lab's worker is a process of its own and is
+not counted. Without --url it starts the app itself (a fresh process per N,
+so each N starts with an empty cache: the figures are for a cold server);
+the first row is also the baseline the others are read against (ratios).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from the checkout
+
+from bench.served import CHROMIUM_ARGS, served_app
+from sim.scenario import preset_names
+
+
+async def open_sessions(url: str, n: int) -> list[float]:
+    """Seconds each of n sessions took to show the playground with its preset's run."""
+    from playwright.async_api import async_playwright
+
+    presets = preset_names()
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
+        pages = [await browser.new_page(viewport={"width": 1280, "height": 720}) for _ in range(n)]
+
+        async def one(i: int) -> float:
+            page = pages[i]
+            started = time.perf_counter()
+            await page.goto(f"{url}/playground?preset={presets[i % len(presets)]}&set=seed%3D{1000 + i}")
+            await page.wait_for_selector(".stPlotlyChart .js-plotly-plot", timeout=300_000)
+            await page.wait_for_selector('[data-test-script-state="notRunning"]', timeout=300_000)
+            return time.perf_counter() - started
+
+        times = await asyncio.gather(*(one(i) for i in range(n)))
+        await browser.close()
+    return list(times)
+
+
+def warm_up(url: str) -> None:
+    """One session first, so imports and the catalogs are loaded before anything is timed."""
+    asyncio.run(open_sessions(url, 1))
+
+
+def measure(url: str, server: psutil.Process, n: int) -> dict[str, float]:
+    cpu0 = sum(server.cpu_times()[:2])
+    rss0 = server.memory_info().rss
+    times = asyncio.run(open_sessions(url, n))
+    cpu = sum(server.cpu_times()[:2]) - cpu0
+    grown = (server.memory_info().rss - rss0) / 2**20
+    ordered = sorted(times)
+    return {"sessions": n, "median_s": round(statistics.median(times), 2),
+            "p95_s": round(ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))], 2),
+            "slowest_s": round(max(times), 2), "server_cpu_s": round(cpu, 2),
+            "cpu_per_session_s": round(cpu / n, 2), "rss_mb": round(server.memory_info().rss / 2**20),
+            "rss_growth_mb": round(grown), "rss_growth_per_session_mb": round(grown / n, 1)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sessions", type=int, nargs="+", default=[1, 5, 15], metavar="N")
+    parser.add_argument("--url", help="a running app (then --pid is its Streamlit process)")
+    parser.add_argument("--pid", type=int, help="the running app's process id")
+    args = parser.parse_args()
+    if shutil.which("chromium") is None:
+        print("needs Debian's chromium (apt-get install chromium) and playwright", file=sys.stderr)
+        return 2
+    rows = []
+    for n in args.sessions:
+        if args.url:
+            rows.append(measure(args.url, psutil.Process(args.pid), n))
+        else:
+            with served_app() as (url, proc):
+                warm_up(url)
+                rows.append(measure(url, psutil.Process(proc.pid), n))
+        r = rows[-1]
+        base = rows[0]
+        print(f"{n:3} sessions: render median {r['median_s']:5.2f} s, p95 {r['p95_s']:5.2f} s, slowest "
+              f"{r['slowest_s']:5.2f} s ({r['median_s'] / base['median_s']:4.1f}x the first row's median); "
+              f"server CPU {r['server_cpu_s']:5.2f} s ({r['cpu_per_session_s']:.2f} s a session), "
+              f"memory {r['rss_mb']} MB (+{r['rss_growth_mb']} MB, "
+              f"{r['rss_growth_per_session_mb']} MB a session)",
+              flush=True)
+    print(json.dumps(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

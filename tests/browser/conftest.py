@@ -1,0 +1,54 @@
+"""Chromium for the browser tests: Debian's, driven by Playwright (no browser download here)."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bench.served import CHROMIUM_ARGS
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+try:
+    from playwright import sync_api as playwright_api
+except ImportError:   # the browser tests are skipped (below)
+    playwright_api = None  # type: ignore[assignment]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Without playwright or Debian's chromium, the browser tests are skipped, saying which is missing."""
+    why = ""
+    if playwright_api is None:
+        why = "playwright is not installed (pip install -r requirements-dev.txt)"
+    elif not Path(CHROMIUM).exists():
+        why = "Debian's chromium is not installed (apt-get install chromium)"
+    for item in items:
+        if why and "tests/browser" in str(item.fspath):
+            item.add_marker(pytest.mark.skip(reason=why))
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    with playwright_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: object) -> Iterator[object]:
+    context = browser.new_context(viewport={"width": 1280, "height": 720})  # type: ignore[attr-defined]
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def settled(page: object, timeout_s: float = 60) -> None:
+    """Wait until the script has finished running and nothing is still loading."""
+    app = page.get_by_test_id("stApp")  # type: ignore[attr-defined]
+    playwright_api.expect(app).to_have_attribute("data-test-script-state", "notRunning",
+                                                 timeout=timeout_s * 1000)
+    page.wait_for_timeout(300)  # type: ignore[attr-defined]
