@@ -18,17 +18,26 @@ import streamlit as st
 
 from app.background import live_worker
 from app.ui import num, plain, t
-from live.runner import SIMULATION_ONLY
-from live.server import LiveError
+from live.runner import SIMULATION_ONLY, check
+from live.server import LiveError, external
 from live.session import Snapshot
 from live.worker import RemoteSession
 from sim.scenario import Scenario
 
 
-def refuse_simulation_only(scenario: Scenario) -> None:
-    """HikariCP and Go have no Python implementation: say so and stop the page."""
+def refuse_unrunnable(scenario: Scenario, database_url: str | None, time_scale: float = 1.0) -> None:
+    """A scenario the live lab will not run here: say why, before anything is asked of a server, and stop.
+
+    HikariCP and Go have no Python implementation; anything beyond the live
+    lab's limits (a day at 100,000 requests a second) is refused with its figures.
+    """
     if scenario.pool.kind in SIMULATION_ONLY:
         st.warning(t("live.simulation_only", kind=scenario.pool.kind))
+        st.stop()
+    try:
+        check(scenario, external(database_url) if database_url else None, time_scale)
+    except LiveError as e:
+        st.error(plain(e), icon=":material/block:")
         st.stop()
 
 

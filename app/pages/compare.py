@@ -4,7 +4,7 @@ import os
 
 import streamlit as st
 
-from app.live_panel import finished, follow, refuse_simulation_only, run_button
+from app.live_panel import finished, follow, refuse_unrunnable, run_button
 from app.results import chart_figure, metric_cards
 from app.ui import lang, num, plain, t
 from live.compare import ROWS, SideBySide, pick, side_by_side
@@ -27,7 +27,7 @@ st.caption(t("compare.intro"))
 scenario = ss.scenario
 st.markdown(t("live.scenario", name=plain(scenario.name), kind=scenario.pool.kind,
               duration=num(scenario.duration_s, 1)))
-refuse_simulation_only(scenario)
+refuse_unrunnable(scenario, DATABASE_URL)
 running = run_button("compare", t("compare.run"), scenario, DATABASE_URL, measure_costs=True)
 
 

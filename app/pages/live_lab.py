@@ -7,7 +7,7 @@ import streamlit as st
 
 from app import frame
 from app.background import live_worker
-from app.live_panel import finished, follow, refuse_simulation_only, run_button
+from app.live_panel import finished, follow, refuse_unrunnable, run_button
 from app.results import show_results
 from app.ui import num, plain, t
 from live.server import LiveError, external
@@ -54,7 +54,7 @@ scale = cols[1].select_slider(t("live.time_scale"), [1.0, 2.0, 4.0, 8.0], value=
 if cols[2].button(t("live.edit"), key="live.edit"):
     st.switch_page("app/pages/playground.py")
 
-refuse_simulation_only(scenario)
+refuse_unrunnable(scenario, DATABASE_URL, scale)
 running = run_button("live", t("live.run"), scenario, DATABASE_URL, time_scale=scale)
 
 

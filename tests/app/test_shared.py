@@ -144,3 +144,14 @@ def test_a_failed_run_is_not_cached_and_its_error_reaches_every_caller() -> None
     with pytest.raises(ValueError, match="boom"):
         cache.get("k", broken, size)
     assert cache.get("k", lambda: fake_run(1), size)[1] == 1.0
+
+
+def test_a_live_link_beyond_the_live_labs_limits_is_refused_before_run_is_offered() -> None:
+    """`rate 100000 for a day` once filled the worker's memory at 120-250 MB/s; it never reaches it now."""
+    at = app(preset="pooled", set=["workload.rate_per_s=100000", "duration_s=86400"])
+    at.run()
+    at.switch_page("app/pages/live_lab.py").run()
+    assert not at.exception
+    refusal = unescaped(" ".join(e.value for e in at.error))
+    assert "live lab" in refusal and "duration_s = 86400" in refusal
+    assert not [b for b in at.button if b.key == "live.run"]
