@@ -155,3 +155,14 @@ def test_a_live_link_beyond_the_live_labs_limits_is_refused_before_run_is_offere
     refusal = unescaped(" ".join(e.value for e in at.error))
     assert "live lab" in refusal and "duration_s = 86400" in refusal
     assert not [b for b in at.button if b.key == "live.run"]
+
+
+@pytest.mark.parametrize(("assignment", "words"), [
+    ("pool.kind={a=1}", "pool.kind = {'a': 1}: must be one of"),
+    ("name=" + "[" * 1900, "nested too deeply"),
+    ("workload=[1]", "workload = [1]: must be a table"),
+])
+def test_a_link_that_once_gave_a_traceback_opens_with_a_word(assignment: str, words: str) -> None:
+    at = playground(preset="pooled", set=[assignment])
+    assert words in unescaped(" ".join(w.value for w in at.warning))
+    assert at.metric   # the rest of the link opened and ran
