@@ -29,7 +29,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, unquote, unquote_plus, urlsplit
 
 from sim.scenario import Database, Scenario
 
@@ -52,18 +52,22 @@ def _userinfo(url: str) -> tuple[str, str, str] | None:
 
 
 def secrets_in(url: str) -> list[str]:
-    """Every form in which this URL's password could appear in a message."""
+    """Every form in which this URL's password could appear in a message, longest first."""
     found: list[str] = []
     parts = _userinfo(url)
     if parts is not None and ":" in parts[1]:
         found.append(parts[1].split(":", 1)[1])
     found += re.findall(r"(?i)password=([^&#]*)", url)
-    found += [unquote(s) for s in found]
+    found += [unquote(s) for s in found] + [unquote_plus(s) for s in found]
     return sorted({s for s in found if s}, key=len, reverse=True)
 
 
 def mask(url: str) -> str:
-    """The URL with its password replaced, safe to show (however oddly the URL is written)."""
+    """The URL with its password replaced, safe to show (however oddly the URL is written).
+
+    Only the password: the user, host, port, database and other parameters
+    stay readable, even where they share its characters.
+    """
     parts = _userinfo(url)
     if parts is None:
         return "<database URL>"
@@ -74,14 +78,50 @@ def mask(url: str) -> str:
     return f"{scheme}://{userinfo}@{rest}" if userinfo else f"{scheme}://{rest}"
 
 
+# where a password stands in a message: after `scheme://user:` up to its `@`, or as `password=` (a
+# query string's `&`-separated one, or libpq's keyword form, quoted or up to the next blank)
+_URL_PASSWORD = r"(://[^\s/@:]*:){}(?=@)"
+_KEY_PASSWORD = r"(?i)(\bpassword\s*=\s*)(['\"]?){}(?=\2(?:$|[&#\s,;)\]]))"
+_ANY_URL_PASSWORD = re.compile(r"(://[^\s/@:]*:)[^\s/@]+(?=@)")
+_ANY_KEY_PASSWORD = re.compile(r"(?i)(\bpassword\s*=\s*)(?:'[^']*'|\"[^\"]*\"|[^\s&#'\",;)\]]+)")
+
+
 def redact(text: str, url: str | None) -> str:
-    """`text` with the URL masked and its password removed wherever it appears."""
-    if not url:
-        return text
-    text = text.replace(url, mask(url))
-    for secret in secrets_in(url):
-        text = text.replace(secret, "***")
-    return text
+    """`text` with the URL masked and every password field in it replaced, and nothing else.
+
+    The URL's password is replaced where it stands as a password, in the
+    forms `secrets_in` lists: in a URL's `user:PASSWORD@`, or after
+    `password=`. The same characters elsewhere (password "e" in "connect",
+    "app" in "app:app@host/app") are left, or the message would be unreadable
+    and the password guessable from where the stars are.
+    """
+    if url:
+        text = text.replace(url, mask(url))
+        for secret in secrets_in(url):
+            text = re.sub(_URL_PASSWORD.format(re.escape(secret)), r"\1***", text)
+            text = re.sub(_KEY_PASSWORD.format(re.escape(secret)), r"\1\2***", text)
+    text = _ANY_URL_PASSWORD.sub(r"\1***", text)   # any other URL's or form's password, too
+    return _ANY_KEY_PASSWORD.sub(lambda m: m[1] + _quoted(m[0][len(m[1]):]), text)
+
+
+def _quoted(value: str) -> str:
+    """*** in the quotes the value had."""
+    return f"{value[0]}***{value[0]}" if value[:1] in ("'", '"') else "***"
+
+
+def address(dsn: str) -> str:
+    """Where a connection string points, as `host:port` (or the unix socket's path), safe to show."""
+    parts = _userinfo(dsn)
+    if parts is None:
+        return "the server"
+    try:
+        split = urlsplit(f"{parts[0]}://{parts[2]}")   # without the user part: a password may hold / or :
+        query = parse_qs(split.query)
+        host = split.hostname or query.get("host", [""])[0] or "localhost"
+        port = split.port or int(query.get("port", ["5432"])[0])
+    except ValueError:
+        return "the server"
+    return f"{host}/.s.PGSQL.{port}" if host.startswith("/") else f"{host}:{port}"
 
 
 @dataclass(frozen=True)

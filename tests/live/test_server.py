@@ -10,7 +10,7 @@ from urllib.parse import unquote
 import asyncpg
 import pytest
 
-from live.server import SANDBOX, Lease, LiveError, Sandbox, external, mask, reap_orphans, refusal
+from live.server import SANDBOX, Lease, LiveError, Sandbox, external, mask, reap_orphans, refusal, secrets_in
 from live.session import one_line
 from sim.scenario import Scenario
 
@@ -153,3 +153,38 @@ def test_a_server_its_living_owner_is_stopping_is_left_to_it() -> None:
         assert not data.exists()
     finally:
         owner.join(60)
+
+
+@pytest.mark.parametrize(("user", "password", "database"), [
+    ("bob", "e", "app"),                  # one letter, in "connect" and "postgresql"
+    ("postgres", "postgres", "postgres"),  # the common setup: the password is the user and the database
+    ("app", "app", "app"),
+    ("app", "p@ss", "app"),               # an @ in the password
+    ("app", "s3cr/et", "app"),            # a slash
+    ("app", "p%40ss", "app"),             # percent-encoded in the URL (p@ss once decoded)
+])
+def test_only_the_password_is_masked_and_the_rest_stays_readable(
+        user: str, password: str, database: str) -> None:
+    url = f"postgresql://{user}:{password}@127.0.0.1:5432/{database}"
+    masked = f"postgresql://{user}:***@127.0.0.1:5432/{database}"
+    assert mask(url) == masked
+    plain = unquote(password)
+    message = (f"cannot connect to {url}: password authentication failed for user \"{user}\" "
+               f"(database \"{database}\")")
+    assert one_line(ValueError(message), url) == "ValueError: " + message.replace(url, masked)
+    # the decoded URL, and libpq's keyword form, as a library may print them
+    for shown, hidden in [
+        (f"at postgresql://{user}:{plain}@127.0.0.1/{database}", f"at postgresql://{user}:***@127.0.0.1/{database}"),
+        (f"host=127.0.0.1 user={user} password={plain} dbname={database}",
+         f"host=127.0.0.1 user={user} password=*** dbname={database}"),
+        (f"user={user} password='{password}' connect", f"user={user} password='***' connect"),
+    ]:
+        assert one_line(LiveError(shown), url) == hidden
+
+
+def test_a_password_in_the_query_string_is_masked_and_the_other_parameters_are_not() -> None:
+    url = "postgresql://app@db/app?password=e&sslmode=prefer&application_name=e2e"
+    assert mask(url) == "postgresql://app@db/app?password=***&sslmode=prefer&application_name=e2e"
+    assert one_line(LiveError(f"could not connect: {url} (password=e sslmode=prefer)"), url) == (
+        f"could not connect: {mask(url)} (password=*** sslmode=prefer)")
+    assert secrets_in(url) == ["e"]
