@@ -19,7 +19,9 @@ from typing import Any
 
 import asyncpg
 
+from live.limits import CONNECT_TIMEOUT_S, check_samples
 from live.proxy import Proxy
+from live.reach import reach
 from live.server import Target, upstream
 from sim.server import CONNECT_ROUND_TRIPS
 
@@ -80,13 +82,17 @@ class Delay:
         return self.costs.rtt_ms
 
 
-async def over_delays(target: Target, delays_ms: Sequence[float], samples: int = 7) -> list[Delay]:
+async def over_delays(target: Target, delays_ms: Sequence[float], samples: int = 7,
+                      connect_timeout_s: float = CONNECT_TIMEOUT_S) -> list[Delay]:
     """Connect and query costs on `target`, directly (0) and through a proxy adding each delay.
 
     Why a pool pays off depends on the network as much as on the server: the
     connect needs several round trips, a pooled query one. This measures both
-    on the real server, so a lesson can show this machine's figures.
+    on the real server, so a lesson can show this machine's figures. A server
+    that cannot be reached is a LiveError in one line, within `connect_timeout_s`.
     """
+    check_samples(samples)
+    await reach(target, connect_timeout_s)
     out = []
     for delay in delays_ms:
         proxy = Proxy(upstream(target), rtt_ms=delay) if delay > 0 else None

@@ -3,7 +3,8 @@
 The server is the embedded sandbox, or the one in DATABASE_URL (whose
 password is never printed). Invalid input, a scenario the live lab cannot or
 must not run, and an unreachable server all end with one line on stderr and
-exit status 2, as in `python -m sim`.
+exit status 2, as in `python -m sim`. SIGTERM ends a run as Ctrl-C does: its
+connections are closed and the sandbox server stopped and deleted.
 """
 
 from __future__ import annotations
@@ -11,11 +12,15 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import sys
+from types import FrameType
 from typing import Any
 
 from live.calibrate import measure
 from live.compare import compare, format_comparison, live_info
+from live.limits import CONNECT_TIMEOUT_S, check_connect_timeout, check_samples, check_time_scale
+from live.reach import reach
 from live.runner import run
 from live.server import SANDBOX, LiveError, external
 from live.session import one_line
@@ -40,27 +45,32 @@ def build_parser() -> Parser:
     cal = sub.add_parser("calibrate", help="measure this server's connect cost and round trip")
     cal.add_argument("--samples", type=int, default=15, metavar="N", help="connects to time (default 15)")
     cal.add_argument("--json", action="store_true", help="print one JSON object")
+    for p in (run_p, cmp_p, cal):
+        p.add_argument("--connect-timeout", type=float, default=CONNECT_TIMEOUT_S, metavar="S",
+                       help=f"give up on a server that does not answer within S seconds "
+                            f"(default {CONNECT_TIMEOUT_S:g})")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     url = os.environ.get("DATABASE_URL") or None
+    signal.signal(signal.SIGTERM, _as_sigint)
     try:
+        check_connect_timeout(args.connect_timeout)
         if args.command == "calibrate":
-            return calibrate(url, args.samples, args.json)
-        if getattr(args, "requests", None) is not None and args.requests < 1:
+            return calibrate(url, args.samples, args.json, args.connect_timeout)
+        if args.requests is not None and args.requests < 1:
             raise ScenarioError(f"--requests = {args.requests}: must be a whole number of at least 1")
-        if not args.time_scale > 0:
-            raise ScenarioError(f"--time-scale = {args.time_scale}: must be a number above 0")
+        check_time_scale(args.time_scale)
         scenario = scenario_from_args(args)
         trace_out = open_trace(getattr(args, "trace", None))
         if args.command == "compare":
-            result = asyncio.run(compare(scenario, url, args.time_scale, args.requests))
+            result = asyncio.run(compare(scenario, url, args.time_scale, args.requests, args.connect_timeout))
             print(json.dumps(result, indent=2) if args.json else format_comparison(result))
             return 0
         live = asyncio.run(run(scenario, database_url=url, time_scale=args.time_scale,
-                               max_requests=args.requests))
+                               max_requests=args.requests, connect_timeout_s=args.connect_timeout))
     except (ScenarioError, LiveError) as e:
         print(f"error: {one_line(e, url) if isinstance(e, LiveError) else e}", file=sys.stderr)
         return EXIT_INVALID
@@ -82,17 +92,33 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def calibrate(url: str | None, samples: int, as_json: bool) -> int:
-    if samples < 1:
-        raise ScenarioError(f"--samples = {samples}: must be a whole number of at least 1")
+def _as_sigint(_signum: int, frame: FrameType | None) -> None:
+    """SIGTERM takes Ctrl-C's path: asyncio.run cancels the run, its cleanup and the exit hooks run.
+
+    Without it the process died at once with -15, leaving its sandbox server
+    running and its data directory behind until some later start reaped them.
+    """
+    handler = signal.getsignal(signal.SIGINT)
+    if callable(handler):
+        handler(signal.SIGINT, frame)   # asyncio.run's own handler while a run goes on
+    else:
+        raise KeyboardInterrupt
+
+
+def calibrate(url: str | None, samples: int, as_json: bool, connect_timeout_s: float = CONNECT_TIMEOUT_S
+              ) -> int:
+    check_samples(samples)
     target = external(url) if url else SANDBOX.target()
 
     async def go() -> Any:
         import asyncpg
-        return await measure(lambda: asyncpg.connect(target.dsn), samples)
+        await reach(target, connect_timeout_s)
+        return await measure(lambda: asyncpg.connect(target.dsn, timeout=connect_timeout_s), samples)
 
     try:
         costs = asyncio.run(go())
+    except LiveError:
+        raise
     except Exception as e:
         raise LiveError(f"cannot connect to {target.display}: {type(e).__name__}: {e}") from None
     if as_json:

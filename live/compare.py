@@ -13,6 +13,7 @@ import os
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from live.limits import CONNECT_TIMEOUT_S
 from live.runner import LiveResult, run
 from sim.metrics import summarize, summarize_run
 from sim.model import RunResult
@@ -62,10 +63,11 @@ def side_by_side(live: LiveResult, max_requests: int | None = None) -> SideBySid
 
 
 async def compare(scenario: Scenario, database_url: str | None = None, time_scale: float = 1.0,
-                  max_requests: int | None = None) -> dict[str, Any]:
+                  max_requests: int | None = None, connect_timeout_s: float = CONNECT_TIMEOUT_S
+                  ) -> dict[str, Any]:
     """{"sim", "live", "diff"} metrics, plus the inputs the simulation was given."""
     live = await run(scenario, database_url=database_url, time_scale=time_scale,
-                     max_requests=max_requests, measure_costs=True)
+                     max_requests=max_requests, measure_costs=True, connect_timeout_s=connect_timeout_s)
     both = side_by_side(live, max_requests)
     return {"scenario": scenario.name, "sim_database": asdict(both.fed.database),
             "sim": both.sim_metrics, "live": both.live_metrics, "diff": both.diff}

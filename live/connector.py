@@ -68,6 +68,7 @@ class Connector:
         self.application_name = application_name
         self.overrides: dict[str, Any] = {}   # host and port of the proxy, once there is one
         self.extra_s = 0.0   # added to every connect, so it costs what the scenario says the server costs
+        self.attempts = 0    # connects tried: one in flight at the end may still leave a backend
 
     def through(self, host: str, port: int) -> None:
         """Connect through the proxy at host:port from now on."""
@@ -76,6 +77,7 @@ class Connector:
     async def raw_connect(self, **kwargs: Any) -> asyncpg.Connection:
         """A connection as the pools get one, untraced (calibration uses it too)."""
         kwargs.pop("loop", None)
+        self.attempts += 1
         conn = await asyncpg.connect(self.dsn, **self.overrides, **kwargs,
                                      server_settings={"application_name": self.application_name})
         if self.extra_s > 0:

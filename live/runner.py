@@ -38,9 +38,11 @@ import asyncpg
 from live import faults
 from live.calibrate import Costs, measure
 from live.connector import Connector
+from live.limits import CONNECT_TIMEOUT_S, check_run
 from live.pools import LIVE_POOLS, Failed, LivePool
 from live.pools.base import bounded
 from live.proxy import Proxy
+from live.reach import reach
 from live.recorder import REQUEST, Recorder, Tracked
 from live.server import SANDBOX, Lease, LiveError, Target, external, refusal, upstream
 from sim import workload
@@ -74,12 +76,17 @@ class LiveResult:
     sandbox: bool = False       # on the lab's embedded server (this machine's cores), not DATABASE_URL
 
 
-def check(scenario: Scenario, target: Target | None = None) -> None:
-    """Raise LiveError (one line) when this scenario cannot run live (here)."""
+def check(scenario: Scenario, target: Target | None = None, time_scale: float = 1.0,
+          max_requests: int | None = None) -> None:
+    """Raise LiveError (one line) when this scenario cannot run live (here), before any server work.
+
+    Beyond the live lab's limits (`live.limits`) it is a LimitError, which is a LiveError too.
+    """
     kind = scenario.pool.kind
     if kind in SIMULATION_ONLY:
         raise LiveError(f"pool.kind = {kind}: {SIMULATION_ONLY[kind]} with no Python implementation, "
                         "so the live lab cannot run it; run it in the simulation (python -m sim run)")
+    check_run(scenario, time_scale, max_requests)
     if sum(f.kind == "idle_cut" for f in scenario.faults) > 1:
         raise LiveError("the live lab runs at most one idle_cut fault (one firewall in front of the server)")
     if target is not None:
@@ -95,14 +102,17 @@ def application_name(scenario: Scenario) -> str:
 
 
 async def run(scenario: Scenario, database_url: str | None = None, time_scale: float = 1.0,
-              max_requests: int | None = None, measure_costs: bool = False) -> LiveResult:
+              max_requests: int | None = None, measure_costs: bool = False,
+              connect_timeout_s: float = CONNECT_TIMEOUT_S) -> LiveResult:
     """Run the scenario live: on the sandbox, or on the server of `database_url`.
 
     With `measure_costs`, the connect and round-trip costs of the run's own
     setup (server, proxy, added delays) are measured before the clock starts
     and returned in `costs`, for a simulation of the same costs.
+    `connect_timeout_s` bounds the first connect (`live.reach`).
     """
-    return await LiveRun(scenario, database_url, time_scale, max_requests, measure_costs).go()
+    return await LiveRun(scenario, database_url, time_scale, max_requests, measure_costs,
+                         connect_timeout_s).go()
 
 
 class LiveRun:
@@ -116,12 +126,13 @@ class LiveRun:
     """
 
     def __init__(self, scenario: Scenario, database_url: str | None = None, time_scale: float = 1.0,
-                 max_requests: int | None = None, measure_costs: bool = False) -> None:
-        if not time_scale > 0:
-            raise LiveError(f"--time-scale = {time_scale}: must be a number above 0")
+                 max_requests: int | None = None, measure_costs: bool = False,
+                 connect_timeout_s: float = CONNECT_TIMEOUT_S) -> None:
         ext = external(database_url) if database_url else None
-        check(scenario, ext)
+        check(scenario, ext, time_scale, max_requests)
         self.scenario = scenario
+        self.connect_timeout_s = connect_timeout_s
+        self.connector: Connector | None = None   # once the run connects
         self.measure_costs = measure_costs
         self.costs: Costs | None = None
         self.external = ext is not None
@@ -225,7 +236,8 @@ class LiveRun:
         """Measure the server, build the network the scenario describes, open the pools."""
         db = self.scenario.database
         cut = faults.idle_cut(self.scenario.faults)
-        connector = Connector(self.recorder, self.target.dsn, self.name)
+        await reach(self.target, self.connect_timeout_s)   # a server that cannot be used, said plainly
+        connector = self.connector = Connector(self.recorder, self.target.dsn, self.name)
         try:
             base = await measure(connector.raw_connect, samples=3)
         except Exception as e:
@@ -425,6 +437,8 @@ class LiveRun:
         if self.server_work and self.lease is not None:
             self.lease.up_now()  # a restart under way: bring the server up before it is checked and lent
             await asyncio.wait(set(self.server_work), timeout=CLEANUP_S)
+        if self.connector is None or not self.connector.attempts:
+            return 0   # nothing of this run's ever tried to connect: nothing to look for on the server
         return await left_on_server(self.target.admin_dsn, self.name, CLEANUP_S)
 
 

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import socket
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import asyncpg
 import pytest
 from live_scenarios import PASSWORD, short
 
 from live.compare import sim_inputs
 from live.runner import LiveResult
-from live.server import APP_ROLE, SANDBOX
+from live.server import APP_ROLE, SANDBOX, Sandbox
 from sim.trace import Trace
 
 pytestmark = pytest.mark.live
@@ -90,3 +96,127 @@ def test_the_simulation_of_a_sandbox_run_gets_this_machines_cores(sandbox: bool)
     live = LiveResult(scenario, Trace(), 0, 2.0, 2.0, "a server", "a run", 1.0, 0, sandbox=sandbox)
     cores = sim_inputs(scenario, live).database.cores
     assert cores == ((os.cpu_count() or 1) if sandbox else scenario.database.cores)
+
+
+@pytest.mark.parametrize(("args", "named"), [
+    (["run", "--preset", "pooled", "--time-scale", "1e-300"], "--time-scale = 1e-300"),   # hung before
+    (["run", "--preset", "pooled", "--time-scale", "inf"], "--time-scale = inf"),         # ran before
+    (["compare", "--preset", "pooled", "--time-scale", "nan"], "--time-scale = nan"),
+    (["run", "--preset", "pooled", "--requests", "10000000"], "--requests"),
+    (["run", "--preset", "pooled", "--set", "workload.rate_per_s=100000"], "python -m sim run"),
+    (["compare", "--preset", "pooled", "--set", "duration_s=86400"], "duration_s"),
+    (["run", "--preset", "pooled", "--set", "database.max_connections=5000"], "database.max_connections"),
+    (["calibrate", "--samples", "0"], "--samples = 0"),
+    (["calibrate", "--samples", "100000"], "--samples = 100000"),
+    (["run", "--preset", "pooled", "--connect-timeout", "0"], "--connect-timeout = 0"),
+])
+def test_beyond_the_live_limits_is_one_line_and_exit_2(args: list[str], named: str) -> None:
+    out = live(*args, env={"DATABASE_URL": f"postgresql://app:{PASSWORD}@127.0.0.1:1/app"})
+    assert out.returncode == 2, out.stderr
+    assert out.stdout == "" and out.stderr.startswith("error: ") and out.stderr.count("\n") == 1
+    assert named in out.stderr and PASSWORD not in out.stderr
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (bound, then let go)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def silent_server() -> Iterator[int]:
+    """A loopback port that accepts TCP and never says a word."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield int(listener.getsockname()[1])
+    stop.set()
+    thread.join(5)
+    for conn in held:
+        conn.close()
+    listener.close()
+
+
+def timed(*args: str, url: str) -> tuple[subprocess.CompletedProcess[str], float]:
+    started = time.monotonic()
+    out = live(*args, env={"DATABASE_URL": url})
+    return out, time.monotonic() - started
+
+
+@pytest.mark.parametrize("command", [["run", "--preset", "pooled"], ["compare", "--preset", "pooled"],
+                                     ["calibrate"]])
+def test_a_refused_database_url_is_reported_at_once_naming_host_and_port(command: list[str]) -> None:
+    port = free_port()
+    out, took = timed(*command, url=f"postgresql://app:{PASSWORD}@127.0.0.1:{port}/app")
+    assert out.returncode == 2 and out.stdout == ""
+    assert out.stderr == f"error: nothing accepts connections at 127.0.0.1:{port} (connection refused)\n"
+    assert took < 6.0   # the interpreter's start included; the run's cleanup took 10.5 s on top before
+
+
+def test_a_server_that_never_answers_is_given_up_on_after_the_connect_timeout(silent_server: int) -> None:
+    url = f"postgresql://app:{PASSWORD}@127.0.0.1:{silent_server}/app"
+    out, took = timed("run", "--preset", "pooled", "--connect-timeout", "1", url=url)
+    assert out.returncode == 2, out.stderr
+    assert out.stderr == f"error: no answer from 127.0.0.1:{silent_server} in 1 s; " \
+                         "is a PostgreSQL server listening there?\n"
+    assert took < 8.0   # asyncpg's own timeout is 60 s
+
+
+@pytest.fixture(scope="module")
+def guarded() -> Iterator[str]:
+    """A sandbox server of its own where role `guarded` must give its password: its socket directory."""
+    sandbox = Sandbox(max_servers=1)
+    try:
+        with sandbox.lease() as lease:
+            pgdata = Path(lease.target.socket_dir)   # the socket lives in the data directory
+            hba = pgdata / "pg_hba.conf"
+            hba.write_text("local all guarded scram-sha-256\n" + hba.read_text())
+
+            async def prepare() -> None:
+                admin = await asyncpg.connect(lease.target.admin_dsn)
+                try:
+                    await admin.execute(f"CREATE ROLE guarded LOGIN PASSWORD '{PASSWORD}'")
+                    await admin.execute("SELECT pg_reload_conf()")
+                finally:
+                    await admin.close()
+
+            asyncio.run(prepare())
+            yield lease.target.socket_dir
+    finally:
+        sandbox.stop()
+
+
+@pytest.mark.parametrize(("password", "database", "said"), [
+    ("wrong-password", "postgres", 'refused the login: password authentication failed for user "guarded"'),
+    (PASSWORD, "nosuchdb", 'has no such database: database "nosuchdb" does not exist'),
+])
+def test_a_wrong_password_or_database_is_one_plain_line(guarded: str, password: str, database: str,
+                                                       said: str) -> None:
+    url = f"postgresql://guarded:{password}@/{database}?host={guarded}"
+    out, took = timed("run", "--preset", "pooled", url=url)
+    assert out.returncode == 2, out.stderr
+    assert out.stderr == f"error: the server at {guarded}/.s.PGSQL.5432 {said}" + \
+        (" (wrong password)" if password != PASSWORD else "") + "\n"
+    assert password not in out.stderr and PASSWORD not in out.stderr
+    assert took < 6.0
+
+
+def test_the_right_password_runs(guarded: str) -> None:
+    out = live("run", "--preset", "pooled", "--requests", "5",
+               env={"DATABASE_URL": f"postgresql://guarded:{PASSWORD}@/postgres?host={guarded}"})
+    assert out.returncode == 0, out.stderr
+    assert "connections left on the server: 0" in out.stdout and PASSWORD not in out.stdout
