@@ -341,12 +341,18 @@ class LiveRun:
 
     # -- the traffic
     async def _feed(self) -> None:
+        """Start each request at its time; behind schedule, still one at a time with the loop.
+
+        Behind schedule there is nothing to wait for, but the feed yields
+        anyway: without that, a run whose requests came faster than the loop
+        could start them created tasks in one tight loop, and nothing else
+        (Stop, the requests themselves, the cleanup) got a turn.
+        """
         rec = self.recorder
         cpu_fraction = self.scenario.workload.cpu_fraction
         for rid, t, inst, hold, leak in workload.requests(workload.draw(self.scenario, self.max_requests)):
             delay = rec.wall(t) - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
+            await asyncio.sleep(max(delay, 0.0))
             task = asyncio.create_task(self._request(
                 self.pools[inst], rid, hold / self.scale, hold * cpu_fraction / self.scale, leak))
             self.requests.add(task)

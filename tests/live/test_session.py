@@ -129,6 +129,30 @@ def test_stop_midway_cancels_and_leaves_no_connection(loop: BackgroundLoop) -> N
     assert session.snapshot().phase == "cancelled"
 
 
+def test_stop_gets_through_a_run_at_the_limit_whose_feed_is_behind(loop: BackgroundLoop) -> None:
+    """50,000 arrivals a second (100 instances at the live limit of 500/s each), piling up on pools of 2.
+
+    The feed falls behind at such rates; it used to create tasks without ever
+    yielding then, so the stop waited for it (12,000 more arrivals after the
+    stop, 4 s to end, 330 MB) and the memory grew meanwhile.
+    """
+    scenario = short({"kind": "asyncpg", "min_size": 0, "max_size": 2, "timeout": 30}, name="flood",
+                     rate=50_000, hold_ms=5_000, duration_s=10.0, app={"instances": 100},
+                     workload={"phases": [{"at_s": 1.1, "rate_per_s": 0.1}]},
+                     database={"max_connections": 450})
+    session = LiveSession(scenario, loop)
+    session.start()
+    at_stop = until(session, lambda s: s.arrived >= 1_000, "a thousand requests").arrived
+    session.stop()
+    assert session.wait(10.0), session.snapshot()                   # 0.2 s here; a bound, not a figure
+    last = session.snapshot()
+    assert last.phase == "cancelled"
+    assert last.arrived - at_stop < 3_000, (at_stop, last.arrived)   # not the rest of the burst of 55,000
+    result = session.result
+    assert result is not None and result.cancelled and result.left_open == 0
+    assert result.wall_seconds < HANG_S and backends(result.application_name) == []
+
+
 def test_stop_while_starting_cancels_and_gives_the_sandbox_server_back(loop: BackgroundLoop) -> None:
     # limits no server has yet: the lease has to restart or start one, and is still doing so at the stop
     scenario = short({"kind": "asyncpg", "min_size": 1, "max_size": 2}, name="early-stop",
