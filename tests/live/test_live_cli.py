@@ -5,21 +5,24 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
+import psutil
 import pytest
-from live_scenarios import PASSWORD, short
+from live_scenarios import HANG_S, PASSWORD, short
 
 from live.compare import sim_inputs
 from live.runner import LiveResult
-from live.server import APP_ROLE, SANDBOX, Sandbox
+from live.server import APP_ROLE, DATA_PREFIX, SANDBOX, Sandbox
 from sim.trace import Trace
 
 pytestmark = pytest.mark.live
@@ -220,3 +223,42 @@ def test_the_right_password_runs(guarded: str) -> None:
                env={"DATABASE_URL": f"postgresql://guarded:{PASSWORD}@/postgres?host={guarded}"})
     assert out.returncode == 0, out.stderr
     assert "connections left on the server: 0" in out.stdout and PASSWORD not in out.stdout
+
+
+def data_dir_of(pid: int) -> Path | None:
+    """The sandbox data directory whose owners' list names this process, once its server is up."""
+    for data in Path(tempfile.gettempdir()).glob(DATA_PREFIX + "*"):
+        try:
+            if pid in json.loads((data / ".handle_pids.json").read_text()):
+                return data
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("command", [["run", "--preset", "pooled"], ["calibrate", "--samples", "1000"]])
+def test_sigterm_ends_a_live_command_as_ctrl_c_does(command: list[str], how: signal.Signals) -> None:
+    """SIGTERM killed it with -15, its sandbox server left running until a later start reaped it."""
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    proc = subprocess.Popen([sys.executable, "-m", "live", *command], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + HANG_S
+        data = None
+        while data is None and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+            data = data_dir_of(proc.pid)
+        assert data is not None, proc.communicate()
+        time.sleep(1.0)                           # the run, or the measurement, is going on
+        assert proc.poll() is None
+        proc.send_signal(how)
+        out, err = proc.communicate(timeout=HANG_S)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, err
+    assert err == "stopped; the run's connections were closed\n" and out == ""
+    assert not data.exists()
+    assert not [p for p in psutil.process_iter(["cmdline"]) if str(data) in " ".join(p.info["cmdline"] or [])]
