@@ -21,6 +21,7 @@ import contextlib
 import dataclasses
 import itertools
 import multiprocessing
+import os
 import signal
 import sys
 import threading
@@ -268,12 +269,29 @@ SESSION_METHODS = frozenset({"stop", "snapshot", "result", "server_view", "kill_
 
 
 def serve(conn: Connection) -> None:
-    """The worker process: answer calls until the pipe closes, then stop everything and exit."""
+    """The worker process: answer calls until the app goes, then stop everything and exit.
+
+    The app goes by asking (EXIT), by closing the pipe, by SIGTERM, or by
+    dying: a pipe whose other end a forked helper of the app still holds
+    never closes, so a thread also watches for the parent to be gone. Each
+    way ends in the same cleanup (the runs cancelled and cleaned up, the loop
+    stopped), and the exit hooks then stop the sandbox servers; a second
+    SIGTERM does not cut that cleanup short.
+    """
     from live.loop import BackgroundLoop
     from live.server import SANDBOX
 
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))   # atexit then stops the sandbox servers
+    stopping = threading.Event()
+
+    def on_sigterm(*_: object) -> None:
+        if not stopping.is_set():   # out of conn.recv(); once the cleanup has begun, let it finish
+            stopping.set()
+            sys.exit(0)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
     signal.signal(signal.SIGINT, signal.SIG_IGN)            # Ctrl-C in the terminal is the app's to handle
+    threading.Thread(target=_watch_parent, args=(os.getppid(), stopping), name="poolstand-parent",
+                     daemon=True).start()
     loop = BackgroundLoop()
     sessions: dict[int, LiveSession] = {}
     sending = threading.Lock()
@@ -303,13 +321,26 @@ def serve(conn: Connection) -> None:
                 break
             (slow if method in SLOW_METHODS else calls).submit(answer, number, method, args)
     finally:
+        stopping.set()
         for executor in (calls, slow):
             executor.shutdown(wait=False, cancel_futures=True)
         for session in list(sessions.values()):
             session.stop()
+        deadline = time.monotonic() + STOP_GRACE_S   # they clean up side by side: one deadline for all
         for session in list(sessions.values()):
-            session.wait(STOP_GRACE_S)
+            session.wait(max(deadline - time.monotonic(), 0.0))
         loop.stop()
+
+
+PARENT_POLL_S = 0.5
+
+
+def _watch_parent(parent: int, stopping: threading.Event) -> None:
+    """SIGTERM to this process once its parent is gone (it is then another process's child)."""
+    while not stopping.wait(PARENT_POLL_S):
+        if os.getppid() != parent:
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
 
 
 def _answer(method: str, args: tuple[Any, ...], sessions: dict[int, LiveSession], loop: Any,

@@ -8,8 +8,13 @@ clocks are deadlines against a hang.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -206,3 +211,108 @@ def test_a_measurement_never_uses_the_server_a_run_is_on(worker: Worker) -> None
     finally:
         session.stop()
         assert session.wait(HANG_S)
+
+
+PARENT = """
+import json, os, sys, time
+sys.path[:0] = [{root!r}, {tests!r}]
+from live_scenarios import short, until
+from live.worker import Worker
+
+worker = Worker()
+session = worker.session(short({{"kind": "asyncpg", "min_size": 0, "max_size": 2, "timeout": 30}},
+                               name="orphan", rate=500, hold_ms=5000, duration_s=100.0))
+session.start()
+until(session, lambda s: s.waiting >= 200, "requests piling up")
+helper = 0
+if {fork}:   # a helper forked by the app (as multiprocessing's default on Linux does) holds the pipe too
+    helper = os.fork()
+    if helper == 0:
+        time.sleep(600)
+        os._exit(0)
+told = {{"worker": worker.pid, "helper": helper, "data": [t.socket_dir for t in worker.targets()]}}
+print(json.dumps(told), flush=True)
+time.sleep(600)
+"""
+
+
+def postmasters_of(data: list[str]) -> list[int]:
+    return [p.pid for p in psutil.process_iter(["cmdline"])
+            if any(d in " ".join(p.info["cmdline"] or []) for d in data)]
+
+
+def parent_with_a_flooded_run(fork: bool = False) -> tuple[subprocess.Popen[str], int, list[str]]:
+    """A parent (the app) whose worker runs 500 requests/s, the live limit, piling up on a pool of 2.
+
+    With `fork`, the parent has also forked a helper process, which inherits its end of the pipe.
+    """
+    root = Path(__file__).resolve().parents[2]
+    code = PARENT.format(root=str(root), tests=str(Path(__file__).parent), fork=fork)
+    parent = subprocess.Popen([sys.executable, "-c", code], cwd=root, stdout=subprocess.PIPE, text=True)
+    assert parent.stdout is not None
+    line = parent.stdout.readline()
+    assert line, f"the parent ended first ({parent.wait()})"
+    told = json.loads(line)
+    assert told["data"] and postmasters_of(told["data"])
+    if told["helper"]:
+        helpers.append(int(told["helper"]))
+    return parent, int(told["worker"]), told["data"]
+
+
+def gone_within(pid: int, data: list[str], seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while (alive(pid) or postmasters_of(data) or any(Path(d).exists() for d in data)) \
+            and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive(pid), "the worker outlived its app"
+    assert not postmasters_of(data) and not any(Path(d).exists() for d in data)
+
+
+helpers: list[int] = []
+
+
+@pytest.fixture
+def no_helper_left() -> Iterator[None]:
+    yield
+    while helpers:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(helpers.pop(), signal.SIGKILL)
+
+
+@pytest.mark.usefixtures("no_helper_left")
+@pytest.mark.parametrize(("how", "fork"), [(signal.SIGKILL, False), (signal.SIGTERM, False),
+                                           (signal.SIGKILL, True)])
+def test_the_worker_and_its_servers_end_when_the_app_dies_mid_run(how: signal.Signals, fork: bool) -> None:
+    """The worker hears the pipe close, or else sees its parent gone (a forked helper keeps the pipe open)."""
+    parent, worker_pid, data = parent_with_a_flooded_run(fork)
+    try:
+        parent.send_signal(how)              # no exit hook of the parent's runs
+        parent.wait(HANG_S)
+        gone_within(worker_pid, data, 20.0)
+    finally:
+        for pid in (parent.pid, worker_pid):
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+def test_a_worker_terminated_mid_run_ends_promptly_and_stops_its_servers() -> None:
+    parent, worker_pid, data = parent_with_a_flooded_run()
+    try:
+        os.kill(worker_pid, signal.SIGTERM)
+        gone_within(worker_pid, data, 20.0)
+    finally:
+        parent.kill()
+        parent.wait(HANG_S)
+        if alive(worker_pid):
+            os.kill(worker_pid, signal.SIGKILL)
+
+
+def test_a_measurement_on_an_unreachable_database_url_is_one_plain_line(worker: Worker) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]      # let go: nothing listens there now
+    started = time.monotonic()
+    with pytest.raises(LiveError) as err:
+        worker.measure(f"postgresql://app:{PASSWORD}@127.0.0.1:{port}/app", (0.0, 5.0), 3)
+    assert str(err.value) == f"nothing accepts connections at 127.0.0.1:{port} (connection refused)"
+    assert time.monotonic() - started < 10.0
