@@ -254,7 +254,7 @@ def test_server_view_shows_this_runs_backends(loop: BackgroundLoop) -> None:
 @pytest.mark.parametrize(("scenario", "url", "expected"), [
     (short({"kind": "hikari"}), None, r"^pool\.kind = hikari: HikariCP is a Java library"),
     (short({"kind": "asyncpg"}), f"postgresql://app:{PASSWORD}@127.0.0.1:1/app",
-     r"^cannot connect to DATABASE_URL postgresql://app:\*\*\*@127\.0\.0\.1:1/app"),
+     r"^nothing accepts connections at 127\.0\.0\.1:1 \(connection refused\)$"),
     (short({"kind": "asyncpg"}), f"mysql://app:{PASSWORD}@db/app", "postgresql://"),
 ])
 def test_a_failed_start_is_phase_failed_with_one_line_and_no_password(
