@@ -14,15 +14,23 @@ from app import i18n
 _MARKUP = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&=\"'])")
 
 
+_AUTOLINK = re.compile(r"(?i)(?<=:)(?=//)|(?<=\bwww)(?=\.)|(?<=@)")
+_JOINER = "\u2060"
+
+
 def plain(text: object) -> str:
     """Text from a link, a file or an exception, for a place that renders Markdown: shown as itself.
 
     Every sign that Markdown (or Streamlit's extensions: `:red[...]`, `$math$`)
     could act on is escaped, so `![i](http://host/pixel.png)` is not an image
     fetched by every visitor's browser, `***:***` does not turn into emphasis,
-    and no HTML or link is drawn. Line breaks become spaces: one line.
+    and no HTML or link is drawn. Bare addresses (`http://…`, `www.…`, `a@b.c`)
+    are turned into links after escapes are resolved, so an invisible word
+    joiner (U+2060) is put inside each. Line breaks become spaces: one line.
     """
-    return _MARKUP.sub(r"\\\1", " ".join(str(text).split()))
+    text = " ".join(str(text).split())
+    text = _AUTOLINK.sub(_JOINER, text)
+    return _MARKUP.sub(r"\\\1", text)
 
 
 def file_stem(name: str) -> str:

@@ -153,7 +153,7 @@ def test_a_live_link_beyond_the_live_labs_limits_is_refused_before_run_is_offere
     at.switch_page("app/pages/live_lab.py").run()
     assert not at.exception
     refusal = unescaped(" ".join(e.value for e in at.error))
-    assert "live lab" in refusal and "duration_s = 86400" in refusal
+    assert "live lab" in refusal and "8,640,000,000 requests" in refusal
     assert not [b for b in at.button if b.key == "live.run"]
 
 
