@@ -10,6 +10,8 @@ for on top of what the server costs by itself.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import statistics
 import time
@@ -45,7 +47,7 @@ async def measure(connect: Callable[[], Awaitable[asyncpg.Connection]], samples:
     connects = []
     for i in range(samples + 1):
         started = time.perf_counter()
-        conn = await connect()
+        conn = await _uncut(connect)
         elapsed = time.perf_counter() - started
         if i:  # the first connect warms caches on both sides
             connects.append(elapsed)
@@ -63,6 +65,21 @@ async def measure(connect: Callable[[], Awaitable[asyncpg.Connection]], samples:
     rtt = statistics.median(rtts)
     total = statistics.median(connects)
     return Costs(max(total - CONNECT_ROUND_TRIPS * rtt, 0.0) * 1000.0, rtt * 1000.0, samples)
+
+
+async def _uncut(connect: Callable[[], Awaitable[asyncpg.Connection]]) -> asyncpg.Connection:
+    """A connect that a cancel (Ctrl-C, SIGTERM, Stop) lets finish, then closes, then goes on with.
+
+    asyncpg cut in the middle of a connect leaves a future whose exception
+    nobody retrieves, and asyncio prints it at exit after the one-line message.
+    """
+    task = asyncio.ensure_future(connect())
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        with contextlib.suppress(BaseException):
+            (await task).terminate()
+        raise
 
 
 @dataclass(frozen=True)
