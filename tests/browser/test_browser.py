@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from bench.served import served_app
-from tests.browser.conftest import playwright_api, settled
+from tests.browser.chromium import browser, page, playwright_api, settled  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.browser
 

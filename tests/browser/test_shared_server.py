@@ -22,7 +22,7 @@ import pytest
 
 from bench.served import served_app
 from live.server import DATA_PREFIX
-from tests.browser.conftest import playwright_api, settled
+from tests.browser.chromium import browser, page, playwright_api, settled  # noqa: F401 - fixtures
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 

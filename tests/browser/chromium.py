@@ -1,4 +1,10 @@
-"""Chromium for the browser tests: Debian's, driven by Playwright (no browser download here)."""
+"""Chromium for the browser tests: Debian's, driven by Playwright (no browser download here).
+
+A test module imports its fixtures from here; without playwright or Debian's
+chromium, importing it skips the module, saying which is missing. (Not a
+conftest.py: the tests import their helpers as `conftest`, which a second
+one would shadow.)
+"""
 
 from __future__ import annotations
 
@@ -12,22 +18,10 @@ from bench.served import CHROMIUM_ARGS
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
-try:
-    from playwright import sync_api as playwright_api
-except ImportError:   # the browser tests are skipped (below)
-    playwright_api = None  # type: ignore[assignment]
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Without playwright or Debian's chromium, the browser tests are skipped, saying which is missing."""
-    why = ""
-    if playwright_api is None:
-        why = "playwright is not installed (pip install -r requirements-dev.txt)"
-    elif not Path(CHROMIUM).exists():
-        why = "Debian's chromium is not installed (apt-get install chromium)"
-    for item in items:
-        if why and "tests/browser" in str(item.fspath):
-            item.add_marker(pytest.mark.skip(reason=why))
+playwright_api = pytest.importorskip(
+    "playwright.sync_api", reason="playwright is not installed (pip install -r requirements-dev.txt)")
+if not Path(CHROMIUM).exists():
+    pytest.skip("Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True)
 
 
 @pytest.fixture(scope="module")
