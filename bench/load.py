@@ -7,7 +7,9 @@ for a simulation, not a cached run), in one headless Chromium with a page per
 session, all at the same moment. Printed per N: the time until each page's
 script had finished and its taxi stand was drawn (median, 95th percentile,
 slowest), and the Streamlit process's CPU seconds and resident memory growth,
-in all and per session. The live lab's worker is a process of its own and is
+in all and per session, beside the CPU seconds Chromium itself used: on a
+small machine the browser shares the cores, and the render times are as much
+its figure as the server's. The live lab's worker is a process of its own and is
 not counted. Without --url it starts the app itself (a fresh process per N,
 so each N starts with an empty cache: the figures are for a cold server);
 the first row is also the baseline the others are read against (ratios).
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import shutil
 import statistics
@@ -59,16 +62,51 @@ def warm_up(url: str) -> None:
     asyncio.run(open_sessions(url, 1))
 
 
+def cpu_s(procs: list[psutil.Process]) -> float:
+    total = 0.0
+    for proc in procs:
+        with contextlib.suppress(psutil.Error):
+            total += sum(proc.cpu_times()[:2])
+    return total
+
+
+def browser_cpu_s(server: psutil.Process) -> float:
+    """CPU seconds of every process this script started, less the app's: Chromium and its driver.
+
+    On a 2-core machine the browser's pages share the cores with the server,
+    so the render times are as much the browser's figure as the server's.
+    """
+    me = psutil.Process()
+    mine = [p for p in me.children(recursive=True) if p.pid != server.pid]
+    theirs = {p.pid for p in server.children(recursive=True)}
+    return cpu_s([p for p in mine if p.pid not in theirs])
+
+
 def measure(url: str, server: psutil.Process, n: int) -> dict[str, float]:
     cpu0 = sum(server.cpu_times()[:2])
     rss0 = server.memory_info().rss
-    times = asyncio.run(open_sessions(url, n))
+    browser = {"cpu": 0.0}
+
+    async def sample_browser() -> None:   # Chromium's processes end with the browser: read them while it runs
+        while True:
+            browser["cpu"] = max(browser["cpu"], browser_cpu_s(server))
+            await asyncio.sleep(0.5)
+
+    async def sessions() -> list[float]:
+        sampler = asyncio.create_task(sample_browser())
+        try:
+            return await open_sessions(url, n)
+        finally:
+            sampler.cancel()
+
+    times = asyncio.run(sessions())
     cpu = sum(server.cpu_times()[:2]) - cpu0
     grown = (server.memory_info().rss - rss0) / 2**20
     ordered = sorted(times)
     return {"sessions": n, "median_s": round(statistics.median(times), 2),
             "p95_s": round(ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))], 2),
             "slowest_s": round(max(times), 2), "server_cpu_s": round(cpu, 2),
+            "browser_cpu_s": round(browser["cpu"], 2),
             "cpu_per_session_s": round(cpu / n, 2), "rss_mb": round(server.memory_info().rss / 2**20),
             "rss_growth_mb": round(grown), "rss_growth_per_session_mb": round(grown / n, 1)}
 
@@ -94,7 +132,8 @@ def main() -> int:
         base = rows[0]
         print(f"{n:3} sessions: render median {r['median_s']:5.2f} s, p95 {r['p95_s']:5.2f} s, slowest "
               f"{r['slowest_s']:5.2f} s ({r['median_s'] / base['median_s']:4.1f}x the first row's median); "
-              f"server CPU {r['server_cpu_s']:5.2f} s ({r['cpu_per_session_s']:.2f} s a session), "
+              f"server CPU {r['server_cpu_s']:5.2f} s ({r['cpu_per_session_s']:.2f} s a session; Chromium "
+              f"{r['browser_cpu_s']:.1f} s), "
               f"memory {r['rss_mb']} MB (+{r['rss_growth_mb']} MB, "
               f"{r['rss_growth_per_session_mb']} MB a session)",
               flush=True)
