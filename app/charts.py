@@ -29,6 +29,7 @@ import plotly.graph_objects as go
 from app.i18n import DEFAULT, texts
 from app.spans import BUSY, CONNECTING, DEAD, IDLE, LEAKED, Mark, Span, connection_spans
 from sim.metrics import LEVELS, request_times, timeseries
+from sim.pools import AcquireTimeout
 from sim.scenario import Scenario
 from sim.trace import Ev, Trace
 
@@ -60,14 +61,6 @@ PIXELS = 1200
 """About the widest a chart is drawn: timeline detail below end_s / PIXELS is merged."""
 PING_PIXELS = 6  # about a ping marker's width
 LEGEND_GAP = 62  # px from the plot's bottom edge to the legend: below the ticks and the axis title
-
-# The library's own names for the pool's base size and cap, per pool kind.
-SIZE_NAMES: dict[str, tuple[str, str]] = {
-    "sqlalchemy": ("pool_size", "pool_size + max_overflow"),
-    "asyncpg": ("min_size", "max_size"),
-    "hikari": ("minimumIdle", "maximumPoolSize"),
-    "go": ("MaxIdleConns", "MaxOpenConns"),
-}
 
 END_SYMBOLS: dict[str, str] = {
     "overflow": "triangle-down", "max_idle": "triangle-down", "recycle": "hexagon",
@@ -213,14 +206,15 @@ def _overflow_band(parts: _Parts, ts: dict[str, np.ndarray], scenario: Scenario,
                    t: Mapping[str, str]) -> None:
     """Overflow as a hatched band over the top of the stack: the connections above base size
     (per instance, summed), whatever state they are in."""
-    if scenario.pool.kind == "none":
+    names = scenario.pool.size_names
+    if names is None:
         return
     x, top = ts["t"], ts["open"]
     parts.traces.append(go.Scatter(
         x=x, y=top - ts["overflow"], mode="lines", line={"width": 0}, line_shape="hv",
         showlegend=False, hoverinfo="skip", meta="overflow_floor"))
     parts.traces.append(go.Scatter(
-        x=x, y=top, name=t["overflow"].format(base=SIZE_NAMES[scenario.pool.kind][0]),
+        x=x, y=top, name=t["overflow"].format(base=names[0]),
         meta="overflow", mode="lines", line_shape="hv", line={"width": 0, "color": COLORS["overflow"]},
         fill="tonexty", fillcolor="rgba(0,0,0,0)",
         # hatching only: the states underneath (in use, idle, leaked) stay readable
@@ -236,8 +230,9 @@ def _size_lines(parts: _Parts, scenario: Scenario, peak: int, t: Mapping[str, st
     pool, n = scenario.pool, scenario.app.instances
     top = float(max(peak, 1))
     lines: list[tuple[str, str, int, str]] = []
-    if pool.kind != "none":
-        names, base, cap = SIZE_NAMES[pool.kind], pool.base, pool.cap
+    names = pool.size_names
+    if names is not None:
+        base, cap = pool.base, pool.cap
         if cap is not None and cap == base:  # e.g. HikariCP's default minimumIdle = maximumPoolSize
             lines.append(("cap", f"{names[0]} = {names[1]}", cap, "dash"))
         else:
@@ -262,32 +257,9 @@ def _size_lines(parts: _Parts, scenario: Scenario, peak: int, t: Mapping[str, st
 # ------------------------------------------------------------- wait histogram
 
 
-@dataclass(frozen=True)
-class AcquireTimeout:
-    """A pool's acquire timeout as the library names it; `ms` is None when it waits for ever."""
-
-    name: str   # the library's setting: pool_timeout, timeout, connectionTimeout, ContextTimeout
-    shown: str  # its value as the setting reads: "3", "30000", "None"
-    unit: str   # the library's own unit: "s" or "ms"
-    ms: float | None
-
-
-def acquire_timeout(scenario: Scenario, number: Number = plain_number) -> AcquireTimeout | None:
-    """How long a request may wait for a connection before giving up; None without a pool."""
-    pool = scenario.pool
-    if pool.kind == "sqlalchemy":
-        return AcquireTimeout("pool_timeout", number(pool.pool_timeout), "s", pool.pool_timeout * 1000)
-    if pool.kind == "asyncpg":
-        if pool.timeout is None:
-            return AcquireTimeout("timeout", "None", "s", None)
-        return AcquireTimeout("timeout", number(pool.timeout), "s", pool.timeout * 1000)
-    if pool.kind == "hikari":
-        return AcquireTimeout("connectionTimeout", number(pool.connectionTimeout), "ms",
-                              float(pool.connectionTimeout))
-    if pool.kind == "go":
-        ms = pool.ContextTimeout * 1000 if pool.ContextTimeout > 0 else None
-        return AcquireTimeout("ContextTimeout", number(pool.ContextTimeout), "s", ms)
-    return None
+def acquire_timeout(scenario: Scenario) -> AcquireTimeout | None:
+    """How long a request may wait for a connection, as its library names and counts it; None: no pool."""
+    return scenario.pool.acquire_timeout()
 
 
 def gave_up_waits(cols: dict[str, np.ndarray]) -> np.ndarray:
@@ -318,7 +290,7 @@ def wait_histogram(trace: Trace, scenario: Scenario, end_s: float, *,
     cols = trace.columns()
     got_ms = request_times(cols)[0] * 1000.0
     gave_ms = gave_up_waits(cols) * 1000.0
-    timeout = acquire_timeout(scenario, number)
+    timeout = acquire_timeout(scenario)
     hi = float(max(got_ms.max(initial=0.0), gave_ms.max(initial=0.0)))
     on_scale = timeout is not None and timeout.ms is not None and (gave_ms.size > 0 or timeout.ms <= 1.5 * hi)
     if on_scale:
@@ -333,7 +305,7 @@ def wait_histogram(trace: Trace, scenario: Scenario, end_s: float, *,
             x=bounds.mean(axis=1), y=np.histogram(ms, edges)[0], width=edges[1] - edges[0],
             name=t[key], meta=key, marker={"color": color, "line": {"width": 0}}, customdata=bounds,
             hovertemplate=f"{hover}: %{{y}}<extra>{t[key]}</extra>"))
-    _timeout_marker(parts, timeout, on_scale, t)
+    _timeout_marker(parts, timeout, on_scale, t, number)
     requests = int(np.count_nonzero(cols["kind"] == Ev.ARRIVE))
     share = gave_ms.size / requests if requests else 0.0
     subtitle = t["wait_subtitle"].format(
@@ -350,7 +322,7 @@ def wait_histogram(trace: Trace, scenario: Scenario, end_s: float, *,
 
 
 def _timeout_marker(parts: _Parts, timeout: AcquireTimeout | None, on_scale: bool,
-                    t: Mapping[str, str]) -> None:
+                    t: Mapping[str, str], number: Number) -> None:
     """A vertical line at the acquire timeout; or a note that it is off the chart, or absent."""
     if timeout is None:
         return
@@ -358,14 +330,13 @@ def _timeout_marker(parts: _Parts, timeout: AcquireTimeout | None, on_scale: boo
                             "yref": "y domain", "y": 1, "yanchor": "top", "showarrow": False,
                             "bgcolor": "rgba(255,255,255,0.8)"}
     if timeout.ms is None:
-        parts.annotations.append({**note, "text": t["no_timeout"].format(name=timeout.name,
-                                                                          value=timeout.shown)})
+        parts.annotations.append({**note, "text": t["no_timeout"].format(name=timeout.name, value="None")})
         return
     parts.shapes.append({"type": "line", "name": "timeout", "xref": "x", "x0": timeout.ms,
                          "x1": timeout.ms, "yref": "y domain", "y0": 0, "y1": 1, "layer": "above",
                          "line": {"color": COLORS["limit"], "width": 2, "dash": "dash"}})
     label = t["timeout_line" if on_scale else "timeout_off_scale"].format(
-        name=timeout.name, value=timeout.shown, unit=t[f"unit_{timeout.unit}"])
+        name=timeout.name, value=number(timeout.value or 0.0), unit=t[f"unit_{timeout.unit}"])
     if on_scale:
         note.update(xref="x", x=timeout.ms)
     parts.annotations.append({**note, "text": label})

@@ -34,18 +34,6 @@ from sim.scenario import (
     specs,
 )
 
-# Slider ends for pool settings, in each library's own unit; a value beyond one widens it.
-SLIDER_MAX: dict[str, float] = {
-    "pool_size": 100, "max_overflow": 100, "pool_timeout": 60, "pool_recycle": 3600,
-    "min_size": 100, "max_size": 100, "max_queries": 100_000, "max_inactive_connection_lifetime": 900,
-    "timeout": 60, "command_timeout": 60,
-    "maximumPoolSize": 100, "minimumIdle": 100, "connectionTimeout": 60_000, "idleTimeout": 1_800_000,
-    "maxLifetime": 3_600_000, "keepaliveTime": 600_000, "leakDetectionThreshold": 600_000,
-    "validationTimeout": 30_000,
-    "MaxOpenConns": 100, "MaxIdleConns": 100, "ConnMaxLifetime": 3600, "ConnMaxIdleTime": 3600,
-    "ContextTimeout": 60,
-}
-
 Translate = Callable[..., str]
 Flat = dict[str, Any]   # field path -> value as the controls hold it, valid or not ("pool.pool_size": 5)
 
@@ -106,7 +94,7 @@ def _slider(label: str, spec: Spec, value: Any, name: str, key: str, help_text: 
     lo = spec.lo if spec.lo is not None else 0
     if spec.off is not None:
         lo = min(lo, spec.off)
-    hi = max(SLIDER_MAX.get(name, spec.hi or 100), value)
+    hi = max(spec.slider_max or spec.hi or 100, value)
     if spec.hi is not None:
         hi = min(hi, max(spec.hi, value))
     if spec.type is int:

@@ -18,7 +18,7 @@ import streamlit as st
 
 from app.background import live_worker
 from app.ui import num, plain, t
-from live.runner import SIMULATION_ONLY, check
+from live.runner import check
 from live.server import LiveError, external
 from live.session import Snapshot
 from live.worker import RemoteSession
@@ -31,7 +31,7 @@ def refuse_unrunnable(scenario: Scenario, database_url: str | None, time_scale: 
     HikariCP and Go have no Python implementation; anything beyond the live
     lab's limits (a day at 100,000 requests a second) is refused with its figures.
     """
-    if scenario.pool.kind in SIMULATION_ONLY:
+    if scenario.pool.simulation_only:
         st.warning(t("live.simulation_only", kind=scenario.pool.kind))
         st.stop()
     try:

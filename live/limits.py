@@ -29,7 +29,6 @@ SAMPLES = (1, 1_000)                # calibrate --samples, a measurement's sampl
 CONNECT_TIMEOUT_S = 5.0             # the pre-flight connect's default (asyncpg's own is 60 s)
 CONNECT_TIMEOUT = (0.1, 120.0)      # --connect-timeout
 
-_CAP_FIELDS = {"sqlalchemy": "pool.pool_size + pool.max_overflow", "asyncpg": "pool.max_size"}
 
 
 class LimitError(LiveError, ScenarioError):
@@ -62,8 +61,10 @@ def check_run(scenario: Scenario, time_scale: float = 1.0, max_requests: int | N
     per_instance = db.max_connections if cap is None else min(cap, db.max_connections)
     instances = scenario.app.instances
     if instances * per_instance > MAX_CLIENT_CONNECTIONS:
+        names = scenario.pool.size_names
         field = ("database.max_connections" if cap is None
-                 else _CAP_FIELDS.get(scenario.pool.kind, "the pool's size"))
+                 else " + ".join(f"pool.{n.strip()}" for n in names[1].split("+")) if names is not None
+                 else "the pool's size")
         why = " (no pool limits an instance's connections)" if cap is None else ""
         raise LimitError(
             f"app.instances x {field} = {instances} x {per_instance} = {instances * per_instance} "

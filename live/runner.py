@@ -49,10 +49,6 @@ from sim import workload
 from sim.scenario import Scenario
 from sim.trace import Ev, Trace
 
-SIMULATION_ONLY = {
-    "hikari": "HikariCP is a Java library",
-    "go": "Go's database/sql is a Go library",
-}
 CLEANUP_S = 10.0   # the longest the end of a run may take, whatever state it was left in
 MAX_DOWN_S = 60.0  # the longest a restart on demand may keep the server down (scenario seconds)
 RESTART_REFUSED = ("the restart fault runs only on the lab's own sandbox server, "
@@ -82,9 +78,9 @@ def check(scenario: Scenario, target: Target | None = None, time_scale: float = 
 
     Beyond the live lab's limits (`live.limits`) it is a LimitError, which is a LiveError too.
     """
-    kind = scenario.pool.kind
-    if kind in SIMULATION_ONLY:
-        raise LiveError(f"pool.kind = {kind}: {SIMULATION_ONLY[kind]} with no Python implementation, "
+    pool = scenario.pool
+    if pool.simulation_only:
+        raise LiveError(f"pool.kind = {pool.kind}: {pool.simulation_only} with no Python implementation, "
                         "so the live lab cannot run it; run it in the simulation (python -m sim run)")
     check_run(scenario, time_scale, max_requests)
     if sum(f.kind == "idle_cut" for f in scenario.faults) > 1:

@@ -9,7 +9,9 @@ from the same place the validator reads.
 
 Pool parameters are spelled exactly as each library spells them and keep the
 library's units: seconds for SQLAlchemy and asyncpg, milliseconds for
-HikariCP, seconds for Go's durations.
+HikariCP, seconds for Go's durations. Each library's settings live with its
+model in `sim/pools/<library>.py`; this module holds the rest and reads them
+through the registry there.
 """
 
 from __future__ import annotations
@@ -22,9 +24,20 @@ import reprlib
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import tomli_w
+
+from sim.pools import (  # noqa: F401 - the pool libraries' settings are part of the scenario's vocabulary
+    POOL_KINDS,
+    AsyncpgPool,
+    GoPool,
+    HikariPool,
+    NoPool,
+    PoolConfig,
+    SQLAlchemyPool,
+)
+from sim.spec import ScenarioError, Spec, setting, specs
 
 PRESETS_DIR = Path(__file__).resolve().parent.parent / "presets"
 MAX_TEXT_BYTES = 256 * 1024  # a scenario file or one --set value; presets are under 2 KB
@@ -32,33 +45,8 @@ MAX_DEPTH = 6                # tables and lists inside each other: a scenario ne
 MAX_ITEMS = 100              # phases or faults in one scenario
 
 
-class ScenarioError(ValueError):
-    """An invalid scenario, explained in one line that names the field."""
-
-
 class NotToml(ScenarioError):
     """Text that does not parse as TOML (a `--set` value then stands as plain text)."""
-
-
-@dataclass(frozen=True)
-class Spec:
-    """What a field may hold; read by the validator, the UI and the docs."""
-
-    type: type
-    lo: float | None = None
-    hi: float | None = None
-    choices: tuple[str, ...] = ()
-    unit: str = ""
-    doc: str = ""
-    off: float | None = None  # a value outside lo..hi that means "disabled"
-    optional: bool = False  # None allowed (omitted in TOML): "no limit"
-
-
-def _f(default: Any, type_: type, lo: float | None = None, hi: float | None = None, *,
-       unit: str = "", doc: str = "", choices: tuple[str, ...] = (),
-       off: float | None = None, optional: bool = False) -> Any:
-    spec = Spec(type_, lo, hi, choices, unit, doc, off, optional)
-    return field(default=default, metadata={"spec": spec})
 
 
 # --------------------------------------------------------------------- traffic
@@ -67,29 +55,29 @@ def _f(default: Any, type_: type, lo: float | None = None, hi: float | None = No
 class Phase:
     """From `at_s` on, requests arrive at `rate_per_s` (all instances together)."""
 
-    at_s: float = _f(0.0, float, 0, 86_400, unit="s", doc="when this rate starts")
-    rate_per_s: float = _f(10.0, float, 0, 100_000, unit="1/s", doc="arrivals per second from then on")
+    at_s: float = setting(0.0, float, 0, 86_400, unit="s", doc="when this rate starts")
+    rate_per_s: float = setting(10.0, float, 0, 100_000, unit="1/s", doc="arrivals per second from then on")
 
 
 @dataclass(frozen=True)
 class Hold:
     """How long a request keeps its connection: the time spent in the database."""
 
-    dist: str = _f("exponential", str, choices=("constant", "exponential", "lognormal"),
+    dist: str = setting("exponential", str, choices=("constant", "exponential", "lognormal"),
                    doc="shape of the hold-time distribution")
-    mean_ms: float = _f(50.0, float, 0.001, 3_600_000, unit="ms", doc="mean hold time")
-    sigma: float = _f(0.5, float, 0.01, 3.0, doc="lognormal shape (spread); ignored by the others")
+    mean_ms: float = setting(50.0, float, 0.001, 3_600_000, unit="ms", doc="mean hold time")
+    sigma: float = setting(0.5, float, 0.01, 3.0, doc="lognormal shape (spread); ignored by the others")
 
 
 @dataclass(frozen=True)
 class Workload:
-    rate_per_s: float = _f(20.0, float, 0, 100_000, unit="1/s",
+    rate_per_s: float = setting(20.0, float, 0, 100_000, unit="1/s",
                            doc="mean arrivals per second, spread over all instances (Poisson)")
     phases: tuple[Phase, ...] = ()
     hold: Hold = field(default_factory=Hold)
-    cpu_fraction: float = _f(0.0, float, 0, 1,
+    cpu_fraction: float = setting(0.0, float, 0, 1,
                              doc="share of each hold that needs a database CPU core")
-    leak_probability: float = _f(0.0, float, 0, 1,
+    leak_probability: float = setting(0.0, float, 0, 1,
                                  doc="share of requests that never give their connection back")
 
     def rate_at(self, t: float) -> float:
@@ -100,158 +88,20 @@ class Workload:
         return rate
 
 
-# ------------------------------------------------------------------ pool kinds
-
-@dataclass(frozen=True)
-class SQLAlchemyPool:
-    """SQLAlchemy's QueuePool / AsyncAdaptedQueuePool, as `create_engine` names it."""
-
-    kind: ClassVar[str] = "sqlalchemy"
-    library: ClassVar[str] = "SQLAlchemy QueuePool"
-    pool_size: int = _f(5, int, 0, 1000, doc="idle connections kept; 0 = unlimited, never discarded")
-    max_overflow: int = _f(10, int, -1, 1000, doc="connections allowed beyond pool_size; -1 = unlimited")
-    pool_timeout: float = _f(30.0, float, 0, 3600, unit="s",
-                             doc="how long a checkout waits at the cap before TimeoutError")
-    pool_recycle: float = _f(-1.0, float, 1, 604_800, unit="s", off=-1,
-                             doc="reconnect at checkout when older than this; -1 = never")
-    pool_pre_ping: bool = _f(False, bool, doc="test the connection at checkout")
-    pool_use_lifo: bool = _f(False, bool, doc="reuse the most recently returned connection first")
-
-    @property
-    def cap(self) -> int | None:
-        if self.pool_size == 0 or self.max_overflow == -1:
-            return None
-        return self.pool_size + self.max_overflow
-
-    @property
-    def base(self) -> int:
-        return self.pool_size
-
-
-@dataclass(frozen=True)
-class AsyncpgPool:
-    """asyncpg's Pool, as `asyncpg.create_pool` and `pool.acquire` name it."""
-
-    kind: ClassVar[str] = "asyncpg"
-    library: ClassVar[str] = "asyncpg Pool"
-    min_size: int = _f(10, int, 0, 1000, doc="connections opened when the pool is created (not kept)")
-    max_size: int = _f(10, int, 1, 1000, doc="holders in the pool: the hard cap")
-    max_queries: int = _f(50_000, int, 1, 10_000_000, doc="close a connection after this many queries")
-    max_inactive_connection_lifetime: float = _f(
-        300.0, float, 0.001, 604_800, unit="s", off=0,
-        doc="close a connection idle this long, even below min_size; 0 = never")
-    timeout: float | None = _f(None, float, 0.001, 3600, unit="s", optional=True,
-                               doc="acquire timeout, connect included; none = wait forever")
-    command_timeout: float | None = _f(None, float, 0.001, 3600, unit="s", optional=True,
-                                       doc="per-query timeout; none = no limit")
-
-    @property
-    def cap(self) -> int:
-        return self.max_size
-
-    @property
-    def base(self) -> int:
-        return self.min_size
-
-
-@dataclass(frozen=True)
-class HikariPool:
-    """HikariCP, as HikariConfig names it (milliseconds)."""
-
-    kind: ClassVar[str] = "hikari"
-    library: ClassVar[str] = "HikariCP"
-    maximumPoolSize: int = _f(10, int, 1, 1000, doc="hard cap on connections")  # noqa: N815
-    minimumIdle: int | None = _f(None, int, 0, 1000, optional=True,  # noqa: N815
-                                 doc="idle connections to keep; none = maximumPoolSize")
-    connectionTimeout: int = _f(30_000, int, 250, 3_600_000, unit="ms",  # noqa: N815
-                                doc="how long getConnection waits before failing")
-    idleTimeout: int = _f(600_000, int, 10_000, 604_800_000, unit="ms", off=0,  # noqa: N815
-                          doc="close idle connections above minimumIdle after this; 0 = never")
-    maxLifetime: int = _f(1_800_000, int, 30_000, 604_800_000, unit="ms", off=0,  # noqa: N815
-                          doc="retire a connection at this age; 0 = never")
-    keepaliveTime: int = _f(0, int, 30_000, 604_800_000, unit="ms", off=0,  # noqa: N815
-                            doc="ping idle connections this often; 0 = off")
-    leakDetectionThreshold: int = _f(0, int, 2000, 604_800_000, unit="ms", off=0,  # noqa: N815
-                                     doc="warn when a connection is out this long; 0 = off")
-    validationTimeout: int = _f(5000, int, 250, 3_600_000, unit="ms",  # noqa: N815
-                                doc="how long a liveness check may take")
-
-    @property
-    def min_idle(self) -> int:
-        m = self.minimumIdle
-        return self.maximumPoolSize if m is None or m > self.maximumPoolSize else m
-
-    @property
-    def cap(self) -> int:
-        return self.maximumPoolSize
-
-    @property
-    def base(self) -> int:
-        return self.min_idle
-
-
-@dataclass(frozen=True)
-class GoPool:
-    """Go's database/sql pool, named after its setters (durations in seconds)."""
-
-    kind: ClassVar[str] = "go"
-    library: ClassVar[str] = "Go database/sql"
-    MaxOpenConns: int = _f(0, int, 0, 10_000, doc="cap on open connections; 0 = unlimited")
-    MaxIdleConns: int = _f(2, int, 0, 10_000, doc="idle connections kept; returns beyond are closed")
-    ConnMaxLifetime: float = _f(0.0, float, 0, 604_800, unit="s",
-                                doc="close connections older than this; 0 = never")
-    ConnMaxIdleTime: float = _f(0.0, float, 0, 604_800, unit="s",
-                                doc="close connections idle longer than this; 0 = never")
-    ContextTimeout: float = _f(0.0, float, 0, 3600, unit="s",
-                               doc="the caller's context deadline for getting a connection; 0 = none")
-
-    @property
-    def cap(self) -> int | None:
-        return self.MaxOpenConns or None
-
-    @property
-    def max_idle(self) -> int:
-        idle = self.MaxIdleConns
-        return min(idle, self.MaxOpenConns) if self.MaxOpenConns else idle
-
-    @property
-    def base(self) -> int:
-        return self.max_idle
-
-
-@dataclass(frozen=True)
-class NoPool:
-    """Connect for every request and close afterwards."""
-
-    kind: ClassVar[str] = "none"
-    library: ClassVar[str] = "no pool"
-
-    @property
-    def cap(self) -> None:
-        return None
-
-    @property
-    def base(self) -> int:
-        return 0
-
-
-PoolConfig = SQLAlchemyPool | AsyncpgPool | HikariPool | GoPool | NoPool
-POOL_KINDS: dict[str, type] = {c.kind: c for c in (SQLAlchemyPool, AsyncpgPool, HikariPool, GoPool, NoPool)}
-
 
 # ------------------------------------------------------------ database and app
 
 @dataclass(frozen=True)
 class Database:
-    connect_ms: float = _f(5.0, float, 0, 60_000, unit="ms",
+    connect_ms: float = setting(5.0, float, 0, 60_000, unit="ms",
                            doc="server-side cost of one new connection (fork, authentication)")
-    rtt_ms: float = _f(0.2, float, 0, 10_000, unit="ms",
+    rtt_ms: float = setting(0.2, float, 0, 10_000, unit="ms",
                        doc="one network round trip, paid by each query, ping, reset and connect step")
-    max_connections: int = _f(100, int, 1, 100_000,
+    max_connections: int = setting(100, int, 1, 100_000,
                               doc="the server's connection limit, shared by all instances")
-    superuser_reserved_connections: int = _f(3, int, 0, 100_000,
+    superuser_reserved_connections: int = setting(3, int, 0, 100_000,
                                              doc="slots an ordinary role may not use")
-    cores: int = _f(0, int, 0, 1024, doc="database CPU cores; 0 = no CPU contention modelled")
+    cores: int = setting(0, int, 0, 1024, doc="database CPU cores; 0 = no CPU contention modelled")
 
     @property
     def role_limit(self) -> int:
@@ -261,17 +111,17 @@ class Database:
 
 @dataclass(frozen=True)
 class App:
-    instances: int = _f(1, int, 1, 200, doc="application processes, each with its own pool")
+    instances: int = setting(1, int, 1, 200, doc="application processes, each with its own pool")
 
 
 @dataclass(frozen=True)
 class Fault:
-    kind: str = _f("kill_idle", str, choices=("kill_idle", "restart", "idle_cut"),
+    kind: str = setting("kill_idle", str, choices=("kill_idle", "restart", "idle_cut"),
                    doc="kill_idle: pg_terminate_backend on idle connections; restart: the server "
                        "restarts; idle_cut: a firewall silently drops connections idle too long")
-    at_s: float = _f(0.0, float, 0, 86_400, unit="s", doc="when the fault happens (idle_cut: from when)")
-    down_s: float = _f(1.0, float, 0, 3600, unit="s", doc="restart: how long the server is down")
-    idle_cut_after_s: float = _f(300.0, float, 0.001, 86_400, unit="s",
+    at_s: float = setting(0.0, float, 0, 86_400, unit="s", doc="when the fault happens (idle_cut: from when)")
+    down_s: float = setting(1.0, float, 0, 3600, unit="s", doc="restart: how long the server is down")
+    idle_cut_after_s: float = setting(300.0, float, 0.001, 86_400, unit="s",
                                  doc="idle_cut: idle time after which a connection is dropped")
 
 
@@ -279,10 +129,10 @@ class Fault:
 
 @dataclass(frozen=True)
 class Scenario:
-    name: str = _f("scenario", str, hi=100, doc="short name, used in file names and application_name")
-    description: str = _f("", str, hi=2000, doc="what the scenario shows, in one or two sentences")
-    seed: int = _f(1, int, 0, 2**32 - 1, doc="random seed; same seed, same run")
-    duration_s: float = _f(60.0, float, 0.001, 86_400, unit="s", doc="how long requests arrive")
+    name: str = setting("scenario", str, hi=100, doc="short name, used in file names and application_name")
+    description: str = setting("", str, hi=2000, doc="what the scenario shows, in one or two sentences")
+    seed: int = setting(1, int, 0, 2**32 - 1, doc="random seed; same seed, same run")
+    duration_s: float = setting(60.0, float, 0.001, 86_400, unit="s", doc="how long requests arrive")
     workload: Workload = field(default_factory=Workload)
     pool: PoolConfig = field(default_factory=SQLAlchemyPool)
     database: Database = field(default_factory=Database)
@@ -378,11 +228,6 @@ def show(value: Any) -> str:
     return _SHOW.repr(value)
 
 
-def specs(cls: type) -> dict[str, Spec]:
-    """The validated fields of a section, in declaration order."""
-    return {f.name: f.metadata["spec"] for f in dataclasses.fields(cls) if "spec" in f.metadata}
-
-
 def _build(cls: type, raw: Any, path: str, nested: dict[str, Any] | None = None) -> Any:
     if not isinstance(raw, dict):
         raise ScenarioError(f"{path or 'the scenario'} = {show(raw)}: must be a table of settings")
@@ -415,14 +260,10 @@ def _build_pool(raw: Any, path: str) -> PoolConfig:
             known = ", ".join(specs(cls)) or "none"
             raise ScenarioError(f"{path}.{key}: not a setting of pool.kind = {kind!r}{hint}; "
                                 f"its settings: {known}")
-    pool = _build(cls, raw, path)
-    if isinstance(pool, AsyncpgPool) and pool.min_size > pool.max_size:
-        raise ScenarioError(f"{path}.min_size = {pool.min_size}: must not exceed "
-                            f"{path}.max_size ({pool.max_size})")
-    if isinstance(pool, HikariPool) and pool.minimumIdle is not None \
-            and pool.minimumIdle > pool.maximumPoolSize:
-        raise ScenarioError(f"{path}.minimumIdle = {pool.minimumIdle}: must not exceed "
-                            f"{path}.maximumPoolSize ({pool.maximumPoolSize})")
+    pool: PoolConfig = _build(cls, raw, path)
+    broken = pool.check(path)
+    if broken:
+        raise ScenarioError(broken)
     return pool
 
 

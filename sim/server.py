@@ -14,13 +14,15 @@ the full startup cost, with SQLSTATE 53300.
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import simpy
 
 from sim.connection import ALIVE, FIN, SILENT, Conn
-from sim.scenario import Database
 from sim.trace import Ev, Trace, Why
+
+if TYPE_CHECKING:   # the scenario imports the pool libraries, which import this
+    from sim.scenario import Database
 
 CONNECT_ROUND_TRIPS = 2  # TCP handshake, then startup packet to ReadyForQuery (trust auth)
 

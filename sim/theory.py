@@ -18,7 +18,10 @@ the reneging it causes cannot be measured.
 
 Each application instance has its own pool and gets its share of the traffic;
 a random split of a Poisson stream is again Poisson, so each instance is an
-M/M/c queue of its own.
+M/M/c queue of its own. Whether a pool is a plain M/M/c queue at all (a
+fixed set of servers, first come first served) is the library's to say
+(`queue()` on its settings): SQLAlchemy's overflow and HikariCP's
+housekeeping are not.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from sim.scenario import AsyncpgPool, GoPool, PoolConfig, Scenario, SQLAlchemyPool
+from sim.scenario import Scenario
 
 NEGLIGIBLE = 1e-6
 """A chance of timing out below this counts as no timeout at all."""
@@ -98,7 +101,7 @@ def applicable(scenario: Scenario) -> MMC | None:
             or db.connect_ms != 0 or db.rtt_ms != 0
             or scenario.faults):
         return None
-    queue = _servers_and_timeout(scenario.pool)
+    queue = scenario.pool.queue()
     if queue is None:
         return None
     servers, timeout_s = queue
@@ -108,25 +111,3 @@ def applicable(scenario: Scenario) -> MMC | None:
     if model.utilisation >= 1 or model.p_wait_longer_than(timeout_s) >= NEGLIGIBLE:
         return None
     return model
-
-
-def _servers_and_timeout(pool: PoolConfig) -> tuple[int, float] | None:
-    """The pool's cap and how long a checkout may wait (inf: for ever), or None if it is no plain M/M/c.
-
-    SQLAlchemy's overflow and HikariCP's housekeeping are left out: they are
-    not a fixed set of servers. Go hands a returned connection to a random
-    waiter, not the first; that leaves P(wait) and the mean wait as they are,
-    but fattens the tail, so with a ContextTimeout the timeout check is an
-    estimate there.
-    """
-    cap = pool.cap
-    if cap is None:
-        return None
-    match pool:
-        case SQLAlchemyPool(max_overflow=0):
-            return cap, pool.pool_timeout
-        case AsyncpgPool():
-            return cap, math.inf if pool.timeout is None else pool.timeout
-        case GoPool():
-            return cap, pool.ContextTimeout or math.inf
-    return None

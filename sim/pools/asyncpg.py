@@ -16,15 +16,58 @@ Covers, from `asyncpg/pool.py`:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Generator
+from dataclasses import dataclass
 from typing import Any
 
 from sim.connection import FIN, Conn
-from sim.pools.base import TIMED_OUT, Pool, RequestFailed
-from sim.scenario import AsyncpgPool
+from sim.pools.base import TIMED_OUT, AcquireTimeout, Pool, PoolSettings, RequestFailed
+from sim.spec import setting
 from sim.trace import Ev, Why
 
 RESET_ROUND_TRIPS = 1  # SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL;
+
+
+@dataclass(frozen=True)
+class AsyncpgPool(PoolSettings):
+    """asyncpg's Pool, as `asyncpg.create_pool` and `pool.acquire` name it."""
+
+    kind = "asyncpg"
+    library = "asyncpg Pool"
+    size_names = ("min_size", "max_size")
+    min_size: int = setting(10, int, 0, 1000, doc="connections opened when the pool is created (not kept)",
+                            slider_max=100)
+    max_size: int = setting(10, int, 1, 1000, doc="holders in the pool: the hard cap", slider_max=100)
+    max_queries: int = setting(50_000, int, 1, 10_000_000, doc="close a connection after this many queries",
+                               slider_max=100_000)
+    max_inactive_connection_lifetime: float = setting(
+        300.0, float, 0.001, 604_800, unit="s", off=0,
+        doc="close a connection idle this long, even below min_size; 0 = never", slider_max=900)
+    timeout: float | None = setting(None, float, 0.001, 3600, unit="s", optional=True,
+                                    doc="acquire timeout, connect included; none = wait forever",
+                                    slider_max=60)
+    command_timeout: float | None = setting(None, float, 0.001, 3600, unit="s", optional=True,
+                                            doc="per-query timeout; none = no limit", slider_max=60)
+
+    @property
+    def cap(self) -> int:
+        return self.max_size
+
+    @property
+    def base(self) -> int:
+        return self.min_size
+
+    def check(self, path: str) -> str | None:
+        if self.min_size > self.max_size:
+            return f"{path}.min_size = {self.min_size}: must not exceed {path}.max_size ({self.max_size})"
+        return None
+
+    def acquire_timeout(self) -> AcquireTimeout:
+        return AcquireTimeout("timeout", self.timeout, "s")
+
+    def queue(self) -> tuple[int, float]:
+        return self.cap, math.inf if self.timeout is None else self.timeout
 
 
 class HolderPool(Pool):

@@ -11,15 +11,76 @@ from __future__ import annotations
 import random
 from collections import deque
 from collections.abc import Generator
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import simpy
 
 from sim.connection import Conn
+from sim.errors import ASYNCIO_TIMEOUT, ASYNCPG_CLOSED, LibraryError, PoolState, asyncpg_too_many
 from sim.server import ConnectFailed, Server
 from sim.trace import Ev, Trace, Why
 
 TIMED_OUT = object()  # what a waiter receives when its deadline passes first
+
+
+@dataclass(frozen=True)
+class AcquireTimeout:
+    """How long a request may wait for a connection, as its library names and counts it."""
+
+    name: str            # the library's setting: pool_timeout, timeout, connectionTimeout, ContextTimeout
+    value: float | None  # in the library's unit; None: it waits for ever
+    unit: str            # "s" or "ms"
+
+    @property
+    def ms(self) -> float | None:
+        return None if self.value is None else self.value * (1000.0 if self.unit == "s" else 1.0)
+
+
+class PoolSettings:
+    """What every library's settings answer besides the settings themselves.
+
+    Each library's dataclass of settings (in its own module, beside its model)
+    subclasses this, so the validator, the error texts, the charts, the theory
+    and the live lab ask the settings instead of switching on the library.
+    The defaults are those of a pool over asyncpg with nothing of its own to say.
+    """
+
+    kind: ClassVar[str]
+    library: ClassVar[str]                          # its name as people know it
+    size_names: ClassVar[tuple[str, str] | None] = None   # its base size and its cap, as it names them
+    simulation_only: ClassVar[str] = ""             # why the live lab cannot run it, if it cannot
+
+    @property
+    def cap(self) -> int | None:
+        """The most connections one instance's pool opens; None: no cap of its own."""
+        return None
+
+    @property
+    def base(self) -> int:
+        """The connections it keeps (or opens at start)."""
+        return 0
+
+    def check(self, path: str) -> str | None:
+        """A rule across its settings that they break, as a one-line message, or None."""
+        return None
+
+    def acquire_timeout(self) -> AcquireTimeout | None:
+        """How long a checkout may wait; None when there is no waiting for a connection at all."""
+        return None
+
+    def queue(self) -> tuple[int, float] | None:
+        """(servers, patience in s) when each instance is a plain M/M/c queue; None otherwise."""
+        return None
+
+    def timeout_error(self, reason: str, state: PoolState) -> LibraryError:
+        return ASYNCIO_TIMEOUT
+
+    def too_many_error(self, refusal: str) -> LibraryError:
+        return asyncpg_too_many(refusal)
+
+    def broken_error(self) -> LibraryError:
+        return ASYNCPG_CLOSED
 
 
 class RequestFailed(Exception):

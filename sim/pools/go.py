@@ -20,13 +20,16 @@ Covers what sets it apart:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Generator
+from dataclasses import dataclass
 from typing import Any
 
 from sim.connection import FIN, Conn
-from sim.pools.base import TIMED_OUT, Pool, RequestFailed
-from sim.scenario import GoPool
+from sim.errors import TOO_MANY_SQLSTATE, LibraryError, PoolState
+from sim.pools.base import TIMED_OUT, AcquireTimeout, Pool, PoolSettings, RequestFailed
 from sim.server import ConnectFailed
+from sim.spec import setting
 from sim.trace import Ev, Why
 
 BAD_CONN_RETRIES = 2            # maxBadConnRetries: two cached tries, then one new
@@ -35,6 +38,59 @@ PGX_CHECK_AFTER_S = 1.0         # pgx's ResetSession checks the socket if idle l
 
 class BadConn(Exception):
     """driver.ErrBadConn: database/sql retries."""
+
+
+@dataclass(frozen=True)
+class GoPool(PoolSettings):
+    """Go's database/sql pool, named after its setters (durations in seconds)."""
+
+    kind = "go"
+    library = "Go database/sql"
+    size_names = ("MaxIdleConns", "MaxOpenConns")
+    simulation_only = "Go's database/sql is a Go library"
+    MaxOpenConns: int = setting(0, int, 0, 10_000, doc="cap on open connections; 0 = unlimited",
+                                slider_max=100)
+    MaxIdleConns: int = setting(2, int, 0, 10_000, doc="idle connections kept; returns beyond are closed",
+                                slider_max=100)
+    ConnMaxLifetime: float = setting(0.0, float, 0, 604_800, unit="s",
+                                     doc="close connections older than this; 0 = never", slider_max=3_600)
+    ConnMaxIdleTime: float = setting(0.0, float, 0, 604_800, unit="s",
+                                     doc="close connections idle longer than this; 0 = never",
+                                     slider_max=3_600)
+    ContextTimeout: float = setting(0.0, float, 0, 3600, unit="s",
+                                    doc="the caller's context deadline for getting a connection; 0 = none",
+                                    slider_max=60)
+
+    @property
+    def cap(self) -> int | None:
+        return self.MaxOpenConns or None
+
+    @property
+    def max_idle(self) -> int:
+        idle = self.MaxIdleConns
+        return min(idle, self.MaxOpenConns) if self.MaxOpenConns else idle
+
+    @property
+    def base(self) -> int:
+        return self.max_idle
+
+    def acquire_timeout(self) -> AcquireTimeout:
+        return AcquireTimeout("ContextTimeout", self.ContextTimeout or None, "s")
+
+    def queue(self) -> tuple[int, float] | None:
+        """A freed connection goes to a random waiter: P(wait) and the mean wait are M/M/c's, the tail
+        is fatter, so with a ContextTimeout the timeout check is an estimate."""
+        return None if self.cap is None else (self.cap, self.ContextTimeout or math.inf)
+
+    def timeout_error(self, reason: str, state: PoolState) -> LibraryError:
+        return LibraryError("context.DeadlineExceeded", "context deadline exceeded")
+
+    def too_many_error(self, refusal: str) -> LibraryError:
+        return LibraryError("*pgconn.PgError", f"FATAL: {refusal} (SQLSTATE {TOO_MANY_SQLSTATE})",
+                            TOO_MANY_SQLSTATE)
+
+    def broken_error(self) -> LibraryError:
+        return LibraryError("error", "unexpected EOF")
 
 
 class GoDB(Pool):

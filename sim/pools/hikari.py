@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Generator
+from dataclasses import dataclass
 from typing import Any
 
 from sim.connection import Conn
-from sim.pools.base import TIMED_OUT, Pool, RequestFailed
-from sim.scenario import HikariPool
+from sim.errors import TOO_MANY_SQLSTATE, LibraryError, PoolState
+from sim.pools.base import TIMED_OUT, AcquireTimeout, Pool, PoolSettings, RequestFailed
 from sim.server import ConnectFailed
+from sim.spec import setting
 from sim.trace import Ev, Why
 
 ALIVE_BYPASS_S = 0.5        # com.zaxxer.hikari.aliveBypassWindowMs
@@ -33,6 +35,70 @@ BACKOFF_FIRST_S = 0.010     # after a failed add, doubling ...
 BACKOFF_MAX_S = 5.0         # ... up to this
 HOUSEKEEPING_S = 30.0
 FIRST_HOUSEKEEPING_S = 0.1
+
+
+@dataclass(frozen=True)
+class HikariPool(PoolSettings):
+    """HikariCP, as HikariConfig names it (milliseconds)."""
+
+    kind = "hikari"
+    library = "HikariCP"
+    size_names = ("minimumIdle", "maximumPoolSize")
+    simulation_only = "HikariCP is a Java library"
+    maximumPoolSize: int = setting(10, int, 1, 1000, doc="hard cap on connections",  # noqa: N815
+                                   slider_max=100)
+    minimumIdle: int | None = setting(None, int, 0, 1000, optional=True,  # noqa: N815
+                                      doc="idle connections to keep; none = maximumPoolSize", slider_max=100)
+    connectionTimeout: int = setting(30_000, int, 250, 3_600_000, unit="ms",  # noqa: N815
+                                     doc="how long getConnection waits before failing", slider_max=60_000)
+    idleTimeout: int = setting(600_000, int, 10_000, 604_800_000, unit="ms", off=0,  # noqa: N815
+                               doc="close idle connections above minimumIdle after this; 0 = never",
+                               slider_max=1_800_000)
+    maxLifetime: int = setting(1_800_000, int, 30_000, 604_800_000, unit="ms", off=0,  # noqa: N815
+                               doc="retire a connection at this age; 0 = never", slider_max=3_600_000)
+    keepaliveTime: int = setting(0, int, 30_000, 604_800_000, unit="ms", off=0,  # noqa: N815
+                                 doc="ping idle connections this often; 0 = off", slider_max=600_000)
+    leakDetectionThreshold: int = setting(0, int, 2000, 604_800_000, unit="ms", off=0,  # noqa: N815
+                                          doc="warn when a connection is out this long; 0 = off",
+                                          slider_max=600_000)
+    validationTimeout: int = setting(5000, int, 250, 3_600_000, unit="ms",  # noqa: N815
+                                     doc="how long a liveness check may take", slider_max=30_000)
+
+    @property
+    def min_idle(self) -> int:
+        m = self.minimumIdle
+        return self.maximumPoolSize if m is None or m > self.maximumPoolSize else m
+
+    @property
+    def cap(self) -> int:
+        return self.maximumPoolSize
+
+    @property
+    def base(self) -> int:
+        return self.min_idle
+
+    def check(self, path: str) -> str | None:
+        if self.minimumIdle is not None and self.minimumIdle > self.maximumPoolSize:
+            return (f"{path}.minimumIdle = {self.minimumIdle}: must not exceed "
+                    f"{path}.maximumPoolSize ({self.maximumPoolSize})")
+        return None
+
+    def acquire_timeout(self) -> AcquireTimeout:
+        return AcquireTimeout("connectionTimeout", float(self.connectionTimeout), "ms")
+
+    def timeout_error(self, reason: str, state: PoolState) -> LibraryError:
+        def n(v: int | None) -> str:
+            return "?" if v is None else str(v)
+        return LibraryError(
+            "java.sql.SQLTransientConnectionException",
+            f"HikariPool-1 - Connection is not available, request timed out after "
+            f"{self.connectionTimeout}ms (total={n(state.total)}, active={n(state.active)}, "
+            f"idle={n(state.idle)}, waiting={n(state.waiting)})",
+            TOO_MANY_SQLSTATE if reason == "too_many_clients" else "")
+
+    def broken_error(self) -> LibraryError:
+        return LibraryError("org.postgresql.util.PSQLException",
+                            "An I/O error occurred while sending to the backend.", "08006")
 
 
 class HikariBag(Pool):

@@ -8,14 +8,25 @@ connection limit is met by the number of requests in flight.
 from __future__ import annotations
 
 from collections.abc import Generator
+from dataclasses import dataclass
 from typing import Any
 
 from sim.connection import Conn
-from sim.pools.base import Pool
+from sim.pools.base import Pool, PoolSettings
 from sim.trace import Why
 
 
-class NoPool(Pool):
+@dataclass(frozen=True)
+class NoPool(PoolSettings):
+    """Connect for every request and close afterwards."""
+
+    kind = "none"
+    library = "no pool"
+
+
+class ConnectEach(Pool):
+    """The model of no pool: a connect in every request, a close after it."""
+
     def acquire(self, request: int) -> Generator[Any, Any, Conn]:
         conn = yield from self.connect(request)
         return self.handed(conn, request, False)

@@ -27,15 +27,73 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Generator
+from dataclasses import dataclass
 from typing import Any
 
 from sim.connection import Conn
-from sim.pools.base import TIMED_OUT, Pool, RequestFailed
-from sim.scenario import SQLAlchemyPool
+from sim.errors import CLOSED_MID_OPERATION, TOO_MANY_SQLSTATE, LibraryError, PoolState
+from sim.pools.base import TIMED_OUT, AcquireTimeout, Pool, PoolSettings, RequestFailed
+from sim.spec import setting
 from sim.trace import Ev, Why
 
+DOC_VERSION = "20"    # the /e/<version>/ of its error links: 2.0 links /e/20/, 2.1 /e/21/
 PING_ROUND_TRIPS = 3  # the asyncpg dialect pings with BEGIN; SELECT; ROLLBACK
 RESET_ROUND_TRIPS = 1  # reset_on_return="rollback"
+
+
+@dataclass(frozen=True)
+class SQLAlchemyPool(PoolSettings):
+    """SQLAlchemy's QueuePool / AsyncAdaptedQueuePool, as `create_engine` names it."""
+
+    kind = "sqlalchemy"
+    library = "SQLAlchemy QueuePool"
+    size_names = ("pool_size", "pool_size + max_overflow")
+    pool_size: int = setting(5, int, 0, 1000, doc="idle connections kept; 0 = unlimited, never discarded",
+                             slider_max=100)
+    max_overflow: int = setting(10, int, -1, 1000, doc="connections allowed beyond pool_size; -1 = unlimited",
+                                slider_max=100)
+    pool_timeout: float = setting(30.0, float, 0, 3600, unit="s",
+                                  doc="how long a checkout waits at the cap before TimeoutError",
+                                  slider_max=60)
+    pool_recycle: float = setting(-1.0, float, 1, 604_800, unit="s", off=-1,
+                                  doc="reconnect at checkout when older than this; -1 = never",
+                                  slider_max=3_600)
+    pool_pre_ping: bool = setting(False, bool, doc="test the connection at checkout")
+    pool_use_lifo: bool = setting(False, bool, doc="reuse the most recently returned connection first")
+
+    @property
+    def cap(self) -> int | None:
+        if self.pool_size == 0 or self.max_overflow == -1:
+            return None
+        return self.pool_size + self.max_overflow
+
+    @property
+    def base(self) -> int:
+        return self.pool_size
+
+    def acquire_timeout(self) -> AcquireTimeout:
+        return AcquireTimeout("pool_timeout", self.pool_timeout, "s")
+
+    def queue(self) -> tuple[int, float] | None:
+        """Overflow connections come and go: only a pool without them is a fixed set of servers."""
+        return None if self.cap is None or self.max_overflow else (self.cap, self.pool_timeout)
+
+    def timeout_error(self, reason: str, state: PoolState) -> LibraryError:
+        return LibraryError(
+            "sqlalchemy.exc.TimeoutError",
+            f"QueuePool limit of size {self.pool_size} overflow {self.max_overflow} reached, "
+            f"connection timed out, timeout {self.pool_timeout:0.2f} "
+            f"(Background on this error at: https://sqlalche.me/e/{DOC_VERSION}/3o7r)")
+
+    def too_many_error(self, refusal: str) -> LibraryError:
+        return LibraryError("sqlalchemy.exc.DBAPIError",
+                            "(sqlalchemy.dialects.postgresql.asyncpg.Error) <class "
+                            f"'asyncpg.exceptions.TooManyConnectionsError'>: {refusal}", TOO_MANY_SQLSTATE)
+
+    def broken_error(self) -> LibraryError:
+        return LibraryError("sqlalchemy.exc.InterfaceError",
+                            "(sqlalchemy.dialects.postgresql.asyncpg.InterfaceError) <class "
+                            f"'asyncpg.exceptions.ConnectionDoesNotExistError'>: {CLOSED_MID_OPERATION}")
 
 
 class QueuePool(Pool):

@@ -207,7 +207,7 @@ def test_a_far_timeout_is_named_but_does_not_squash_the_waits():
 def test_acquire_timeout_in_each_library_s_own_terms():
     assert acquire_timeout(tiny(qp(pool_timeout=3))).ms == 3000
     hikari = acquire_timeout(tiny({"kind": "hikari", "connectionTimeout": 30000}))
-    assert (hikari.name, hikari.shown, hikari.unit, hikari.ms) == ("connectionTimeout", "30000", "ms", 30000)
+    assert (hikari.name, hikari.value, hikari.unit, hikari.ms) == ("connectionTimeout", 30000, "ms", 30000)
     assert acquire_timeout(tiny({"kind": "asyncpg"})).ms is None
     assert acquire_timeout(tiny({"kind": "go", "ContextTimeout": 0})).ms is None
     assert acquire_timeout(tiny({"kind": "none"})) is None

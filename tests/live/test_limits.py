@@ -9,7 +9,7 @@ from live_scenarios import short
 
 from live.limits import LIVE_LIMIT, LimitError, check_run
 from live.loop import BackgroundLoop
-from live.runner import SIMULATION_ONLY, LiveRun
+from live.runner import LiveRun
 from live.session import LiveSession
 from sim.budget import work
 from sim.scenario import load_preset, preset_names
@@ -22,7 +22,7 @@ POOLED = {"kind": "sqlalchemy", "pool_size": 5, "max_overflow": 10}
 def test_every_preset_that_runs_live_is_within_the_limits() -> None:
     for name in preset_names():
         scenario = load_preset(name)
-        if scenario.pool.kind not in SIMULATION_ONLY:
+        if not scenario.pool.simulation_only:
             check_run(scenario)
             assert work(scenario).units <= LIVE_LIMIT.units
 
