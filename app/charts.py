@@ -292,9 +292,10 @@ def wait_histogram(trace: Trace, scenario: Scenario, end_s: float, *,
     gave_ms = gave_up_waits(cols) * 1000.0
     timeout = acquire_timeout(scenario)
     hi = float(max(got_ms.max(initial=0.0), gave_ms.max(initial=0.0)))
-    on_scale = timeout is not None and timeout.ms is not None and (gave_ms.size > 0 or timeout.ms <= 1.5 * hi)
-    if on_scale:
-        hi = max(hi, timeout.ms)
+    timeout_ms = None if timeout is None else timeout.ms
+    on_scale = timeout_ms is not None and (gave_ms.size > 0 or timeout_ms <= 1.5 * hi)
+    if timeout_ms is not None and on_scale:
+        hi = max(hi, timeout_ms)
     edges = _bin_edges(hi)
     bounds = np.column_stack([edges[:-1], edges[1:]])
     hover = t["bin_hover"].format(lo="%{customdata[0]:.4~g}", hi="%{customdata[1]:.4~g}")

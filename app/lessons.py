@@ -174,11 +174,12 @@ def problems(segments: list[Segment]) -> list[str]:
         for key in ("question", "preset", "vary"):
             if key in b.data and not isinstance(b.data[key], str):
                 out.append(f"{where}: {key} must be text")
-        if any(not isinstance(x, str) for key in ("controls", "metrics", "set", "options", "feedback")
-               for x in (b.data.get(key) if isinstance(b.data.get(key), list) else [])):
+        texts = ("controls", "metrics", "set", "options", "feedback")
+        lists = [value for key in texts if isinstance(value := b.data.get(key), list)]
+        if any(not isinstance(x, str) for value in lists for x in value):
             out.append(f"{where}: controls, metrics, set, options and feedback hold text only")
             continue
-        labels = [str(r.get("label", "")) for r in b.data.get("runs", []) if isinstance(r, dict)]
+        labels = [str(r.get("label", "")) for r in b.data.get("runs") or [] if isinstance(r, dict)]
         if len(labels) != len(set(labels)) or "" in labels:
             out.append(f"{where}: every run needs its own label")
         if b.kind in ("scenario", "sweep"):
@@ -191,8 +192,10 @@ def problems(segments: list[Segment]) -> list[str]:
                 out.append(f"{where}: a sweep needs at least two runs")
             if b.kind == "scenario" and not b.data.get("question"):
                 out.append(f"{where}: question is missing (predict before you run)")
-            first = next(iter(scenarios.values()), None)
-            for path in b.data.get("controls", []) if first is not None else []:
+            if not scenarios:
+                continue
+            first = next(iter(scenarios.values()))
+            for path in b.data.get("controls") or []:
                 try:
                     field_spec(first, path)
                 except KeyError:
@@ -310,7 +313,8 @@ def main(argv: list[str]) -> int:
             readable = isinstance(segment, str) or segment.kind == "quiz"
             try:
                 print("\n".join(fill(text, figs, lambda v, d: f"{v:,.{d}f}", lambda v: f"{v:.1%}")
-                                for text in words(segment)) if readable else f"[{segment.kind} {segment.id}]")
+                                for text in words(segment)) if readable or isinstance(segment, str)
+                      else f"[{segment.kind} {segment.id}]")
             except KeyError as e:
                 print(f"{name}: {e.args[0]}")
                 status = 1

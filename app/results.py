@@ -9,6 +9,7 @@ playground and the live lab share it line for line.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import streamlit as st
@@ -55,8 +56,9 @@ def taxi_figure(run_key: str, lang: str, _trace: Trace, _scenario: Scenario, end
                                   max_frames=FRAMES)
 
 
-CHARTS = {"levels": charts.connections_over_time, "waits": charts.wait_histogram,
-          "timeline": charts.connection_timeline}
+CHARTS: dict[str, Callable[..., Any]] = {
+    "levels": charts.connections_over_time, "waits": charts.wait_histogram,
+    "timeline": charts.connection_timeline}
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
@@ -81,7 +83,7 @@ def show_results(trace: Trace, scenario: Scenario, end_s: float, metrics: dict[s
 
     views = {
         "connections": lambda: chart("levels"),
-        "waits": lambda: (chart("waits"), _waits_summary(metrics)),
+        "waits": lambda: _waits_view(chart, metrics),
         "timeline": lambda: chart("timeline"),
         "errors": lambda: error_texts(metrics),
         "trace": lambda: trace_table(trace, key),
@@ -96,6 +98,11 @@ def show_results(trace: Trace, scenario: Scenario, end_s: float, metrics: dict[s
 def _number(x: float, in_lang: str) -> str:
     """Whole numbers without decimals, others with up to two: clocks, counters, speeds."""
     return i18n.number(in_lang, x, 0 if float(x).is_integer() else 2)
+
+
+def _waits_view(chart: Callable[[str], None], metrics: dict[str, Any]) -> None:
+    chart("waits")
+    _waits_summary(metrics)
 
 
 def _waits_summary(metrics: dict[str, Any]) -> None:

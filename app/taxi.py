@@ -152,7 +152,7 @@ class _Words:
         self.plural = plural or (lambda n: "one" if n == 1 else "other")
 
     def __call__(self, key: str, **values: Any) -> str:
-        shown = {k: self.number(v) if isinstance(v, int | float | np.number) else v
+        shown = {k: self.number(float(v)) if isinstance(v, int | float | np.number) else v
                  for k, v in values.items()}
         return self.text[key].format_map(_Lenient(shown))
 

@@ -74,7 +74,7 @@ def lazy_tabs(key: str, names: Sequence[str], label: Callable[[str], str]) -> tu
     ss = st.session_state
     labels = [label(name) for name in names]
     last = ss.get(f"{key}.name")
-    if last in names and ss.get(key) not in labels:
+    if isinstance(last, str) and last in names and ss.get(key) not in labels:
         ss[key] = labels[list(names).index(last)]
     tabs = st.tabs(labels, key=key, on_change="rerun")
     name = next((n for tab, n in zip(tabs, names, strict=True) if tab.open), names[0])
