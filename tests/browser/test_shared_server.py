@@ -170,21 +170,8 @@ def test_a_run_at_the_live_limit_stops_when_asked(fresh_app: tuple, page: object
         timeout=30_000)
 
 
-def test_closing_the_tab_stops_its_run(fresh_app: tuple, browser: object) -> None:
-    url, app = fresh_app
-    page = new_page(browser)
-    page.goto(f"{url}/live?preset=pooled&set=duration_s%3D60")  # type: ignore[attr-defined]
-    settled(page, 60)
-    page.get_by_role("button", name=RUN).click()  # type: ignore[attr-defined]
-    worker = worker_of(app)
-    assert until(lambda: backends(worker) > 0, 60)
-    page.context.close()  # type: ignore[attr-defined]
-    assert until(lambda: backends(worker) == 0, 20)
-
-
-def test_when_the_app_ends_its_worker_and_servers_end_too(fresh_app: tuple, browser: object) -> None:
-    """SIGTERM to Streamlit while a run goes on: no worker, server or data directory of it is left."""
-    url, app = fresh_app
+def a_minute_long_run(browser: object, url: str, app: psutil.Process) -> tuple[object, psutil.Process]:
+    """A new tab running a 60 s live run, once its connections are on the server; (the tab, the worker)."""
     page = new_page(browser)
     page.goto(f"{url}/live?preset=pooled&set=duration_s%3D60")  # type: ignore[attr-defined]
     settled(page, 60)
@@ -192,6 +179,19 @@ def test_when_the_app_ends_its_worker_and_servers_end_too(fresh_app: tuple, brow
     worker = worker_of(app)
     assert worker is not None
     assert until(lambda: backends(worker) > 0, 60)
+    return page, worker
+
+
+def test_closing_the_tab_stops_its_run(fresh_app: tuple, browser: object) -> None:
+    page, worker = a_minute_long_run(browser, *fresh_app)
+    page.context.close()  # type: ignore[attr-defined]
+    assert until(lambda: backends(worker) == 0, 20)
+
+
+def test_when_the_app_ends_its_worker_and_servers_end_too(fresh_app: tuple, browser: object) -> None:
+    """SIGTERM to Streamlit while a run goes on: no worker, server or data directory of it is left."""
+    app = fresh_app[1]
+    _, worker = a_minute_long_run(browser, *fresh_app)
     servers = servers_of(worker)
     app.terminate()
     assert until(lambda: not worker.is_running() or worker.status() == psutil.STATUS_ZOMBIE, 60)
