@@ -51,6 +51,7 @@ class Server:
         self.used = 0                    # backend slots taken, connecting ones included
         self.up = True
         self.epoch = 0                   # bumped by every restart: connects in flight fail
+        self.restarting: simpy.Event | None = None   # fires when the restart under way is over
         self.alive: dict[int, Conn] = {}
         self.next_id = 0
         self.on_dead: Callable[[Conn], None] = lambda conn: None  # the owning pool's reaction
@@ -79,12 +80,11 @@ class Server:
         self._admit(conn, request)
         return conn
 
-    def open_at_start(self, instance: int) -> Conn | None:
-        """A connection made before the scenario clock starts (a pool's warm-up)."""
+    def open_at_start(self, instance: int) -> Conn:
+        """A connection made before the scenario clock starts (a pool's warm-up); ConnectFailed if refused."""
         conn = self._new_conn(instance, -1)
         if self.used >= self.role_limit:
-            self.trace.emit(self.env.now, instance, -1, conn.id, Ev.CONNECT_FAIL, Why.TOO_MANY_CLIENTS)
-            return None
+            self._refuse(conn, -1, Why.TOO_MANY_CLIENTS)
         self.used += 1
         self._admit(conn, -1)
         return conn
@@ -177,7 +177,15 @@ class Server:
         self.on_dead(conn)
 
     def restart(self, down_s: float) -> Generator[Any, Any, None]:
+        """Down for `down_s`, then up; a restart that comes while another is under way follows it.
+
+        As in the live lab (`live.faults.restart_now`): two restarts never
+        overlap, so the second is not cut short by the first coming up.
+        """
         env = self.env
+        while self.restarting is not None:
+            yield self.restarting
+        self.restarting = env.event()
         self.up = False
         self.epoch += 1
         self.trace.emit(env.now, -1, -1, -1, Ev.SERVER, Why.DOWN)
@@ -186,3 +194,5 @@ class Server:
         yield env.timeout(down_s)
         self.up = True
         self.trace.emit(env.now, -1, -1, -1, Ev.SERVER, Why.UP)
+        done, self.restarting = self.restarting, None
+        done.succeed()

@@ -1,15 +1,25 @@
-"""asyncpg's Pool.
+"""asyncpg's Pool, as 0.31 and as 0.32 have it (`pool.version`).
 
 Covers, from `asyncpg/pool.py`:
 
-* `max_size` holders on a LIFO stack; the warm ones are reused first, and
-  only `min_size` are connected when the pool is created, never refilled;
+* `max_size` holders on a LIFO stack; the warm ones are reused first;
+* `create_pool` connects `min_size` of them (0.32: `init_size`, default
+  `min_size`) and raises if one of those connects fails: an instance whose
+  pool cannot be created serves nothing;
 * `acquire(timeout)` bounds the wait for a holder plus its connect; with no
-  timeout it waits for ever; a timeout is a bare `TimeoutError`;
+  timeout it waits for ever; a timeout is a bare `TimeoutError`; against a
+  server that is down the connect is refused at once, so acquire fails fast;
 * on release, a reset query costs a round trip before the holder is back,
   and a connection that reached `max_queries` is closed instead;
-* each idle connection has its own inactivity timer that closes it even
-  below `min_size`, so a quiet pool can shrink to nothing;
+* each idle connection has its own inactivity timer. In 0.31 it closes the
+  connection even below `min_size`, so a quiet pool shrinks to nothing and
+  nothing refills it. In 0.32 `min_size` is a floor: the timer leaves a
+  connection alone while `min_size` or fewer are connected, and when a
+  holder below the floor loses its connection (max_queries, a server kill,
+  a failed connect in acquire) one background task reconnects empty
+  holders one at a time, retrying after 1 s, doubling up to 60 s, while
+  the server refuses (`_maintain_min_size`); and `acquire` takes a
+  connected holder before an empty one (`_PoolConnectionHolderQueue`);
 * there is no pre-ping: a connection the server closed (with a goodbye) is
   noticed and replaced at acquire, one cut silently fails its first query.
 """
@@ -23,10 +33,14 @@ from typing import Any
 
 from sim.connection import FIN, Conn
 from sim.pools.base import TIMED_OUT, AcquireTimeout, Pool, PoolSettings, RequestFailed
+from sim.server import ConnectFailed
 from sim.spec import setting
 from sim.trace import Ev, Why
 
 RESET_ROUND_TRIPS = 1  # SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL;
+VERSIONS = ("0.31", "0.32")
+REFILL_FIRST_S = 1.0   # 0.32's _maintain_min_size: the wait after a failed reconnect, doubling ...
+REFILL_MAX_S = 60.0    # ... up to this
 
 
 @dataclass(frozen=True)
@@ -36,14 +50,20 @@ class AsyncpgPool(PoolSettings):
     kind = "asyncpg"
     library = "asyncpg Pool"
     size_names = ("min_size", "max_size")
-    min_size: int = setting(10, int, 0, 1000, doc="connections opened when the pool is created (not kept)",
+    version: str = setting(VERSIONS[-1], str, choices=VERSIONS,
+                           doc="the asyncpg release modelled: 0.32 keeps min_size connected and refills it")
+    min_size: int = setting(10, int, 0, 1000,
+                            doc="0.31: opened at creation, not kept; 0.32: a floor kept connected",
                             slider_max=100)
     max_size: int = setting(10, int, 1, 1000, doc="holders in the pool: the hard cap", slider_max=100)
+    init_size: int | None = setting(None, int, 0, 1000, optional=True,
+                                    doc="0.32: connections opened at creation; none = min_size",
+                                    slider_max=100)
     max_queries: int = setting(50_000, int, 1, 10_000_000, doc="close a connection after this many queries",
                                slider_max=100_000)
     max_inactive_connection_lifetime: float = setting(
         300.0, float, 0.001, 604_800, unit="s", off=0,
-        doc="close a connection idle this long, even below min_size; 0 = never", slider_max=900)
+        doc="close a connection idle this long (0.31: even below min_size); 0 = never", slider_max=900)
     timeout: float | None = setting(None, float, 0.001, 3600, unit="s", optional=True,
                                     doc="acquire timeout, connect included; none = wait forever",
                                     slider_max=60)
@@ -56,12 +76,28 @@ class AsyncpgPool(PoolSettings):
 
     @property
     def base(self) -> int:
-        return self.min_size
+        return self.initial if not self.floor else max(self.min_size, self.initial)
 
     def check(self, path: str) -> str | None:
         if self.min_size > self.max_size:
             return f"{path}.min_size = {self.min_size}: must not exceed {path}.max_size ({self.max_size})"
+        if self.init_size is not None:
+            if self.version == "0.31":
+                return f"{path}.init_size: asyncpg 0.31 has no init_size (it is new in 0.32)"
+            if not self.min_size <= self.init_size <= self.max_size:
+                return (f"{path}.init_size = {self.init_size}: must be from {path}.min_size "
+                        f"({self.min_size}) to {path}.max_size ({self.max_size}), as create_pool requires")
         return None
+
+    @property
+    def floor(self) -> bool:
+        """min_size is kept connected (0.32), not only opened at creation (0.31)."""
+        return self.version != "0.31"
+
+    @property
+    def initial(self) -> int:
+        """Connections create_pool opens."""
+        return self.init_size if self.init_size is not None else self.min_size
 
     def acquire_timeout(self) -> AcquireTimeout:
         return AcquireTimeout("timeout", self.timeout, "s")
@@ -76,29 +112,42 @@ class HolderPool(Pool):
     def start(self) -> None:
         cfg = self.cfg
         self.command_timeout = cfg.command_timeout
-        self.stack: list[Conn | None] = [None] * (cfg.max_size - cfg.min_size)
-        for _ in range(cfg.min_size):
-            conn = self.server.open_at_start(self.instance)
+        self.connected: set[Conn] = set()        # holders with a live connection, in use or idle (get_size)
+        self.refilling = False                   # 0.32's one maintenance task is running
+        self.failed_start: Why | None = None     # create_pool raised: the instance never served
+        self.stack: list[Conn | None] = [None] * (cfg.max_size - cfg.initial)
+        for _ in range(cfg.initial):
+            try:
+                conn = self.server.open_at_start(self.instance)
+            except ConnectFailed as refused:
+                self.failed_start = refused.reason
+                for opened in list(self.connected):   # create_pool terminates what it had opened
+                    self.close(opened, Why.OTHER)
+                self.stack = []
+                return
             self.stack.append(conn)
-            if conn is not None:
-                self.went_idle(conn)
-                self.arm_idle_timer(conn)
+            self.connected.add(conn)
+            self.went_idle(conn)
+            self.arm_idle_timer(conn)
 
     def acquire(self, request: int) -> Generator[Any, Any, Conn]:
+        if self.failed_start is not None:   # the app instance never got its pool
+            raise RequestFailed(Ev.ERROR, self.failed_start)
         timeout = self.cfg.timeout
         env = self.env
         deadline = None if timeout is None else env.now + timeout
         waited = False
         if self.stack:
-            holder = self.stack.pop()
+            holder = self.stack.pop(self.take_index())
         else:
             holder = yield from self.wait(request, timeout)
             waited = True
             if holder is TIMED_OUT:
                 raise RequestFailed(Ev.TIMEOUT)
         if holder is None or holder.closed:
-            if deadline is not None and env.now + self.server.connect_s > deadline:
-                # wait_for cancels the connect when the acquire timeout runs out
+            if deadline is not None and self.server.up and env.now + self.server.connect_s > deadline:
+                # wait_for cancels the connect when the acquire timeout runs out (a server that is
+                # down refuses at once, and the acquire fails with that instead)
                 yield env.timeout(deadline - env.now)
                 self.put_back(None)
                 raise RequestFailed(Ev.TIMEOUT)
@@ -106,13 +155,25 @@ class HolderPool(Pool):
                 holder = yield from self.connect(request)
             except RequestFailed:
                 self.put_back(None)
+                self.below_floor()
                 raise
+            self.connected.add(holder)
         return self.handed(holder, request, waited)
+
+    def take_index(self) -> int:
+        """Which holder acquire takes: the top of the stack; 0.32 takes the topmost connected one first."""
+        if self.cfg.floor:
+            for i in range(len(self.stack) - 1, -1, -1):
+                holder = self.stack[i]
+                if holder is not None and not holder.closed:
+                    return i
+        return len(self.stack) - 1
 
     def release(self, conn: Conn, request: int) -> Generator[Any, Any, None]:
         if conn.queries >= self.cfg.max_queries:
             self.discard(conn, request, Why.MAX_QUERIES)
             self.put_back(None)
+            self.below_floor()
             return
         if (yield from self.reset_and_return(conn, request, RESET_ROUND_TRIPS, count_queries=1)):
             self.arm_idle_timer(conn)
@@ -123,6 +184,7 @@ class HolderPool(Pool):
             return  # its holder already went back when the connection died
         self.discard(conn, request, Why.BROKEN)
         self.put_back(None)
+        self.below_floor()
         yield from ()
 
     def on_dead(self, conn: Conn) -> None:
@@ -135,6 +197,7 @@ class HolderPool(Pool):
         elif conn.user is None:
             self.discard(conn, -1, Why.BROKEN)
             self.put_back(None)
+        self.below_floor()
 
     def put_back(self, holder: Conn | None) -> None:
         if not self.hand_to_waiter(holder):
@@ -148,4 +211,43 @@ class HolderPool(Pool):
 
     def expire(self, conn: Conn, gen: int) -> None:
         if conn.gen == gen and not conn.out and not conn.closed:
+            if self.cfg.floor and len(self.connected) <= self.cfg.min_size:
+                return   # a floor connection: no more inactivity checks until it is used again
             self.close(conn, Why.IDLE)
+            self.below_floor()
+
+    def close(self, conn: Conn, reason: Why, request: int = -1) -> None:
+        self.connected.discard(conn)
+        super().close(conn, reason, request)
+
+    # -- 0.32: the floor, kept by one background task
+    def below_floor(self) -> None:
+        """A holder lost its connection: in 0.32, start the refill if the pool is below min_size."""
+        if self.cfg.floor and not self.refilling and len(self.connected) < self.cfg.min_size:
+            self.refilling = True
+            self.env.process(self.refill())
+
+    def refill(self) -> Generator[Any, Any, None]:
+        """`_maintain_min_size`: reconnect empty idle holders one at a time until min_size are connected."""
+        delay = REFILL_FIRST_S
+        try:
+            while len(self.connected) < self.cfg.min_size:
+                empty = next((i for i in range(len(self.stack) - 1, -1, -1)
+                              if self.stack[i] is None or self.stack[i].closed), None)  # type: ignore[union-attr]
+                if empty is None:
+                    return   # acquirers are connecting the remaining holders themselves
+                self.stack.pop(empty)
+                try:
+                    conn = yield from self.connect(-1)
+                except RequestFailed:
+                    self.put_back(None)
+                    yield self.env.timeout(delay)
+                    delay = min(delay * 2, REFILL_MAX_S)
+                    continue
+                delay = REFILL_FIRST_S
+                self.connected.add(conn)
+                self.went_idle(conn)
+                self.arm_idle_timer(conn)
+                self.put_back(conn)
+        finally:
+            self.refilling = False

@@ -17,6 +17,7 @@ Covers what sets it apart:
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 from collections.abc import Generator
 from dataclasses import dataclass
@@ -110,9 +111,8 @@ class HikariBag(Pool):
         self.order: list[tuple[int, Conn]] = []   # idle ones by creation order (lazy heap)
         self.last_failure = Why.NONE
         self.wakeup = self.env.event()
-        first = self.server.open_at_start(self.instance)  # checkFailFast: one at construction
-        if first is not None:
-            self.add(first)
+        with contextlib.suppress(ConnectFailed):   # a refused first connect is left to the creator
+            self.add(self.server.open_at_start(self.instance))  # checkFailFast: one at construction
         self.env.process(self.creator())
         self.env.process(self.housekeeper())
 
