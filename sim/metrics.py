@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from sim.errors import library_error
+from sim.lifecycle import LEVELS, levels  # the levels are counted there, for the live recorder too
 from sim.scenario import Scenario
 from sim.theory import applicable
 from sim.trace import WHY_NAMES, Ev, Trace
@@ -20,7 +21,6 @@ from sim.trace import WHY_NAMES, Ev, Trace
 ERROR_KINDS = ("too_many_clients", "broken", "refused", "query_timeout", "other")
 CLOSE_REASONS = ("overflow", "recycle", "idle", "lifetime", "max_queries", "broken", "max_idle",
                  "invalidated")
-LEVELS = ("checked_out", "in_use", "idle", "open", "overflow", "waiting", "leaked", "connecting", "server")
 
 
 def summarize(trace: Trace, scenario: Scenario, end_s: float, sim_seconds: float | None = None
@@ -120,82 +120,6 @@ def request_times(cols: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     start = kind == Ev.QUERY_START
     end = kind == Ev.QUERY_END
     return t[start] - arrived_at[req[start]], t[end] - arrived_at[req[end]]
-
-
-def levels(cols: dict[str, np.ndarray], base: int = 0) -> dict[str, np.ndarray]:
-    """How many connections are in each state (and requests waiting) after each row."""
-    kind = cols["kind"]
-
-    def step(up: Ev | tuple[Ev, ...], down: Ev | tuple[Ev, ...] = ()) -> np.ndarray:
-        table = np.zeros(256, dtype=np.int32)  # +1 / -1 per event kind, looked up per row
-        table[np.asarray(up, dtype=np.intp)] = 1
-        table[np.asarray(down, dtype=np.intp)] = -1
-        return np.cumsum(table[kind], dtype=np.int32)
-
-    checked_out = step(Ev.ACQUIRE, Ev.RELEASE)
-    leaked = np.cumsum(_leaked_deltas(cols), dtype=np.int32)
-    open_ = step(Ev.OPEN, Ev.CLOSE)
-    return {
-        "checked_out": checked_out,
-        "leaked": leaked,
-        "in_use": checked_out - leaked,
-        "open": open_,
-        "idle": open_ - checked_out,
-        "connecting": step(Ev.CONNECT, (Ev.OPEN, Ev.CONNECT_FAIL)),
-        "waiting": np.cumsum(_waiting_deltas(cols), dtype=np.int32),
-        "server": np.cumsum(_server_deltas(cols), dtype=np.int32),
-        "overflow": np.cumsum(_overflow_deltas(cols, base), dtype=np.int32),
-    }
-
-
-def _waiting_deltas(cols: dict[str, np.ndarray]) -> np.ndarray:
-    """+1 where a request starts waiting, -1 at that request's next row."""
-    kind, req = cols["kind"], cols["request"]
-    delta = np.zeros(kind.size, dtype=np.int32)
-    rows = np.flatnonzero(req >= 0)
-    order = rows[np.argsort(req[rows], kind="stable")]   # per request, in time order
-    sorted_req = req[order]
-    waits = np.flatnonzero(kind[order] == Ev.WAIT)
-    delta[order[waits]] += 1
-    nxt = waits + 1
-    ok = nxt < order.size
-    nxt = nxt[ok]
-    nxt = nxt[sorted_req[nxt] == sorted_req[waits[ok]]]
-    delta[order[nxt]] -= 1
-    return delta
-
-
-def _leaked_deltas(cols: dict[str, np.ndarray]) -> np.ndarray:
-    """+1 at a leak; -1 when that connection is closed after all (asyncpg, when the server kills it)."""
-    kind, conn = cols["kind"], cols["conn"]
-    leaks = kind == Ev.LEAK
-    delta = leaks.astype(np.int32)
-    closes = np.flatnonzero(kind == Ev.CLOSE)
-    delta[closes[np.isin(conn[closes], conn[leaks])]] -= 1
-    return delta
-
-
-def _server_deltas(cols: dict[str, np.ndarray]) -> np.ndarray:
-    """Backends on the server: a connection leaves at its first DEAD or CLOSE."""
-    kind, conn = cols["kind"], cols["conn"]
-    delta = (kind == Ev.OPEN).astype(np.int32)
-    ends = np.flatnonzero((kind == Ev.DEAD) | (kind == Ev.CLOSE))
-    _, first = np.unique(conn[ends], return_index=True)
-    delta[ends[first]] -= 1
-    return delta
-
-
-def _overflow_deltas(cols: dict[str, np.ndarray], base: int) -> np.ndarray:
-    """Connections above each instance's base size, summed over instances."""
-    kind, inst = cols["kind"], cols["instance"]
-    delta = np.zeros(kind.size, dtype=np.int32)
-    rows = np.flatnonzero((kind == Ev.OPEN) | (kind == Ev.CLOSE))
-    for i in np.unique(inst[rows]).tolist():
-        mine = rows[inst[rows] == i]
-        open_i = np.cumsum(np.where(kind[mine] == Ev.OPEN, 1, -1))
-        over = np.maximum(open_i - base, 0)
-        delta[mine] = np.diff(over, prepend=0)
-    return delta
 
 
 def sample(cols: dict[str, np.ndarray], level: np.ndarray, grid: np.ndarray) -> np.ndarray:

@@ -107,6 +107,13 @@ class Trace:
         return sum(col.itemsize * len(col) for col in (self._t, self._instance, self._request, self._conn,
                                                           self._kind, self._reason))
 
+    def in_time_order(self) -> bool:
+        """Whether the rows were written in time order, as the model and the live recorder write them."""
+        t = np.frombuffer(self._t, dtype=np.float64) if len(self._t) else np.zeros(0)
+        ordered = bool(len(t) < 2 or np.all(t[1:] >= t[:-1]))
+        del t   # a numpy view of the array would keep it from growing
+        return ordered
+
     def columns(self) -> dict[str, np.ndarray]:
         """Zero-copy numpy views of the columns, sorted by time if they are not already."""
         typed = (("t", self._t, np.float64), ("instance", self._instance, np.int16),

@@ -24,9 +24,10 @@ from conftest import at, events
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sim.lifecycle import COUNTED, Running, check
 from sim.metrics import levels, request_times, summarize_run
 from sim.model import run
-from sim.scenario import Scenario, from_dict
+from sim.scenario import Scenario, from_dict, load_preset, preset_names
 from sim.server import CONNECT_ROUND_TRIPS
 from sim.trace import COLUMNS, Ev, Trace, Why
 from sim.workload import draw
@@ -518,3 +519,115 @@ def test_asyncpg_gets_the_holder_of_a_killed_leaked_connection_back():
         "faults": [{"kind": "restart", "at_s": 2.0, "down_s": 0.1}]})
     result = run(scenario, arrivals=at(1.0, 3.0, leak=[True, False]))
     assert events(result, request=1, kinds=("timeout", "query_end")) == [(3.11, 1, 1, "query_end", "none")]
+
+
+# ------------------------------------------------------------ the trace checker
+#
+# `sim.lifecycle.check` reads a trace as the lifecycles of its requests and
+# connections and the levels they move; the live tests run it on every live
+# trace, and these on the model's.
+
+@PROFILE
+@given(scenarios())
+def test_every_simulated_trace_passes_the_checker(scenario: Scenario) -> None:
+    assert check(run(scenario).trace) == []
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@PROFILE
+@given(data=st.data())
+def test_every_busy_simulated_trace_passes_the_checker(kind: str, data: st.DataObject) -> None:
+    scenario = data.draw(scenarios((kind,), busy=True), label="scenario")
+    assert check(run(scenario).trace) == []
+
+
+@pytest.mark.parametrize("name", preset_names())
+def test_every_presets_trace_passes_the_checker(name: str) -> None:
+    assert check(run(load_preset(name)).trace) == []
+
+
+@PROFILE
+@given(scenarios())
+def test_the_running_levels_are_the_metrics_levels_row_by_row(scenario: Scenario) -> None:
+    """The live recorder's tally (`Running`) and the metrics (`levels`) count the same levels."""
+    cols = run(scenario).trace.columns()
+    lv = levels(cols)
+    running = Running()
+    names = [level.name for level in COUNTED] + ["idle", "in_use"]
+    for i, row in enumerate(zip(cols["request"].tolist(), cols["conn"].tolist(), cols["kind"].tolist(),
+                                strict=True)):
+        running.add(*row)
+        assert {n: running.level(n) for n in names} == {n: int(lv[n][i]) for n in names}, f"row {i}"
+
+
+def written(*rows: tuple[float, int, int, int, Ev, Why]) -> Trace:
+    trace = Trace()
+    for row in rows:
+        trace.emit(*row)
+    return trace
+
+
+A_REQUEST = [(0.0, 0, 0, -1, Ev.ARRIVE, Why.NONE), (0.0, 0, 0, 0, Ev.CONNECT, Why.NONE),
+             (0.01, 0, 0, 0, Ev.OPEN, Why.NONE), (0.01, 0, 0, 0, Ev.ACQUIRE, Why.NONE),
+             (0.01, 0, 0, 0, Ev.QUERY_START, Why.NONE), (0.02, 0, 0, 0, Ev.QUERY_END, Why.NONE),
+             (0.02, 0, 0, 0, Ev.RELEASE, Why.NONE)]
+
+
+def test_the_checker_passes_a_request_that_lives_its_lifecycle():
+    assert check(written(*A_REQUEST, (0.03, 0, -1, 0, Ev.DEAD, Why.KILLED),
+                         (0.04, 0, -1, 0, Ev.CLOSE, Why.BROKEN))) == []
+
+
+@pytest.mark.parametrize(("rows", "said"), [
+    # the SQLAlchemy live warm-up's rows: an open with no connect, a death of a connection never opened
+    ([(0.0, 0, -1, 5, Ev.OPEN, Why.NONE)], "connection 5 cannot open when new"),
+    ([(1.0, 0, -1, 3, Ev.DEAD, Why.KILLED)], "connection 3 cannot dead when new"),
+    # the live SQLAlchemy close inside a failing statement, written before the request's error
+    ([*A_REQUEST[:5], (0.02, 0, 0, 0, Ev.RELEASE, Why.NONE)], "request 0 cannot release when querying"),
+    ([*A_REQUEST[:6], (0.02, 0, 0, 0, Ev.ERROR, Why.BROKEN)], "request 0 cannot error when done"),
+    ([*A_REQUEST, (0.03, 0, 0, -1, Ev.TIMEOUT, Why.NONE)], "request 0 ends twice"),
+    ([*A_REQUEST, (0.03, 0, -1, 0, Ev.RELEASE, Why.NONE)], "connection 0 cannot release when idle"),
+    ([*A_REQUEST, (0.03, 0, -1, 0, Ev.CLOSE, Why.IDLE), (0.04, 0, -1, 0, Ev.CLOSE, Why.IDLE)],
+     "connection 0 cannot close when closed"),
+    ([*A_REQUEST[:5], (0.02, 0, 0, 1, Ev.QUERY_END, Why.NONE)], "request 0 holds connection 0, not 1"),
+    ([(0.0, 0, 4, -1, Ev.WAIT, Why.NONE)], "request 4 cannot wait when new"),
+    ([(0.0, 0, 0, -1, Ev.ARRIVE, Why.NONE), (0.1, 1, 0, -1, Ev.TIMEOUT, Why.NONE)],
+     "request 0 was on instance 0"),
+    ([(1.0, -1, -1, -1, Ev.SERVER, Why.DOWN), (1.5, -1, -1, -1, Ev.SERVER, Why.DOWN)],
+     "goes down while down"),
+    ([(0.0, 0, -1, 0, Ev.CONNECT, Why.NONE), (0.0, 0, -1, 0, Ev.OPEN, Why.NONE),
+      (0.1, 0, -1, 0, Ev.DEAD, Why.CUT), (0.2, 0, -1, 0, Ev.DEAD, Why.KILLED)], "connection 0 dies twice"),
+    ([(0.5, 0, 0, -1, Ev.ARRIVE, Why.NONE), (0.1, 0, 0, -1, Ev.TIMEOUT, Why.NONE)], "out of time order"),
+    ([(0.0, 0, -1, -1, Ev.RELEASE, Why.NONE)], "checked_out goes to -1"),
+])
+def test_the_checker_names_what_is_wrong(rows: list[tuple[float, int, int, int, Ev, Why]], said: str):
+    problems = check(written(*rows))
+    assert any(said in p for p in problems), problems
+
+
+def test_overlapping_restarts_follow_each_other_as_in_the_live_lab():
+    # the second restart comes while the first keeps the server down: it waits for it, and the
+    # server is down from 1.0 to 2.0, then from 2.0 to 2.5 (it was up again at 1.7, cut short)
+    scenario = from_dict({
+        "name": "two-restarts", "duration_s": 5.0, "pool": {"kind": "none"},
+        "faults": [{"kind": "restart", "at_s": 1.0, "down_s": 1.0},
+                   {"kind": "restart", "at_s": 1.5, "down_s": 0.5}]})
+    result = run(scenario, arrivals=at(0.5, 1.8, 3.0))
+    assert [(t, why) for t, _, _, _, kind, why in result.trace.rows() if kind == "server"] == [
+        (1.0, "down"), (2.0, "up"), (2.0, "down"), (2.5, "up")]
+    assert [e[4] for e in events(result, request=1, kinds=("error",))] == ["refused"]
+    assert check(result.trace) == []
+
+
+def test_a_leaked_connection_killed_in_asyncpg_is_never_counted_below_zero_in_use():
+    # its holder comes back (release, request -1) a row before its close: in_use counted the leak
+    # down only at the close, and was -1 between the two rows
+    scenario = from_dict({
+        "name": "leak-kill", "duration_s": 10.0,
+        "pool": {"kind": "asyncpg", "min_size": 0, "max_size": 1, "timeout": 1.0},
+        "database": {"connect_ms": 10.0, "rtt_ms": 0.0},
+        "faults": [{"kind": "restart", "at_s": 2.0, "down_s": 0.1}]})
+    result = run(scenario, arrivals=at(1.0, 3.0, leak=[True, False]))
+    lv = levels(result.trace.columns())
+    assert lv["in_use"].min() == 0 and lv["leaked"].max() == 1
+    assert check(result.trace) == []
