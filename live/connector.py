@@ -18,7 +18,7 @@ from typing import Any
 
 import asyncpg
 
-from live.recorder import REQUEST, Recorder, Tracked
+from live.recorder import REQUEST, UNTRACED, Recorder, Tracked
 from sim.trace import Ev, Why
 
 REASON_ATTR = "poolstand_reason"
@@ -90,7 +90,13 @@ class Connector:
 
     async def connect(self, instance: int, on_close: Callable[[Tracked], None] | None = None,
                       **kwargs: Any) -> asyncpg.Connection:
-        """Open a connection for `instance`; `on_close` hears when its client side closes."""
+        """Open a connection for `instance`; `on_close` hears when its client side closes.
+
+        Under `untraced()` (a warm-up) the connection is neither written nor
+        followed: it is not the scenario's, and no fault may claim it.
+        """
+        if UNTRACED.get():
+            return await self.raw_connect(**kwargs)
         rec = self.recorder
         request = REQUEST.get()
         conn_id = rec.new_id()

@@ -13,16 +13,20 @@ so both write the same rows.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 
 import asyncpg
 
+from live.pools.base import bounded
 from live.proxy import Proxy
-from live.recorder import Recorder
+from live.recorder import Recorder, Tracked
 from live.server import Lease
 from sim.scenario import Fault
 from sim.trace import Ev, Why
+
+_log = logging.getLogger(__name__)
 
 ADMIN_NAME = "poolstand-admin"   # the application_name of the lab's own watching and killing
 
@@ -45,20 +49,37 @@ async def kill_idle(recorder: Recorder, admin_dsn: str, at_s: float) -> None:
     await kill_idle_now(recorder, admin_dsn)
 
 
+def _idle(recorder: Recorder) -> list[Tracked]:
+    return [c for c in recorder.open_connections() if not c.out and not c.dead]
+
+
 async def kill_idle_now(recorder: Recorder, admin_dsn: str) -> int:
-    """Terminate this run's idle connections on the server now; how many."""
-    victims = [c for c in recorder.open_connections() if not c.out and not c.dead]
-    if not victims:
+    """Terminate this run's idle connections on the server now; how many were.
+
+    The idle ones are chosen once the admin connection is open, just before
+    the kill goes out (a connection checked out meanwhile is spared), and a
+    `dead` row is written, after the kill, for each backend that
+    `pg_terminate_backend` says it terminated: a kill that fails, or a
+    backend already gone, writes nothing.
+    """
+    if not _idle(recorder):
         return 0
-    for tracked in victims:
-        recorder.died(tracked, Why.KILLED)
     admin = await admin_connect(admin_dsn)
     try:
-        await admin.execute("SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) AS pid",
-                            [c.pid for c in victims])
+        victims = _idle(recorder)
+        if not victims:
+            return 0
+        rows = await admin.fetch("SELECT pid, pg_terminate_backend(pid) AS killed "
+                                 "FROM unnest($1::int[]) AS pid", [c.pid for c in victims])
+        killed = {row["pid"] for row in rows if row["killed"]}
+        for tracked in victims:
+            if tracked.pid in killed:
+                recorder.died(tracked, Why.KILLED)
+        if len(killed) < len(victims):
+            _log.debug("kill_idle: %d of %d backends were terminated", len(killed), len(victims))
+        return len(killed)
     finally:
-        await admin.close()
-    return len(victims)
+        await bounded(admin.close(), 2.0)
 
 
 async def restart(recorder: Recorder, lease: Lease, at_s: float, down_s: float,
@@ -69,13 +90,15 @@ async def restart(recorder: Recorder, lease: Lease, at_s: float, down_s: float,
 
 
 async def restart_now(recorder: Recorder, lease: Lease, down_s: float,
-                      work: set[asyncio.Future[None]] | None = None) -> None:
+                      work: set[asyncio.Future[None]] | None = None,
+                      going_down: asyncio.Event | None = None) -> None:
     """Stop the sandbox server now (every backend dies), keep it down `down_s` scenario seconds, start it.
 
     The server's own stop and start run in a thread that goes on to its end
     even if this task is cancelled meanwhile; it is kept in `work` until then,
     so the run can wait for it before lending the server to anybody else.
-    One restart waits for an earlier one still in that set.
+    One restart waits for an earlier one still in that set. `going_down` is
+    set once its rows are written and the server is being stopped.
     """
     if work:
         await asyncio.wait(set(work))
@@ -86,6 +109,8 @@ async def restart_now(recorder: Recorder, lease: Lease, down_s: float,
     if work is not None:
         work.add(thread)
         thread.add_done_callback(work.discard)
+    if going_down is not None:
+        going_down.set()
     await asyncio.shield(thread)
     recorder.emit(-1, -1, -1, Ev.SERVER, Why.UP)
 

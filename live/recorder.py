@@ -17,15 +17,35 @@ then (a numpy view of an `array.array` stops it from growing).
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from sim.lifecycle import Running
 from sim.trace import WHY_NAMES, Ev, Trace, Why
 
 REQUEST: contextvars.ContextVar[int] = contextvars.ContextVar("poolstand_request", default=-1)
 """The request the current task serves: a connect made inside a pool's acquire is charged to it."""
+
+UNTRACED: contextvars.ContextVar[bool] = contextvars.ContextVar("poolstand_untraced", default=False)
+"""Set in a task doing work the scenario does not include (a pool's warm-up): none of it is written.
+
+Per task, not per run: the instances' pools start side by side, and one
+instance's warm-up ending must not make another's traced.
+"""
+
+
+@contextlib.contextmanager
+def untraced() -> Iterator[None]:
+    """Within this block, in this task (and the tasks it starts), nothing is written to the trace."""
+    token = UNTRACED.set(True)
+    try:
+        yield
+    finally:
+        UNTRACED.reset(token)
 
 
 @dataclass
@@ -43,6 +63,8 @@ class Tracked:
     pending: Why | None = None  # why the library is about to close it, when only we know
     dead: bool = False          # its server side is gone (killed, cut, restart)
     closed: bool = False
+    querying: bool = False      # its holder's statement is under way
+    closing: Why | None = None  # closed during that statement: its rows wait for the statement's end
 
 
 @dataclass(frozen=True)
@@ -70,33 +92,29 @@ class Counts:
 class Tally:
     """Running counts of the rows written so far, kept as `sim.metrics` would count them from the trace.
 
-    Plain ints in lists and sets, updated on the loop's thread as each row is
-    written; another thread reads them with `counts()`, whose copies are each
-    taken in one step under the GIL. Per row this costs an increment and a
-    few comparisons, since `add` is on the hot path of every event.
+    The levels are `sim.lifecycle`'s, counted row by row by its `Running`, so
+    the live view and the metrics never define them apart. Plain ints in
+    lists and sets, updated on the loop's thread as each row is written;
+    another thread reads them with `counts()`, whose copies are each taken in
+    one step under the GIL. Per row this costs an increment and a few
+    comparisons, since `add` is on the hot path of every event.
     """
 
-    __slots__ = ("kinds", "errors", "waiting", "on_server", "server_down")
+    __slots__ = ("levels", "errors", "server_down")
 
     def __init__(self) -> None:
-        self.kinds = [0] * len(Ev)         # rows of each kind
+        self.levels = Running()            # rows of each kind, and the levels
         self.errors = [0] * len(Why)       # ERROR rows by reason
-        self.waiting: set[int] = set()     # requests whose last row is a WAIT
-        self.on_server: set[int] = set()   # connections opened and not yet dead or closed
         self.server_down = False           # the last SERVER row said down
 
+    @property
+    def kinds(self) -> list[int]:
+        """Rows of each kind so far."""
+        return self.levels.kinds
+
     def add(self, request: int, conn: int, kind: Ev, reason: Why) -> None:
-        self.kinds[kind] += 1
-        waiting = self.waiting
-        if waiting and request in waiting:  # a waiting request's next row ends its wait
-            waiting.discard(request)
-        if kind == Ev.WAIT:
-            waiting.add(request)
-        elif kind == Ev.OPEN:
-            self.on_server.add(conn)
-        elif kind == Ev.CLOSE or kind == Ev.DEAD:
-            self.on_server.discard(conn)
-        elif kind == Ev.ERROR:
+        self.levels.add(request, conn, kind)
+        if kind == Ev.ERROR:
             self.errors[reason] += 1
         elif kind == Ev.SERVER:
             self.server_down = reason == Why.DOWN
@@ -105,11 +123,12 @@ class Tally:
         """A consistent-enough copy, safe to take from any thread."""
         kinds = self.kinds.copy()
         errors = self.errors.copy()
+        level = self.levels.level
         return Counts(
             arrived=kinds[Ev.ARRIVE], completed=kinds[Ev.QUERY_END], timed_out=kinds[Ev.TIMEOUT],
             errors=sum(errors), leaked=kinds[Ev.LEAK], connects=kinds[Ev.OPEN],
-            checked_out=kinds[Ev.ACQUIRE] - kinds[Ev.RELEASE], open=kinds[Ev.OPEN] - kinds[Ev.CLOSE],
-            waiting=len(self.waiting), server=len(self.on_server), server_down=self.server_down,
+            checked_out=level("checked_out"), open=level("open"), waiting=level("waiting"),
+            server=level("server"), server_down=self.server_down,
             error_reasons={WHY_NAMES[why]: n for why, n in enumerate(errors) if n})
 
 
@@ -120,7 +139,6 @@ class Recorder:
         self.t0 = time.monotonic()
         self.started = False
         self.stopped = False
-        self.paused = False   # a warm-up that the scenario does not include
         self.conns: dict[int, Tracked] = {}          # by our id
         self._by_object: dict[int, Tracked] = {}     # by id() of the asyncpg Connection
         self._by_pid: dict[int, Tracked] = {}        # by server process id, the latest holder of it
@@ -153,7 +171,7 @@ class Recorder:
         return self.end
 
     def emit(self, instance: int, request: int, conn: int, kind: Ev, reason: Why = Why.NONE) -> None:
-        if not (self.stopped or self.paused):
+        if not (self.stopped or UNTRACED.get()):
             self.trace.emit(self.now(), instance, request, conn, kind, reason)
             self.tally.add(request, conn, kind, reason)
 
@@ -194,14 +212,39 @@ class Recorder:
             self.emit(tracked.instance, tracked.user, tracked.id, Ev.RELEASE)
             tracked.out, tracked.user = False, -1
 
+    def query_started(self, tracked: Tracked, request: int) -> None:
+        tracked.querying = True
+        self.emit(tracked.instance, request, tracked.id, Ev.QUERY_START)
+
+    def query_ended(self, tracked: Tracked, request: int, kind: Ev, reason: Why = Why.NONE) -> None:
+        """The statement's end (QUERY_END or ERROR), then a close the library did on the way.
+
+        A library that sees its connection die under a statement closes it
+        before the statement's exception reaches the request (SQLAlchemy
+        invalidates it inside `execute`); the trace tells it as the request
+        lives it, as the model does: the error, then the connection given
+        back and closed.
+        """
+        tracked.querying = False
+        self.emit(tracked.instance, request, tracked.id, kind, reason)
+        if tracked.closing is not None:
+            reason, tracked.closing = tracked.closing, None
+            self._write_close(tracked, reason)
+
     def terminated(self, tracked: Tracked, default: Why) -> None:
         """The client side closed (by the library, or because the socket died)."""
         if tracked.closed:
             return
         reason = tracked.pending if tracked.pending is not None else default
+        tracked.closed = True
+        if tracked.querying and tracked.out:
+            tracked.closing = reason   # written after the statement's end (`query_ended`)
+            return
+        self._write_close(tracked, reason)
+
+    def _write_close(self, tracked: Tracked, reason: Why) -> None:
         request = tracked.user
         self.released(tracked)
-        tracked.closed = True
         self.emit(tracked.instance, request, tracked.id, Ev.CLOSE, reason)
 
     def died(self, tracked: Tracked, reason: Why) -> None:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import re
 import secrets
 import time
@@ -48,6 +49,8 @@ from live.server import SANDBOX, Lease, LiveError, Target, external, refusal, up
 from sim import workload
 from sim.scenario import Scenario
 from sim.trace import Ev, Trace
+
+_log = logging.getLogger(__name__)
 
 CLEANUP_S = 10.0   # the longest the end of a run may take, whatever state it was left in
 MAX_DOWN_S = 60.0  # the longest a restart on demand may keep the server down (scenario seconds)
@@ -296,10 +299,18 @@ class LiveRun:
         self._check_live("restart the server")
         if self.server_work or self.lease is None:
             raise LiveError("the server is already restarting; wait until it is up again")
-        task = self._spawn(faults.restart_now(self.recorder, self.lease, down_s, self.server_work),
-                           "live-restart-now")
-        while not (self.server_work or task.done()):   # until its rows are written and the server stops
-            await asyncio.sleep(0)
+        going_down = asyncio.Event()
+        restarting = faults.restart_now(self.recorder, self.lease, down_s, self.server_work, going_down)
+        task = self._spawn(restarting, "live-restart-now")
+        signalled = asyncio.ensure_future(going_down.wait())
+        try:   # until its rows are written and the server stops, or the restart has ended otherwise
+            await asyncio.wait({task, signalled}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            signalled.cancel()
+        if not going_down.is_set():
+            if task.cancelled():
+                raise LiveError("the restart was called off: the run is ending")
+            task.result()   # what kept it from stopping the server
 
     def _check_live(self, what: str) -> None:
         if not self.live:
@@ -374,14 +385,14 @@ class LiveRun:
         except Failed as failure:
             rec.emit(inst, rid, -1, failure.kind, failure.reason)
             return
-        rec.emit(inst, rid, tracked.id, Ev.QUERY_START)
+        rec.query_started(tracked, rid)
         try:
             await pool.query(handle, tracked, hold_s, cpu_s)
         except Failed as failure:
-            rec.emit(inst, rid, tracked.id, Ev.ERROR, failure.reason)
+            rec.query_ended(tracked, rid, Ev.ERROR, failure.reason)
             await pool.release(handle, tracked)   # as the libraries' own code does after a failure
             return
-        rec.emit(inst, rid, tracked.id, Ev.QUERY_END)
+        rec.query_ended(tracked, rid, Ev.QUERY_END)
         if leak:
             rec.emit(inst, rid, tracked.id, Ev.LEAK)
             self.leaked.append((pool, handle, tracked))
@@ -425,15 +436,20 @@ class LiveRun:
         if pending:
             await asyncio.wait(pending, timeout=2.0)
         for pool, handle, tracked in self.leaked:
-            with contextlib.suppress(Exception):
+            try:
                 pool.abandon(handle, tracked)
+            except Exception as e:   # the rest of the cleanup goes on; left_on_server terminates it
+                _log.warning("could not abandon leaked connection %d: %s: %s",
+                             tracked.id, type(e).__name__, e)
         await asyncio.gather(*(bounded(pool.close(), 5.0) for pool in self.pools))
         async with self._watching:   # the recorder has stopped: no call opens another after this
             self._stop_watching()
         for tracked in self.recorder.open_connections():
-            with contextlib.suppress(Exception):
+            try:
                 if not tracked.conn.is_closed():
                     tracked.conn.terminate()
+            except Exception as e:   # left_on_server terminates its backend
+                _log.warning("could not terminate connection %d: %s: %s", tracked.id, type(e).__name__, e)
         if self.proxy is not None:
             await bounded(self.proxy.close(), 5.0)
         if self.server_work and self.lease is not None:
@@ -456,7 +472,8 @@ async def left_on_server(admin_dsn: str, name: str, within_s: float) -> int:
     while time.monotonic() < deadline:
         try:
             admin = await faults.admin_connect(admin_dsn, 2.0)
-        except Exception:
+        except Exception as e:
+            _log.debug("left_on_server: no admin connection yet (%s: %s); trying again", type(e).__name__, e)
             await asyncio.sleep(0.1)
             continue
         try:
@@ -468,7 +485,8 @@ async def left_on_server(admin_dsn: str, name: str, within_s: float) -> int:
                 await admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                                     "WHERE application_name = $1", name)
                 await asyncio.sleep(0.05)
-        except Exception:
+        except Exception as e:
+            _log.debug("left_on_server: the check failed (%s: %s); trying again", type(e).__name__, e)
             await asyncio.sleep(0.1)
         finally:
             admin.terminate()

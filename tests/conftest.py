@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
+
+from sim.lifecycle import check
 from sim.model import RunResult, run
 from sim.scenario import Scenario, from_dict
 from sim.workload import Chunk
@@ -50,3 +54,36 @@ def events(result: RunResult, request: int | None = None, conn: int | None = Non
             continue
         out.append((round(t, 6), req, cid, kind, reason))
     return out
+
+
+@pytest.fixture(autouse=True)
+def live_traces_pass_the_checker(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every live run a live test makes (here, in a background loop, or in the worker) passes
+    `sim.lifecycle.check` on its trace, whatever else the test asserts about it."""
+    if request.node.get_closest_marker("live") is None:
+        yield
+        return
+    from live.runner import LiveRun
+    from live.worker import RemoteSession
+
+    results: list[Any] = []
+    build, fetched = LiveRun._result, RemoteSession.result
+
+    def recorded(self: LiveRun, *args: Any, **kwargs: Any) -> Any:
+        result = build(self, *args, **kwargs)
+        results.append(result)
+        return result
+
+    def fetched_and_recorded(self: RemoteSession) -> Any:
+        result = fetched.fget(self) if fetched.fget is not None else None
+        if result is not None and all(result is not seen for seen in results):
+            results.append(result)
+        return result
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(LiveRun, "_result", recorded)
+        patch.setattr(RemoteSession, "result", property(fetched_and_recorded))
+        yield
+    for result in results:
+        problems = check(result.trace)
+        assert not problems, f"the live trace of {result.application_name}:\n" + "\n".join(problems)

@@ -10,15 +10,18 @@ after `max_queries` statements is the query limit.
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
+import logging
 from typing import Any
 
 import asyncpg
 
 from live.pools.base import Failed, LivePool, connect_failure
-from live.recorder import Tracked
+from live.recorder import REQUEST, Tracked
 from sim.scenario import AsyncpgPool
 from sim.trace import Ev, Why
+
+_log = logging.getLogger(__name__)
 
 
 class LiveAsyncpgPool(LivePool):
@@ -32,6 +35,10 @@ class LiveAsyncpgPool(LivePool):
             command_timeout=self.wall(cfg.command_timeout), connect=self._connect)
 
     async def _connect(self, *args: Any, **kwargs: Any) -> asyncpg.Connection:
+        if asyncio.current_task() is getattr(getattr(self, "pool", None), "_maintenance_task", None):
+            # 0.32 refills min_size in a task of its own, started in whatever context noticed the loss
+            # (a request's, long returned): the pool's own connect, charged to no request
+            REQUEST.set(-1)
         return await self.connector.connect(self.instance, self._closed, **kwargs)
 
     def _closed(self, tracked: Tracked) -> None:
@@ -65,8 +72,10 @@ class LiveAsyncpgPool(LivePool):
             tracked.pending = Why.MAX_QUERIES   # release closes it instead of resetting it
         else:
             tracked.queries += 1                # the reset query counts too
-        with contextlib.suppress(Exception):  # a failed reset terminated it: its close is already traced
+        try:
             await self.pool.release(handle)
+        except Exception as e:   # a failed reset terminated it: its close is already traced
+            _log.debug("releasing connection %d failed: %s: %s", tracked.id, type(e).__name__, e)
         self.recorder.released(tracked, request)
 
     async def close(self) -> None:

@@ -9,7 +9,7 @@ leaked connection at the end without waiting for it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import logging
 from typing import Any
 
 import asyncpg
@@ -17,6 +17,8 @@ import asyncpg
 from live.connector import Connector, chain, reason_of
 from live.recorder import Recorder, Tracked
 from sim.trace import Ev, Why
+
+_log = logging.getLogger(__name__)
 
 
 class Failed(Exception):
@@ -114,6 +116,14 @@ class LivePool:
 
 
 async def bounded(coro: Any, seconds: float) -> None:
-    """Await a cleanup step, but never for longer than `seconds`; its errors do not matter now."""
-    with contextlib.suppress(Exception):  # TimeoutError included
+    """Await a cleanup step, but never for longer than `seconds`; a failure is logged, not raised.
+
+    The cleanup goes on whatever one step does; what went wrong is in the log.
+    """
+    name = getattr(coro, "__qualname__", repr(coro))
+    try:
         await asyncio.wait_for(coro, seconds)
+    except TimeoutError:
+        _log.warning("cleanup step %s did not end within %g s", name, seconds)
+    except Exception as e:
+        _log.warning("cleanup step %s failed: %s: %s", name, type(e).__name__, e)

@@ -15,7 +15,7 @@ when the socket dies.
 
 from __future__ import annotations
 
-import contextlib
+import logging
 import time
 from typing import Any, cast
 
@@ -25,9 +25,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.pool import QueuePool
 
 from live.pools.base import Failed, LivePool, bounded, connect_failure, query_failure, statement
-from live.recorder import REQUEST, Tracked
+from live.recorder import REQUEST, Tracked, untraced
 from sim.scenario import SQLAlchemyPool
 from sim.trace import Ev, Why
+
+_log = logging.getLogger(__name__)
 
 
 class LiveSQLAlchemyPool(LivePool):
@@ -44,13 +46,10 @@ class LiveSQLAlchemyPool(LivePool):
             pool_pre_ping=cfg.pool_pre_ping, pool_use_lifo=cfg.pool_use_lifo)
         # the dialect reads the server's version on its first connection: do that now, untraced,
         # so the first request does not pay for it, then start from an empty pool as an app does
-        self.recorder.paused = True
-        try:
+        with untraced():   # in this instance's task only: the others start at the same time
             async with self.engine.connect():
                 pass
             await self.engine.dispose()
-        finally:
-            self.recorder.paused = False
         pool = cast(QueuePool, self.engine.sync_engine.pool)  # AsyncAdaptedQueuePool is one
         self.pool = pool
         event.listen(pool, "checkin", self._on_checkin)
@@ -149,8 +148,10 @@ class LiveSQLAlchemyPool(LivePool):
     async def release(self, handle: AsyncConnection, tracked: Tracked) -> None:
         # rollback, then checkin (traced by the events); a rollback that meets a dead connection
         # has SQLAlchemy invalidate it, and that close is traced too
-        with contextlib.suppress(Exception):
+        try:
             await handle.close()
+        except Exception as e:
+            _log.debug("returning connection %d failed: %s: %s", tracked.id, type(e).__name__, e)
 
     def abandon(self, handle: AsyncConnection, tracked: Tracked) -> None:
         super().abandon(handle, tracked)

@@ -7,18 +7,26 @@ Each scenario is a few seconds long; assertions are about what happened
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
+import threading
+import time
 from typing import Any
 
 import asyncpg
 import pytest
 from live_scenarios import short
 
-from live.runner import LiveResult, run
+from live import faults
+from live.connector import Connector
+from live.recorder import Recorder, untraced
+from live.runner import LiveResult, LiveRun, run
 from live.server import SANDBOX, LiveError
 from sim import workload
+from sim.lifecycle import check
 from sim.metrics import summarize
 from sim.scenario import Scenario
-from sim.trace import Ev
+from sim.trace import Ev, Why
 
 pytestmark = [pytest.mark.live, pytest.mark.asyncio]
 
@@ -67,6 +75,55 @@ async def test_each_runner_serves_the_drawn_traffic_and_leaves_nothing(pool: dic
         assert 1 <= m["peak"]["open"] <= 5 and m["connects"] < m["requests"]
     if pool["kind"] == "asyncpg":  # min_size connects before the clock starts, at t = 0
         assert [row[0] for row in result.trace.rows() if row[4] == "open"][:2] == [0.0, 0.0]
+
+
+class RealOpens:
+    """Connections really opened while the scenario clock ran, counted where the pools get them."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.count = 0
+        raw = Connector.raw_connect
+
+        async def counted(connector: Connector, **kwargs: Any) -> Any:
+            conn = await raw(connector, **kwargs)
+            if connector.recorder.started and not connector.recorder.stopped:
+                self.count += 1
+            return conn
+
+        monkeypatch.setattr(Connector, "raw_connect", counted)
+
+
+SEVERAL_POOLS = [
+    {"kind": "sqlalchemy", "pool_size": 2, "max_overflow": 1, "pool_timeout": 0.2},
+    {"kind": "asyncpg", "min_size": 1, "max_size": 3, "timeout": 0.2},
+    {"kind": "none"},
+]
+
+
+@pytest.mark.parametrize("instances", [1, 6])
+@pytest.mark.parametrize("pool", SEVERAL_POOLS, ids=[p["kind"] for p in SEVERAL_POOLS])
+async def test_each_runner_with_one_or_several_instances_writes_a_trace_that_passes_the_checker(
+        pool: dict[str, Any], instances: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The instances' pools start side by side; none of their warm-ups shows in the trace.
+
+    A SQLAlchemy pool's warm-up (the dialect's first connect) once set a
+    run-wide pause that another instance cleared: in 2 of 6 runs with six
+    instances the trace kept warm-up opens that were never closed.
+    """
+    opens = RealOpens(monkeypatch)
+    scenario = short(pool, app={"instances": instances}, rate=60, hold_ms=30,
+                     database={"max_connections": 50}, workload={"leak_probability": 0.05},
+                     faults=[{"kind": "kill_idle", "at_s": 1.0}])
+    result = await run(scenario)
+    assert check(result.trace) == []
+    m = metrics(result)
+    before_clock = instances * pool.get("min_size", 0)   # asyncpg's min_size, connected at t = 0
+    assert m["connects"] == opens.count + before_clock
+    assert m["completed"] > 0 and result.left_open == 0
+    opened = {c for _, c, _ in kinds(result, Ev.OPEN)}
+    assert {c for _, c, _ in kinds(result, Ev.DEAD)} <= opened   # only connections of the scenario die
+    if pool["kind"] != "asyncpg":   # the others never connect on their own
+        assert all(r >= 0 for r, _, _ in kinds(result, Ev.CONNECT))
 
 
 async def test_a_leaking_run_closes_its_leaked_connections_without_waiting_for_them() -> None:
@@ -226,3 +283,114 @@ async def test_a_run_that_ends_while_its_restart_keeps_the_server_down_brings_it
         conn = await asyncpg.connect(lease.target.dsn)
         assert await conn.fetchval("SELECT 1") == 1
         await conn.close()
+
+
+# ------------------------------------------------ the recorder, the faults on demand
+
+class FakeConn:
+    """Enough of an asyncpg Connection for the recorder."""
+
+    def is_closed(self) -> bool:
+        return False
+
+    def terminate(self) -> None:
+        pass
+
+
+def rows_of(recorder: Recorder) -> list[tuple[int, int, str, str]]:
+    return [(r[2], r[3], r[4], r[5]) for r in recorder.trace.rows()]
+
+
+async def test_a_warm_up_is_untraced_in_its_own_task_only() -> None:
+    """Two instances start side by side: the end of one's warm-up never hides or shows the other's rows."""
+    rec = Recorder()
+    a_warming, b_wrote = asyncio.Event(), asyncio.Event()
+
+    async def warming_instance() -> None:
+        with untraced():
+            rec.emit(0, -1, 0, Ev.CONNECT)
+            a_warming.set()
+            await b_wrote.wait()          # the other instance writes while this one is warming up
+            rec.emit(0, -1, 0, Ev.OPEN)
+        rec.emit(0, -1, 1, Ev.CONNECT)    # after its warm-up: traced
+
+    async def working_instance() -> None:
+        await a_warming.wait()
+        rec.emit(1, -1, 2, Ev.CONNECT)
+        b_wrote.set()
+
+    await asyncio.gather(warming_instance(), working_instance())
+    assert rows_of(rec) == [(-1, 2, "connect", "none"), (-1, 1, "connect", "none")]
+
+
+async def test_a_close_during_a_statement_is_written_after_the_statements_error() -> None:
+    """SQLAlchemy closes a connection that died under a statement before the error reaches the request."""
+    rec = Recorder()
+    rec.start()
+    tracked = rec.track(rec.new_id(), 0, FakeConn(), 1234, 0)
+    rec.emit(0, 7, tracked.id, Ev.OPEN)
+    rec.acquired(tracked, 7, False)
+    rec.query_started(tracked, 7)
+    tracked.pending = Why.BROKEN
+    rec.terminated(tracked, Why.OTHER)    # the library's close, inside the failing statement
+    assert rows_of(rec)[-1] == (7, 0, "query_start", "none")
+    rec.query_ended(tracked, 7, Ev.ERROR, Why.BROKEN)
+    assert rows_of(rec)[-3:] == [(7, 0, "error", "broken"), (7, 0, "release", "none"),
+                                 (7, 0, "close", "broken")]
+    rec.terminated(tracked, Why.OTHER)    # once only
+    assert len(rec.trace) == 6
+
+
+async def test_kill_idle_writes_dead_rows_only_for_the_backends_it_terminated() -> None:
+    with SANDBOX.lease() as lease:
+        rec = Recorder()
+        rec.start()
+        real = await asyncpg.connect(lease.target.dsn)
+        try:
+            alive = rec.track(rec.new_id(), 0, real, real.get_server_pid(), 0)
+            not_a_backend = rec.track(rec.new_id(), 0, FakeConn(), os.getpid(), 0)  # the kill fails for it
+            assert await faults.kill_idle_now(rec, lease.target.admin_dsn) == 1
+            assert rows_of(rec) == [(-1, alive.id, "dead", "killed")]
+            assert not not_a_backend.dead
+            # and a kill that cannot be done at all writes nothing
+            with pytest.raises((OSError, asyncpg.PostgresError)):
+                await faults.kill_idle_now(rec, f"postgresql://nobody@127.0.0.1:{unused_port()}/none")
+            assert rows_of(rec) == [(-1, alive.id, "dead", "killed")]
+        finally:
+            real.terminate()
+
+
+def unused_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class SlowLease:
+    """A sandbox lease whose restart takes `seconds` in its thread, or fails."""
+
+    def __init__(self, seconds: float, fails: bool = False) -> None:
+        self.seconds, self.fails = seconds, fails
+        self.restarted = threading.Event()
+
+    def restart(self, down_s: float) -> None:
+        time.sleep(self.seconds)
+        self.restarted.set()
+        if self.fails:
+            raise RuntimeError("pg_ctl failed")
+
+
+@pytest.mark.parametrize("fails", [False, True])
+async def test_restart_now_returns_once_the_server_is_going_down(fails: bool) -> None:
+    """It waits on an event set by the fault, not in a loop of sleep(0) turns."""
+    lr = LiveRun(short({"kind": "sqlalchemy"}))
+    lease = SlowLease(0.5, fails)
+    lr.lease = lease  # type: ignore[assignment]
+    lr.recorder.start()
+    await asyncio.wait_for(lr.restart_now(down_s=0.5), 5.0)
+    assert not lease.restarted.is_set() and lr.server_work    # returned while it is down
+    assert [r[5] for r in lr.recorder.trace.rows() if r[4] == "server"] == ["down"]
+    done = await asyncio.gather(*lr.background, return_exceptions=True)
+    assert isinstance(done[0], RuntimeError) if fails else done == [None]
+    ups = [r[5] for r in lr.recorder.trace.rows() if r[4] == "server"]
+    assert ups == (["down"] if fails else ["down", "up"])
