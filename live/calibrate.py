@@ -11,8 +11,8 @@ for on top of what the server costs by itself.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
+import logging
 import statistics
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -26,6 +26,8 @@ from live.proxy import Proxy
 from live.reach import reach
 from live.server import Target, upstream
 from sim.server import CONNECT_ROUND_TRIPS
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -77,8 +79,10 @@ async def _uncut(connect: Callable[[], Awaitable[asyncpg.Connection]]) -> asyncp
     try:
         return await asyncio.shield(task)
     except asyncio.CancelledError:
-        with contextlib.suppress(BaseException):
+        try:
             (await task).terminate()
+        except BaseException as e:   # the connect failed, or this wait was cancelled again: nothing to close
+            _log.debug("a connect cut short by a cancel ended with %s: %s", type(e).__name__, e)
         raise
 
 

@@ -16,11 +16,13 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import logging
 import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+_log = logging.getLogger(__name__)
 
 GRACE_S = 30.0   # how long `stop()` lets submitted work clean up after its cancel
 
@@ -56,11 +58,13 @@ class BackgroundLoop:
         left = [t for t in asyncio.all_tasks(loop) if not t.done()]
         for task in left:
             task.cancel()
-        with contextlib.suppress(Exception):
+        try:
             if left:
                 loop.run_until_complete(asyncio.wait(left, timeout=1.0))
             loop.run_until_complete(loop.shutdown_asyncgens())
             loop.run_until_complete(loop.shutdown_default_executor())
+        except Exception as e:   # the loop is closed all the same
+            _log.warning("ending the background loop's last tasks failed: %s: %s", type(e).__name__, e)
         loop.close()
 
     # -- from any other thread

@@ -84,8 +84,10 @@ async def _closed(writer: asyncio.StreamWriter | None) -> None:
     if writer is None:
         return
     writer.close()
-    with contextlib.suppress(Exception):
+    try:
         await writer.wait_closed()
+    except Exception as e:   # closed all the same: a reset peer, say
+        _log.debug("a proxied socket closed with %s: %s", type(e).__name__, e)
 
 
 class _Link:

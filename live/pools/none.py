@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from live.pools.base import LivePool, connect_failure
 from live.recorder import Tracked
 from sim.trace import Why
+
+_log = logging.getLogger(__name__)
 
 
 class LiveNoPool(LivePool):
@@ -27,5 +30,6 @@ class LiveNoPool(LivePool):
         self.recorder.released(tracked)
         try:
             await handle.close()
-        except Exception:
+        except Exception as e:
+            _log.debug("closing connection %d failed (%s: %s); terminated", tracked.id, type(e).__name__, e)
             handle.terminate()

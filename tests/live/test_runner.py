@@ -7,6 +7,7 @@ Each scenario is a few seconds long; assertions are about what happened
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import socket
 import threading
@@ -19,6 +20,7 @@ from live_scenarios import short
 
 from live import faults
 from live.connector import Connector
+from live.pools.base import bounded
 from live.recorder import Recorder, untraced
 from live.runner import LiveResult, LiveRun, run
 from live.server import SANDBOX, LiveError
@@ -394,3 +396,19 @@ async def test_restart_now_returns_once_the_server_is_going_down(fails: bool) ->
     assert isinstance(done[0], RuntimeError) if fails else done == [None]
     ups = [r[5] for r in lr.recorder.trace.rows() if r[4] == "server"]
     assert ups == (["down"] if fails else ["down", "up"])
+
+
+async def test_a_cleanup_step_that_fails_is_logged_and_the_cleanup_goes_on(caplog: pytest.LogCaptureFixture
+                                                                          ) -> None:
+    async def refused() -> None:
+        raise ConnectionResetError("the server went away")
+
+    async def stuck() -> None:
+        await asyncio.sleep(10)
+
+    with caplog.at_level(logging.WARNING, logger="live.pools.base"):
+        await bounded(refused(), 1.0)
+        await bounded(stuck(), 0.05)
+    said = [r.getMessage() for r in caplog.records]
+    assert any("refused" in m and "ConnectionResetError: the server went away" in m for m in said), said
+    assert any("stuck" in m and "did not end within 0.05 s" in m for m in said), said
