@@ -20,8 +20,10 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import itertools
+import logging
 import multiprocessing
 import os
+import pickle
 import signal
 import sys
 import threading
@@ -35,6 +37,8 @@ from live.runner import LiveResult
 from live.server import LiveError, Target
 from live.session import FINISHED, LiveSession, Phase, Snapshot, one_line
 from sim.scenario import Scenario
+
+_log = logging.getLogger(__name__)
 
 CALL_TIMEOUT_S = 30.0   # the longest call (a fault, the server view) is bounded well below this
 START_TIMEOUT_S = 60.0  # spawning the process imports asyncpg, numpy and simpy
@@ -110,14 +114,27 @@ class Worker:
         return value
 
     def _read_answers(self) -> None:
+        """Hand each answer to its call; one whose value cannot be read is that call's error.
+
+        The value travels pickled on its own inside the answer, so an answer
+        whose value cannot be unpickled here still says which call it is for,
+        and that caller hears it at once instead of waiting out its timeout.
+        """
         while True:
             try:
-                number, status, value = self._conn.recv()
+                number, status, payload = self._conn.recv()
             except (EOFError, OSError) as e:
                 self._gone = type(e).__name__
                 break
-            except Exception:   # an answer that could not be read: its caller times out, the others go on
+            except Exception as e:   # not even which call it answers can be read: the others go on
+                _log.warning("an answer from the live lab's worker could not be read: %s", one_line(e))
                 continue
+            try:
+                value = pickle.loads(payload)
+            except Exception as e:
+                _log.warning("the answer to call %d could not be read: %s", number, one_line(e))
+                status = "error"
+                value = f"the live lab's worker sent an answer that could not be read ({one_line(e)})"
             pending = self._pending.get(number)
             if pending is not None:
                 pending.answer = (status, value)
@@ -227,13 +244,19 @@ class RemoteSession:
 
     @property
     def result(self) -> LiveResult | None:
-        """The finished run, fetched once from the worker (the trace crosses the pipe one time)."""
+        """The finished run, fetched once from the worker (the trace crosses the pipe one time).
+
+        A fetch that fails (the worker slow to answer, say) is tried again at
+        the next access: only the worker's own answer, a result or none, is kept.
+        """
         if not self._fetched and self.snapshot().finished:
             try:
                 self._result = self._call("result")
-            except LiveError:
-                self._result = None
-            self._fetched = True
+            except LiveError as e:
+                _log.warning("could not fetch the result of live run %d (tried again when asked): %s",
+                             self.sid, e)
+            else:
+                self._fetched = True
         return self._result
 
     @property
@@ -300,16 +323,16 @@ def serve(conn: Connection) -> None:
 
     def answer(number: int, method: str, args: tuple[Any, ...]) -> None:
         try:
-            reply = (number, "ok", _answer(method, args, sessions, loop, SANDBOX))
+            value, status = _answer(method, args, sessions, loop, SANDBOX), "ok"
         except Exception as e:
-            reply = (number, "error", one_line(e))
-        with sending:
-            try:
-                conn.send(reply)
-            except (EOFError, OSError):
-                pass                          # the app has gone: serve() is stopping everything
-            except Exception as e:            # an answer that cannot be pickled
-                conn.send((number, "error", f"the answer to {method!r} could not be sent ({one_line(e)})"))
+            value, status = one_line(e), "error"
+        try:   # pickled on its own, so that the app can tell which call an unreadable value answers
+            payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as e:               # an answer that cannot be pickled
+            payload = pickle.dumps(f"the answer to {method!r} could not be sent ({one_line(e)})")
+            status = "error"
+        with sending, contextlib.suppress(EOFError, OSError):   # the app has gone: serve() is stopping
+            conn.send((number, status, payload))
 
     try:
         while True:

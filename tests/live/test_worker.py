@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import multiprocessing
 import os
+import pickle
 import signal
 import socket
 import subprocess
@@ -19,6 +21,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import live_scenarios
 import psutil
@@ -26,7 +29,7 @@ import pytest
 from live_scenarios import HANG_S, PASSWORD, until
 
 from live.server import LiveError
-from live.worker import RemoteSession, Worker
+from live.worker import RemoteSession, Worker, _Pending
 from sim.scenario import Scenario
 
 pytestmark = pytest.mark.live
@@ -316,3 +319,46 @@ def test_a_measurement_on_an_unreachable_database_url_is_one_plain_line(worker: 
         worker.measure(f"postgresql://app:{PASSWORD}@127.0.0.1:{port}/app", (0.0, 5.0), 3)
     assert str(err.value) == f"nothing accepts connections at 127.0.0.1:{port} (connection refused)"
     assert time.monotonic() - started < 10.0
+
+
+def test_a_failed_result_fetch_is_tried_again_not_kept_as_no_result(worker: Worker,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A transient failure (the worker slow to answer) never turns a finished run into one with no result."""
+    session = worker.session(short())
+    session.start()
+    assert session.wait(HANG_S)
+    call = RemoteSession._call
+    failures = [LiveError("the live lab's worker did not answer 'session' in 30 s")]
+
+    def flaky(self: RemoteSession, method: str, *args: Any, **kwargs: Any) -> Any:
+        if method == "result" and failures:
+            raise failures.pop()
+        return call(self, method, *args, **kwargs)
+
+    monkeypatch.setattr(RemoteSession, "_call", flaky)
+    assert session.result is None                     # this time
+    result = session.result                           # the next access fetches it
+    assert result is not None and result.left_open == 0
+    assert session.snapshot().phase == "done"
+
+
+def test_an_answer_that_cannot_be_read_is_its_callers_error_at_once() -> None:
+    """The reader cannot unpickle an answer's value: that caller is told so, not left to its timeout."""
+    ours, theirs = multiprocessing.Pipe()
+    w = Worker.__new__(Worker)   # the reader alone, on a pipe whose other end the test writes
+    w._conn, w._pending, w._gone = ours, {}, None
+    unreadable, fine = _Pending(), _Pending()
+    w._pending.update({5: unreadable, 6: fine})
+    reader = threading.Thread(target=w._read_answers, daemon=True)
+    reader.start()
+    try:
+        theirs.send((5, "ok", b"\x80\x05not a pickle"))
+        theirs.send((6, "ok", pickle.dumps("pong")))
+        assert unreadable.done.wait(5.0) and fine.done.wait(5.0)
+        assert unreadable.answer is not None and unreadable.answer[0] == "error"
+        assert "could not be read" in unreadable.answer[1]
+        assert fine.answer == ("ok", "pong")                # the others go on
+    finally:
+        theirs.close()
+        reader.join(5.0)
+    assert w._gone == "EOFError"
