@@ -113,6 +113,12 @@ def open_trace(path: str | None) -> IO[str] | None:
         raise ScenarioError(f"--trace = {path}: cannot write there ({e.strerror})") from None
 
 
+def message_lines(messages: list[dict[str, Any]]) -> list[str]:
+    """Each failure's count and text; a text of several lines (SQLAlchemy's) stays under its first."""
+    return [f"  {msg['count']:>6} x    " + str(LibraryError(msg["exception"], msg["message"]))
+            .replace("\n", "\n" + " " * 15) for msg in messages]
+
+
 def format_table(m: dict[str, Any]) -> str:
     """A short human summary of a metrics object."""
     def ms(d: dict[str, float | None], key: str) -> str:
@@ -137,8 +143,7 @@ def format_table(m: dict[str, Any]) -> str:
         f"overflow {peak['overflow']}, waiting {peak['waiting']}, on the server {peak['server']}",
         f"  throughput   {m['throughput_per_s']:.1f} requests/s",
     ]
-    for msg in m.get("messages", []):
-        lines.append(f"  {msg['count']:>6} x    {LibraryError(msg['exception'], msg['message'])}")
+    lines += message_lines(m.get("messages", []))
     if "theory" in m:
         th = m["theory"]
         lines.append(f"  Erlang C     P(wait) {th['p_wait']:.3f}, mean wait {th['mean_wait_ms']:.1f} ms "

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.errors import library_error
+from sim.errors import IN_FLIGHT, broken_how, library_error
 from sim.lifecycle import LEVELS, levels  # the levels are counted there, for the live recorder too
 from sim.scenario import Scenario
 from sim.theory import applicable
@@ -82,7 +82,8 @@ def error_messages(cols: dict[str, np.ndarray], lv: dict[str, np.ndarray], scena
     for pair, i, count in zip(pairs.tolist(), rows[first].tolist(), counts.tolist(), strict=True):
         ev, why = ("timeout" if pair // 256 == Ev.TIMEOUT else "error"), WHY_NAMES[pair % 256]
         err = library_error(scenario, ev, why, total=int(lv["open"][i]), active=int(lv["checked_out"][i]),
-                            idle=int(lv["idle"][i]), waiting=int(lv["waiting"][i]) + 1)
+                            idle=int(lv["idle"][i]), waiting=int(lv["waiting"][i]) + 1,
+                            how=broken_how(cols, i) if why == "broken" else IN_FLIGHT)
         out.append({"kind": ev, "reason": why, "count": count, "exception": err.exception,
                     "message": err.message, "sqlstate": err.sqlstate})
     return out

@@ -28,6 +28,7 @@ from typing import Any
 
 import tomli_w
 
+from sim.errors import TRANSPORTS
 from sim.pools import (  # noqa: F401 - the pool libraries' settings are part of the scenario's vocabulary
     POOL_KINDS,
     AsyncpgPool,
@@ -102,6 +103,11 @@ class Database:
     superuser_reserved_connections: int = setting(3, int, 0, 100_000,
                                              doc="slots an ordinary role may not use")
     cores: int = setting(0, int, 0, 1024, doc="database CPU cores; 0 = no CPU contention modelled")
+    transport: str = setting(
+        "tcp", str, choices=TRANSPORTS,
+        doc="how the app reaches the server, which decides what a connect raises while it is down: "
+            "tcp (host:port; refused), unix (a local socket, as the live lab's embedded server; its file "
+            "is gone), proxy (a TCP proxy in front, as the live lab's own; it accepts, then resets)")
 
     @property
     def role_limit(self) -> int:

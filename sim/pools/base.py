@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import simpy
 
 from sim.connection import Conn
-from sim.errors import ASYNCIO_TIMEOUT, ASYNCPG_CLOSED, LibraryError, PoolState, asyncpg_too_many
+from sim.errors import ASYNCIO_TIMEOUT, IN_FLIGHT, LibraryError, PoolState, asyncpg_broken, asyncpg_too_many
 from sim.server import ConnectFailed, Server
 from sim.trace import Ev, Trace, Why
 
@@ -77,10 +77,19 @@ class PoolSettings:
         return ASYNCIO_TIMEOUT
 
     def too_many_error(self, refusal: str) -> LibraryError:
-        return asyncpg_too_many(refusal)
+        return self.connect_error(asyncpg_too_many(refusal))
 
-    def broken_error(self) -> LibraryError:
-        return ASYNCPG_CLOSED
+    def broken_error(self, how: str = IN_FLIGHT) -> LibraryError:
+        """A statement on a dead connection; `how` it died: `sim.errors.IN_FLIGHT`, `CLOSED` or `CUT`."""
+        return self.statement_error(asyncpg_broken(how))
+
+    def connect_error(self, driver: LibraryError) -> LibraryError:
+        """What the application catches when the driver's connect raised `driver`."""
+        return driver
+
+    def statement_error(self, driver: LibraryError) -> LibraryError:
+        """What the application catches when the driver's statement raised `driver`."""
+        return driver
 
 
 class RequestFailed(Exception):

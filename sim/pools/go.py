@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sim.connection import FIN, Conn
-from sim.errors import TOO_MANY_SQLSTATE, LibraryError, PoolState
+from sim.errors import IN_FLIGHT, TOO_MANY_SQLSTATE, LibraryError, PoolState
 from sim.pools.base import TIMED_OUT, AcquireTimeout, Pool, PoolSettings, RequestFailed
 from sim.server import ConnectFailed
 from sim.spec import setting
@@ -89,7 +89,7 @@ class GoPool(PoolSettings):
         return LibraryError("*pgconn.PgError", f"FATAL: {refusal} (SQLSTATE {TOO_MANY_SQLSTATE})",
                             TOO_MANY_SQLSTATE)
 
-    def broken_error(self) -> LibraryError:
+    def broken_error(self, how: str = IN_FLIGHT) -> LibraryError:
         return LibraryError("error", "unexpected EOF")
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sim.connection import Conn
-from sim.errors import TOO_MANY_SQLSTATE, LibraryError, PoolState
+from sim.errors import IN_FLIGHT, TOO_MANY_SQLSTATE, LibraryError, PoolState
 from sim.pools.base import TIMED_OUT, AcquireTimeout, Pool, PoolSettings, RequestFailed
 from sim.server import ConnectFailed
 from sim.spec import setting
@@ -97,7 +97,7 @@ class HikariPool(PoolSettings):
             f"idle={n(state.idle)}, waiting={n(state.waiting)})",
             TOO_MANY_SQLSTATE if reason == "too_many_clients" else "")
 
-    def broken_error(self) -> LibraryError:
+    def broken_error(self, how: str = IN_FLIGHT) -> LibraryError:
         return LibraryError("org.postgresql.util.PSQLException",
                             "An I/O error occurred while sending to the backend.", "08006")
 

@@ -21,6 +21,21 @@ A leak here is a session somebody still holds a reference to (a long-lived
 service object, a global): it is never returned. A session that is merely
 dropped is different: the garbage collector returns its slot, empty, with a
 warning, which is why the leaks that drain real pools are the held ones.
+
+With `pool_size=0` the pool is unbounded and counts no overflow: `_overflow`
+still counts its records, but `overflow()` (and `status()`'s "Current
+Overflow") is 0 whenever the queue's maxsize is 0, so `overflow_base` is None.
+
+Its error texts follow the release installed (2.1 when none is): every one
+ends with its "Background on this error" link under `/e/<major><minor>/`,
+on the same line for the pool's own TimeoutError, on a line of its own for
+a driver error it wraps. 2.1 wraps asyncpg's errors of a failed connect
+(`DBAPIError`, "(sqlalchemy.dialects.postgresql.asyncpg.Error) <text>"),
+2.0 let them through unwrapped; in a statement both wrap them, 2.0 with the
+driver's class before the text ("<class 'asyncpg.exceptions....'>: "). A
+connection killed under a statement is a `DBAPIError`; one the server had
+closed before is an `InterfaceError` ("connection is closed"). OS errors
+(a server that is down) pass through as they are.
 """
 
 from __future__ import annotations
@@ -31,14 +46,25 @@ from dataclasses import dataclass
 from typing import Any
 
 from sim.connection import Conn
-from sim.errors import CLOSED_MID_OPERATION, TOO_MANY_SQLSTATE, LibraryError, PoolState
+from sim.errors import LibraryError, PoolState, installed_version
 from sim.pools.base import TIMED_OUT, AcquireTimeout, Pool, PoolSettings, RequestFailed
 from sim.spec import setting
 from sim.trace import Ev, Why
 
-DOC_VERSION = "20"    # the /e/<version>/ of its error links: 2.0 links /e/20/, 2.1 /e/21/
 PING_ROUND_TRIPS = 3  # the asyncpg dialect pings with BEGIN; SELECT; ROLLBACK
 RESET_ROUND_TRIPS = 1  # reset_on_return="rollback"
+DIALECT = "sqlalchemy.dialects.postgresql.asyncpg"   # the asyncpg dialect's module, which its errors name
+
+
+def sqlalchemy_version() -> tuple[int, int]:
+    """The installed release (2.1, the newest these texts know, when it is not installed)."""
+    return installed_version("sqlalchemy", (2, 1))
+
+
+def background(code: str) -> str:
+    """The line every SQLAlchemy error with a code ends with; the link's /e/21/ is the release's."""
+    major, minor = sqlalchemy_version()
+    return f"(Background on this error at: https://sqlalche.me/e/{major}{minor}/{code})"
 
 
 @dataclass(frozen=True)
@@ -79,21 +105,26 @@ class SQLAlchemyPool(PoolSettings):
         return None if self.cap is None or self.max_overflow else (self.cap, self.pool_timeout)
 
     def timeout_error(self, reason: str, state: PoolState) -> LibraryError:
+        # it prints overflow() at that moment, which is max_overflow: it times out only there
         return LibraryError(
             "sqlalchemy.exc.TimeoutError",
             f"QueuePool limit of size {self.pool_size} overflow {self.max_overflow} reached, "
-            f"connection timed out, timeout {self.pool_timeout:0.2f} "
-            f"(Background on this error at: https://sqlalche.me/e/{DOC_VERSION}/3o7r)")
+            f"connection timed out, timeout {self.pool_timeout:0.2f} {background('3o7r')}")
 
-    def too_many_error(self, refusal: str) -> LibraryError:
+    def connect_error(self, driver: LibraryError) -> LibraryError:
+        # 2.1 translates the driver's PostgresError (one with a SQLSTATE); OS errors pass as they are
+        if not driver.sqlstate or sqlalchemy_version() < (2, 1):
+            return driver
         return LibraryError("sqlalchemy.exc.DBAPIError",
-                            "(sqlalchemy.dialects.postgresql.asyncpg.Error) <class "
-                            f"'asyncpg.exceptions.TooManyConnectionsError'>: {refusal}", TOO_MANY_SQLSTATE)
+                            f"({DIALECT}.Error) {driver.message}\n{background('dbapi')}", driver.sqlstate)
 
-    def broken_error(self) -> LibraryError:
-        return LibraryError("sqlalchemy.exc.InterfaceError",
-                            "(sqlalchemy.dialects.postgresql.asyncpg.InterfaceError) <class "
-                            f"'asyncpg.exceptions.ConnectionDoesNotExistError'>: {CLOSED_MID_OPERATION}")
+    def statement_error(self, driver: LibraryError) -> LibraryError:
+        interface = driver.exception.endswith(".InterfaceError")
+        name, exception, code = (("InterfaceError", "sqlalchemy.exc.InterfaceError", "rvf5") if interface
+                                 else ("Error", "sqlalchemy.exc.DBAPIError", "dbapi"))
+        driver_class = f"<class '{driver.exception}'>: " if sqlalchemy_version() < (2, 1) else ""
+        message = f"({DIALECT}.{name}) {driver_class}{driver.message}"
+        return LibraryError(exception, f"{message}\n{background(code)}", driver.sqlstate)
 
 
 class QueuePool(Pool):
