@@ -65,11 +65,12 @@ ENDS = (Ev.QUERY_END, Ev.TIMEOUT, Ev.ERROR)
 
 # ------------------------------------------------------------------ levels
 
-def levels(cols: dict[str, np.ndarray], base: int = 0) -> dict[str, np.ndarray]:
+def levels(cols: dict[str, np.ndarray], base: int | None = 0) -> dict[str, np.ndarray]:
     """How many connections are in each state (and requests waiting) after each row.
 
     `cols` are a trace's columns in time order (`Trace.columns()`); `base` is
-    the pool size above which an instance's connections count as overflow.
+    the pool size above which an instance's connections count as overflow
+    (None: none ever do, as the pool's `overflow_base` says).
     """
     kind = cols["kind"]
     out: dict[str, np.ndarray] = {}
@@ -83,7 +84,8 @@ def levels(cols: dict[str, np.ndarray], base: int = 0) -> dict[str, np.ndarray]:
             out[level.name] = np.cumsum(_keyed_deltas(cols, level), dtype=np.int32)
     out["in_use"] = out["checked_out"] - out["leaked"]
     out["idle"] = out["open"] - out["checked_out"]
-    out["overflow"] = np.cumsum(_overflow_deltas(cols, base), dtype=np.int32)
+    out["overflow"] = (np.zeros(kind.size, dtype=np.int32) if base is None else
+                       np.cumsum(_overflow_deltas(cols, base), dtype=np.int32))
     return {name: out[name] for name in LEVELS}
 
 

@@ -32,7 +32,7 @@ def summarize(trace: Trace, scenario: Scenario, end_s: float, sim_seconds: float
     completed = _count(kind, Ev.QUERY_END)
     timed_out = _count(kind, Ev.TIMEOUT)
     errors = _by_reason(kind, reason, Ev.ERROR, ERROR_KINDS)
-    lv = levels(cols, scenario.pool.base)
+    lv = levels(cols, scenario.pool.overflow_base)
     waits_s, latencies_s = request_times(cols)
     waited = np.unique(req[kind == Ev.WAIT]).size
     out: dict[str, Any] = {
@@ -135,7 +135,7 @@ def timeseries(trace: Trace, scenario: Scenario, end_s: float, points: int = 300
     """Every level sampled at `points` evenly spaced times, for charts and the animation."""
     cols = trace.columns()
     grid = np.linspace(0.0, end_s, points)
-    lv = levels(cols, scenario.pool.base)
+    lv = levels(cols, scenario.pool.overflow_base)
     out = {name: sample(cols, lv[name], grid) for name in LEVELS}
     out["t"] = grid
     return out

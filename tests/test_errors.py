@@ -8,13 +8,14 @@ checks the installed ones against the real exceptions on every run.
 import importlib.metadata
 from typing import Any
 
+import numpy as np
 import pytest
 from conftest import at, play, qp, tiny
 
 import sim.errors
 import sim.pools.sqlalchemy
 from sim.errors import CLOSED, CUT, IN_FLIGHT, library_error, server_refusal, without_statement
-from sim.metrics import summarize
+from sim.metrics import summarize, timeseries
 from sim.scenario import Scenario
 from sim.spec import ScenarioError
 
@@ -136,6 +137,18 @@ def test_the_statement_lines_of_a_real_text_are_the_applications_not_the_library
     assert without_statement(real) == (
         "(sqlalchemy.dialects.postgresql.asyncpg.Error) x\n"
         "(Background on this error at: https://sqlalche.me/e/21/dbapi)")
+
+
+def test_with_pool_size_zero_sqlalchemy_counts_no_overflow_and_neither_does_the_model():
+    """pool/impl.py: overflow() is `_overflow if self._pool.maxsize else 0`; status() prints it."""
+    unbounded = tiny(qp(pool_size=0, max_overflow=0))
+    r = play(unbounded, at(1.0, 1.001, 1.002, 1.003))
+    m = summarize(r.trace, unbounded, r.end_s)
+    assert (m["peak"]["open"], m["peak"]["overflow"]) == (4, 0)
+    assert not np.any(timeseries(r.trace, unbounded, r.end_s)["overflow"])
+    bounded = tiny(qp(pool_size=1, max_overflow=3))
+    r = play(bounded, at(1.0, 1.001, 1.002, 1.003))
+    assert summarize(r.trace, bounded, r.end_s)["peak"]["overflow"] == 3   # above pool_size, as before
 
 
 def test_asyncpg_timeout_is_a_bare_timeout_error():

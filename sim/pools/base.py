@@ -61,6 +61,12 @@ class PoolSettings:
         """The connections it keeps (or opens at start)."""
         return 0
 
+    @property
+    def overflow_base(self) -> int | None:
+        """The size above which the library counts an instance's connections as overflow; None: it never
+        counts any (the metrics' overflow level, and the band the charts draw from it)."""
+        return self.base
+
     def check(self, path: str) -> str | None:
         """A rule across its settings that they break, as a one-line message, or None."""
         return None

@@ -97,6 +97,11 @@ class SQLAlchemyPool(PoolSettings):
     def base(self) -> int:
         return self.pool_size
 
+    @property
+    def overflow_base(self) -> int | None:
+        """pool_size=0 is unbounded, and `overflow()` then always reports 0."""
+        return self.pool_size or None
+
     def acquire_timeout(self) -> AcquireTimeout:
         return AcquireTimeout("pool_timeout", self.pool_timeout, "s")
 

@@ -91,6 +91,14 @@ def test_in_use_idle_and_overflow_levels_at_known_times():
     assert at_time(top, 5.0) - at_time(floor, 5.0) == 0
 
 
+def test_with_pool_size_zero_the_overflow_band_stays_empty_as_sqlalchemys_overflow_does():
+    r = play(tiny(qp(pool_size=0, max_overflow=0)), at(1.0, 1.001, 1.002, hold=1.0))
+    fig = draw(connections_over_time, r, points=1001)
+    top, floor = by_meta(fig, "overflow"), by_meta(fig, "overflow_floor")
+    assert at_time(by_meta(fig, "in_use"), 1.5) == 3
+    assert not np.any(top.customdata) and np.array_equal(np.asarray(top.y), np.asarray(floor.y))
+
+
 def test_the_stack_adds_up_to_the_open_connections():
     r = overflow_run()
     fig = draw(connections_over_time, r, points=1001)
