@@ -16,6 +16,7 @@ import streamlit as st
 
 from app import charts, i18n, taxi
 from app.ui import file_stem, lang, lazy_tabs, num, pct, shown, t
+from live.recorder import caught_messages
 from sim.errors import LibraryError
 from sim.scenario import Scenario
 from sim.trace import EV_NAMES, WHY_NAMES, Trace
@@ -85,7 +86,7 @@ def show_results(trace: Trace, scenario: Scenario, end_s: float, metrics: dict[s
         "connections": lambda: chart("levels"),
         "waits": lambda: _waits_view(chart, metrics),
         "timeline": lambda: chart("timeline"),
-        "errors": lambda: error_texts(metrics),
+        "errors": lambda: error_texts(metrics, caught_messages(trace)),
         "trace": lambda: trace_table(trace, key),
         "downloads": lambda: downloads(trace, scenario, metrics, key),
     }
@@ -111,17 +112,28 @@ def _waits_summary(metrics: dict[str, Any]) -> None:
                  p95=num(w["p95"], 1), p99=num(w["p99"], 1)))
 
 
-def error_texts(metrics: dict[str, Any]) -> None:
-    """What the library would have printed, verbatim, how often, and what it means."""
+def error_texts(metrics: dict[str, Any], caught: list[dict[str, Any]] | None = None) -> None:
+    """What the library would have printed, verbatim, how often, and what it means.
+
+    For a live run (`caught`, its requests' real exceptions by kind and reason),
+    what the library really raised is shown under the model's text for it.
+    """
     messages = metrics.get("messages", [])
     if not messages:
         st.success(t("results.no_errors"))
         return
+    real = {(c["kind"], c["reason"]): c for c in caught or []}
     for m in messages:
         text = str(LibraryError(m["exception"], m["message"]))
         st.markdown(f"**{t('results.times', count=num(m['count'], 0))}**"
                     + (f" · SQLSTATE `{m['sqlstate']}`" if m.get("sqlstate") else ""))
+        seen = real.get((m["kind"], m["reason"]))
+        if seen is not None:
+            st.caption(t("results.model_text"))
         st.code(text, language=None, wrap_lines=True)
+        if seen is not None:
+            st.caption(t("results.caught_text"))
+            st.code(str(LibraryError(seen["exception"], seen["message"])), language=None, wrap_lines=True)
         st.caption(t(f"explain.{m['kind']}.{m['reason']}", _default=t("explain.fallback")))
 
 

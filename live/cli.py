@@ -24,7 +24,15 @@ from live.reach import reach
 from live.runner import run
 from live.server import SANDBOX, LiveError, external
 from live.session import one_line
-from sim.cli import EXIT_INVALID, Parser, add_scenario_arguments, format_table, open_trace, scenario_from_args
+from sim.cli import (
+    EXIT_INVALID,
+    Parser,
+    add_scenario_arguments,
+    format_table,
+    message_lines,
+    open_trace,
+    scenario_from_args,
+)
 from sim.metrics import summarize
 from sim.scenario import ScenarioError
 
@@ -77,7 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("stopped; the run's connections were closed", file=sys.stderr)
         return 130
-    metrics = summarize(live.trace, scenario, live.end_s) | {"live": live_info(live)}
+    # the scenario as it ran: the installed library's settings, and how its server was reached
+    metrics = summarize(live.trace, live.scenario, live.end_s) | {"live": live_info(live)}
     if trace_out is not None:
         with trace_out:
             live.trace.write_csv(trace_out)
@@ -86,6 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     else:
         info = metrics["live"]
         print(format_table(metrics))
+        if info["messages"]:
+            print("  really raised in this run:")
+            print("\n".join(message_lines(info["messages"])))
         print(f"  live         on {info['server']} as {info['application_name']}, "
               f"{info['wall_seconds']:.1f} s wall clock (time scale {info['time_scale']:g}); "
               f"connections left on the server: {info['left_open']}")

@@ -76,7 +76,8 @@ async def compare(scenario: Scenario, database_url: str | None = None, time_scal
 def live_info(live: LiveResult) -> dict[str, Any]:
     return {"server": live.server, "application_name": live.application_name,
             "time_scale": live.time_scale, "wall_seconds": live.wall_seconds, "left_open": live.left_open,
-            "costs": None if live.costs is None else live.costs.as_database()}
+            "costs": None if live.costs is None else live.costs.as_database(),
+            "messages": live.messages}   # what its requests really caught, beside the model's texts
 
 
 def diff(live: Any, sim: Any) -> Any:

@@ -48,6 +48,40 @@ def untraced() -> Iterator[None]:
         UNTRACED.reset(token)
 
 
+class LiveTrace(Trace):
+    """A live run's trace: its rows, and what its failed requests really caught.
+
+    `caught` holds, per (kind, reason) of a failure row (timeout / error), the
+    exception the first such request caught (its class and its text,
+    verbatim) and how many did, so that the model's text for the same rows can
+    be shown beside it. It travels with the trace (pickled to the app, too).
+    """
+
+    __slots__ = ("caught",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.caught: dict[tuple[int, int], dict[str, Any]] = {}
+
+
+def described(exc: BaseException) -> tuple[str, str, str]:
+    """(class, text, SQLSTATE) of an exception as the model names them: the class by its module
+    (a builtin's bare), the text verbatim, the SQLSTATE the driver gave it or that it wraps, if any."""
+    cls = type(exc)
+    name = cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+    sqlstate = next((str(code) for e in (exc, getattr(exc, "orig", None), exc.__cause__)
+                     if (code := getattr(e, "sqlstate", None))), "")
+    return name, str(exc), sqlstate
+
+
+def caught_messages(trace: Trace) -> list[dict[str, Any]] | None:
+    """What a live run's requests really caught, in the shape and order of the metrics' `messages`
+    (kind, reason, count, exception, message, sqlstate); None for a trace that is not a live run's."""
+    if not isinstance(trace, LiveTrace):
+        return None
+    return [dict(trace.caught[key]) for key in sorted(trace.caught)]
+
+
 @dataclass
 class Tracked:
     """One physical connection as the recorder follows it."""
@@ -134,7 +168,7 @@ class Tally:
 
 class Recorder:
     def __init__(self, time_scale: float = 1.0) -> None:
-        self.trace = Trace()
+        self.trace = LiveTrace()
         self.scale = time_scale
         self.t0 = time.monotonic()
         self.started = False
@@ -174,6 +208,20 @@ class Recorder:
         if not (self.stopped or UNTRACED.get()):
             self.trace.emit(self.now(), instance, request, conn, kind, reason)
             self.tally.add(request, conn, kind, reason)
+
+    def caught(self, kind: Ev, reason: Why, exc: BaseException | None) -> None:
+        """A request failed (its row is `kind`, `reason`) with the library's exception `exc`: the first
+        of each (kind, reason) is kept, and all are counted, as long as its row is written too."""
+        if self.stopped or UNTRACED.get():
+            return
+        seen = self.trace.caught.get((kind, reason))
+        if seen is not None:
+            seen["count"] += 1
+            return
+        exception, message, sqlstate = described(exc) if exc is not None else ("", "", "")
+        self.trace.caught[(kind, reason)] = {
+            "kind": "timeout" if kind == Ev.TIMEOUT else "error", "reason": WHY_NAMES[reason], "count": 1,
+            "exception": exception, "message": message, "sqlstate": sqlstate}
 
     # -- connections
     def new_id(self) -> int:

@@ -44,7 +44,7 @@ from live.pools import LIVE_POOLS, Failed, LivePool
 from live.pools.base import bounded
 from live.proxy import Proxy
 from live.reach import reach
-from live.recorder import REQUEST, Recorder, Tracked
+from live.recorder import REQUEST, Recorder, Tracked, caught_messages
 from live.server import SANDBOX, Lease, LiveError, Target, external, refusal, upstream
 from sim import workload
 from sim.scenario import Scenario
@@ -73,6 +73,12 @@ class LiveResult:
     cancelled: bool = False
     costs: Costs | None = None  # what a connect and a round trip really cost here (scenario clock)
     sandbox: bool = False       # on the lab's embedded server (this machine's cores), not DATABASE_URL
+
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        """What its failed requests really caught: per failure kind, the first exception's class and text
+        and how many, in the shape of the metrics' `messages` (whose texts are the model's)."""
+        return caught_messages(self.trace) or []
 
 
 def check(scenario: Scenario, target: Target | None = None, time_scale: float = 1.0,
@@ -252,6 +258,7 @@ class LiveRun:
             self.proxy.on_cut = faults.cut_reporter(self.recorder, self.proxy)
             await self.proxy.start()
             connector.through("127.0.0.1", self.proxy.port)
+        self._reached_by()
         if self.measure_costs:
             self.costs = (await measure(connector.raw_connect)).scaled(self.scale)
         kind = LIVE_POOLS[self.scenario.pool.kind]
@@ -262,6 +269,14 @@ class LiveRun:
         except Exception as e:
             raise LiveError(f"could not open the pools on {self.target.display}: "
                             f"{type(e).__name__}: {e}") from None
+
+    def _reached_by(self) -> None:
+        """Tell the model how this run reaches its server (what a connect meets while it is down):
+        through the proxy over TCP, or straight to the server's unix socket or TCP port."""
+        transport = ("proxy" if self.proxy is not None else
+                     "unix" if isinstance(upstream(self.target), str) else "tcp")
+        if transport != self.scenario.database.transport:
+            self.scenario = self.scenario.with_overrides({"database.transport": transport})
 
     def _start_faults(self) -> None:
         for fault in self.scenario.faults:
@@ -383,12 +398,14 @@ class LiveRun:
         try:
             handle, tracked = await pool.acquire(rid)
         except Failed as failure:
+            rec.caught(failure.kind, failure.reason, failure.caught)
             rec.emit(inst, rid, -1, failure.kind, failure.reason)
             return
         rec.query_started(tracked, rid)
         try:
             await pool.query(handle, tracked, hold_s, cpu_s)
         except Failed as failure:
+            rec.caught(Ev.ERROR, failure.reason, failure.caught)
             rec.query_ended(tracked, rid, Ev.ERROR, failure.reason)
             await pool.release(handle, tracked)   # as the libraries' own code does after a failure
             return

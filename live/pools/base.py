@@ -29,6 +29,12 @@ class Failed(Exception):
         self.kind = kind
         self.reason = reason
 
+    @property
+    def caught(self) -> BaseException | None:
+        """The library's own exception this failure stands for: each pool raises Failed (`from None`,
+        so that a traceback shows only it) in the block that caught that exception, its context."""
+        return self.__context__
+
 
 _BROKEN = (asyncpg.ConnectionDoesNotExistError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError,
            asyncpg.AdminShutdownError, asyncpg.CrashShutdownError, asyncpg.CannotConnectNowError,
