@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import re
 import secrets
@@ -100,6 +101,18 @@ def check(scenario: Scenario, target: Target | None = None, time_scale: float = 
             raise LiveError(why)
 
 
+def installed(scenario: Scenario) -> Scenario:
+    """The scenario as the live lab runs it: the pool's settings as the installed library has them.
+
+    A scenario may describe another release than the one installed (asyncpg
+    0.31's pool where 0.32 is installed); the live run can only run what is
+    installed, so its result, and the simulation `compare` sets beside it,
+    say so.
+    """
+    pool = LIVE_POOLS[scenario.pool.kind].as_installed(scenario.pool)
+    return scenario if pool == scenario.pool else dataclasses.replace(scenario, pool=pool)
+
+
 def application_name(scenario: Scenario) -> str:
     """`poolstand:<scenario>:<token>`, short enough for PostgreSQL's 63 bytes, unique per run."""
     slug = re.sub(r"[^a-z0-9-]+", "-", scenario.name.lower()).strip("-")[:40] or "run"
@@ -135,7 +148,7 @@ class LiveRun:
                  connect_timeout_s: float = CONNECT_TIMEOUT_S) -> None:
         ext = external(database_url) if database_url else None
         check(scenario, ext, time_scale, max_requests)
-        self.scenario = scenario
+        self.scenario = installed(scenario)   # as the installed library really runs it (asyncpg's version)
         self.connect_timeout_s = connect_timeout_s
         self.connector: Connector | None = None   # once the run connects
         self.measure_costs = measure_costs

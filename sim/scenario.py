@@ -192,6 +192,9 @@ def _check_value(path: str, value: Any, spec: Spec) -> Any:
             return value
         raise ScenarioError(f"{path} = {show(value)}: must be true or false")
     if spec.type is str:
+        if spec.choices and isinstance(value, int | float) and not isinstance(value, bool) \
+                and str(value) in spec.choices:
+            value = str(value)   # `--set pool.version=0.32` reads as a number; the choice is its text
         if not isinstance(value, str):
             raise ScenarioError(f"{path} = {show(value)}: must be text")
         if spec.choices and value not in spec.choices:

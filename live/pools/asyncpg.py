@@ -11,6 +11,7 @@ after `max_queries` statements is the query limit.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from typing import Any
 
@@ -18,8 +19,15 @@ import asyncpg
 
 from live.pools.base import Failed, LivePool, connect_failure
 from live.recorder import REQUEST, Tracked
-from sim.scenario import AsyncpgPool
+from sim.pools import AsyncpgPool
 from sim.trace import Ev, Why
+
+
+def installed_version() -> str:
+    """The installed asyncpg's pool as the model names it: 0.32's, or the one before it (0.29 to 0.31)."""
+    major, minor = (int(part) for part in asyncpg.__version__.split(".")[:2])
+    return "0.32" if (major, minor) >= (0, 32) else "0.31"
+
 
 _log = logging.getLogger(__name__)
 
@@ -27,12 +35,21 @@ _log = logging.getLogger(__name__)
 class LiveAsyncpgPool(LivePool):
     cfg: AsyncpgPool
 
+    @classmethod
+    def as_installed(cls, cfg: AsyncpgPool) -> AsyncpgPool:
+        version = installed_version()
+        if cfg.version == version:
+            return cfg
+        init_size = None if version == "0.31" else cfg.init_size   # 0.31 has no init_size
+        return dataclasses.replace(cfg, version=version, init_size=init_size)
+
     async def start(self) -> None:
         cfg = self.cfg
+        extra = {"init_size": cfg.init_size} if cfg.init_size is not None else {}   # 0.32 only (as_installed)
         self.pool = await asyncpg.create_pool(
             min_size=cfg.min_size, max_size=cfg.max_size, max_queries=cfg.max_queries,
             max_inactive_connection_lifetime=self.wall(cfg.max_inactive_connection_lifetime),
-            command_timeout=self.wall(cfg.command_timeout), connect=self._connect)
+            command_timeout=self.wall(cfg.command_timeout), connect=self._connect, **extra)
 
     async def _connect(self, *args: Any, **kwargs: Any) -> asyncpg.Connection:
         if asyncio.current_task() is getattr(getattr(self, "pool", None), "_maintenance_task", None):

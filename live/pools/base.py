@@ -89,6 +89,11 @@ class LivePool:
         self.recorder = recorder
         self.scale = scale
 
+    @classmethod
+    def as_installed(cls, cfg: Any) -> Any:
+        """The pool's settings as the installed library runs them (the same, unless it says otherwise)."""
+        return cfg
+
     def wall(self, scenario_s: float | None) -> float | None:
         return None if scenario_s is None else scenario_s / self.scale
 
