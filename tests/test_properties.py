@@ -509,15 +509,17 @@ def test_a_connection_killed_during_its_pre_ping_fails_the_ping():
     assert events(result, request=1, kinds=("error",)) == []
 
 
+LEAK_KILL = {   # asyncpg's only holder leaks at 1.11; a restart at 2.0 kills its connection
+    "name": "leak-kill", "duration_s": 10.0,
+    "pool": {"kind": "asyncpg", "min_size": 0, "max_size": 1, "timeout": 1.0},
+    "database": {"connect_ms": 10.0, "rtt_ms": 0.0},
+    "faults": [{"kind": "restart", "at_s": 2.0, "down_s": 0.1}]}
+
+
 def test_asyncpg_gets_the_holder_of_a_killed_leaked_connection_back():
     # the only holder leaks at 1.11; the restart at 2.0 kills its connection, which makes
     # asyncpg's connection_lost release the holder; request 1 then reconnects and completes
-    scenario = from_dict({
-        "name": "leak-kill", "duration_s": 10.0,
-        "pool": {"kind": "asyncpg", "min_size": 0, "max_size": 1, "timeout": 1.0},
-        "database": {"connect_ms": 10.0, "rtt_ms": 0.0},
-        "faults": [{"kind": "restart", "at_s": 2.0, "down_s": 0.1}]})
-    result = run(scenario, arrivals=at(1.0, 3.0, leak=[True, False]))
+    result = run(from_dict(LEAK_KILL), arrivals=at(1.0, 3.0, leak=[True, False]))
     assert events(result, request=1, kinds=("timeout", "query_end")) == [(3.11, 1, 1, "query_end", "none")]
 
 
@@ -622,12 +624,7 @@ def test_overlapping_restarts_follow_each_other_as_in_the_live_lab():
 def test_a_leaked_connection_killed_in_asyncpg_is_never_counted_below_zero_in_use():
     # its holder comes back (release, request -1) a row before its close: in_use counted the leak
     # down only at the close, and was -1 between the two rows
-    scenario = from_dict({
-        "name": "leak-kill", "duration_s": 10.0,
-        "pool": {"kind": "asyncpg", "min_size": 0, "max_size": 1, "timeout": 1.0},
-        "database": {"connect_ms": 10.0, "rtt_ms": 0.0},
-        "faults": [{"kind": "restart", "at_s": 2.0, "down_s": 0.1}]})
-    result = run(scenario, arrivals=at(1.0, 3.0, leak=[True, False]))
+    result = run(from_dict(LEAK_KILL), arrivals=at(1.0, 3.0, leak=[True, False]))
     lv = levels(result.trace.columns())
     assert lv["in_use"].min() == 0 and lv["leaked"].max() == 1
     assert check(result.trace) == []
