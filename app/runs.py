@@ -86,11 +86,6 @@ class RunCache:
     def __len__(self) -> int:
         return len(self._runs)
 
-    def clear(self) -> None:
-        with self._lock:
-            self._runs.clear()
-            self.bytes = 0
-
 
 RUNS = RunCache(CACHE_BYTES)
 """The process's simulated runs, shared by every session."""

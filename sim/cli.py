@@ -75,8 +75,10 @@ def _main(argv: list[str] | None) -> int:
         if args.requests is not None and args.requests < 1:
             raise ScenarioError(f"--requests = {args.requests}: must be a whole number of at least 1")
         scenario = scenario_from_args(args)
-        limit = budget.Limit(args.limit, advice=f"To run it anyway: --limit {_above(scenario, args)}")
-        budget.check(scenario, limit, args.requests)
+        try:
+            budget.check(scenario, budget.Limit(args.limit), args.requests)
+        except budget.TooMuchWork as e:   # the limit that would let it through, from the work it measured
+            raise ScenarioError(f"{e} To run it anyway: --limit {int(e.work.units) + 1}") from None
         trace_out = open_trace(args.trace)
         result = run(scenario, args.requests)
         metrics = summarize_run(result)
@@ -88,10 +90,6 @@ def _main(argv: list[str] | None) -> int:
     print(json.dumps(metrics, indent=2) if args.json else format_table(metrics))
     return 0
 
-
-def _above(scenario: Scenario, args: argparse.Namespace) -> int:
-    """A --limit that would let this run through."""
-    return int(budget.work(scenario, args.requests).units) + 1
 
 
 def write_trace(trace: Trace, out: IO[str], path: str) -> None:
