@@ -20,6 +20,7 @@ import copy
 import dataclasses
 import functools
 import math
+import re
 import reprlib
 import tomllib
 from dataclasses import dataclass, field
@@ -232,6 +233,11 @@ _SHOW = reprlib.Repr()
 _SHOW.maxlevel, _SHOW.maxstring, _SHOW.maxother, _SHOW.maxlist, _SHOW.maxdict = 2, 60, 60, 4, 4
 
 
+def _key(key: str) -> str:
+    """A key as a message names it: as written if a plain name, else quoted (it may hold a line break)."""
+    return key if re.fullmatch(r"[A-Za-z0-9_]{1,60}", key) else show(key)
+
+
 def show(value: Any) -> str:
     """A value as a message quotes it: short, whatever its size or depth (it may come from a link)."""
     return _SHOW.repr(value)
@@ -244,7 +250,7 @@ def _build(cls: type, raw: Any, path: str, nested: dict[str, Any] | None = None)
     known = specs(cls)
     values: dict[str, Any] = {}
     for key, value in raw.items():
-        where = f"{path}.{key}" if path else key
+        where = f"{path}.{_key(key)}" if path else _key(key)
         if key in nested:
             values[key] = nested[key](value, where)
         elif key in known:
@@ -267,7 +273,7 @@ def _build_pool(raw: Any, path: str) -> PoolConfig:
             owners = [k for k, c in POOL_KINDS.items() if key in specs(c)]
             hint = f" (that is a setting of {owners[0]})" if owners else ""
             known = ", ".join(specs(cls)) or "none"
-            raise ScenarioError(f"{path}.{key}: not a setting of pool.kind = {kind!r}{hint}; "
+            raise ScenarioError(f"{path}.{_key(key)}: not a setting of pool.kind = {kind!r}{hint}; "
                                 f"its settings: {known}")
     pool: PoolConfig = _build(cls, raw, path)
     broken = pool.check(path)
