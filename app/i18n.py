@@ -18,6 +18,8 @@ from typing import Any
 from babel import Locale
 from babel.numbers import format_decimal, format_percent
 
+from sim.measures import MEASURES
+
 LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
 DEFAULT = "en"
 LANGUAGES: dict[str, str] = {"zh-TW": "繁體中文", "zh-CN": "简体中文", "ru": "Русский", "en": "English"}
@@ -42,11 +44,15 @@ def _flatten(table: dict[str, Any], prefix: str = "") -> dict[str, str]:
 
 @functools.cache
 def catalog(lang: str) -> dict[str, str]:
+    """The catalog's texts by dotted key; English's figure names come from `sim.measures`, their one home."""
     path = LOCALES_DIR / f"{lang}.toml"
     if not path.exists():
         return {}
     with path.open("rb") as f:
-        return _flatten(tomllib.load(f))
+        texts = _flatten(tomllib.load(f))
+    if lang == DEFAULT:
+        texts |= {f"metric.{path}": m.label for path, m in MEASURES.items()}
+    return texts
 
 
 def tr(lang: str, key: str, _default: str | None = None, **params: Any) -> str:

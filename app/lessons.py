@@ -52,10 +52,12 @@ import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from app.i18n import DEFAULT
 from app.state import apply, field_spec, literal
+from sim.measures import MEASURES, measure
+from sim.metrics import Metrics
 from sim.scenario import Scenario, ScenarioError, load_preset, preset_names
 
 LESSONS_DIR = Path(__file__).resolve().parent.parent / "lessons"
@@ -76,7 +78,8 @@ class Block:
 
 
 Segment = str | Block
-Figures = dict[str, Any]    # block id -> metrics (scenario) or label -> metrics (sweep)
+Figures = dict[str, dict[str, Metrics]]
+"""block id -> run label -> that run's metrics; a scenario block's one run is labelled ""."""
 
 
 def lesson_files(lang: str) -> dict[str, Path]:
@@ -161,6 +164,7 @@ def problems(segments: list[Segment]) -> list[str]:
     """Everything wrong with a lesson's blocks, one line each (empty when it is sound)."""
     out: list[str] = []
     ids: set[str] = set()
+    run_labels: dict[str, dict[str, Metrics]] = {}   # what a placeholder may name, without running
     for n, b in enumerate(blocks(segments), 1):
         where = f"{b.kind} block {n}"
         if not b.id:
@@ -192,8 +196,13 @@ def problems(segments: list[Segment]) -> list[str]:
                 out.append(f"{where}: a sweep needs at least two runs")
             if b.kind == "scenario" and not b.data.get("question"):
                 out.append(f"{where}: question is missing (predict before you run)")
+            run_labels[b.id] = dict.fromkeys(scenarios, cast(Metrics, {}))
             if not scenarios:
                 continue
+            for path in b.data.get("metrics") or []:
+                if path not in MEASURES:
+                    out.append(f"{where}: metrics: {path!r} is not a figure a run reports "
+                               f"(see sim/measures.py)")
             first = next(iter(scenarios.values()))
             for path in b.data.get("controls") or []:
                 try:
@@ -213,29 +222,44 @@ def problems(segments: list[Segment]) -> list[str]:
             if not isinstance(answer, int) or not 0 <= answer < len(options):
                 out.append(f"{where}: answer = {answer!r}: must be an option's index, "
                            f"0 to {len(options) - 1}")
+    for text in (text for s in segments for text in words(s)):
+        for match in PLACEHOLDER.finditer(text):
+            for path in filter(None, match.group(1, 2)):
+                try:
+                    lookup(run_labels, path)
+                except KeyError as e:
+                    out.append(e.args[0])
     return out
 
 
-def figures(segments: list[Segment], metrics_of: Callable[[Scenario], dict[str, Any]]) -> Figures:
-    """The metrics of every scenario and sweep block as written, by id."""
-    out: Figures = {}
-    for b in blocks(segments):
-        if b.kind not in ("scenario", "sweep"):
-            continue
-        scenarios = runs(b)
-        out[b.id] = metrics_of(scenarios[""]) if b.kind == "scenario" else \
-            {label: metrics_of(s) for label, s in scenarios.items()}
-    return out
+def figures(segments: list[Segment], metrics_of: Callable[[Scenario], Metrics]) -> Figures:
+    """The metrics of every scenario and sweep block as written, by id and run label."""
+    return {b.id: {label: metrics_of(s) for label, s in runs(b).items()}
+            for b in blocks(segments) if b.kind in ("scenario", "sweep")}
 
 
-def lookup(figs: Figures, path: str) -> Any:
-    """`figs` walked by a dotted path; KeyError names the path when any part is missing."""
-    node: Any = figs
-    for part in path.split("."):
-        if not isinstance(node, dict) or part not in node:
-            raise KeyError(f"{{{{{path}}}}}: no figure {part!r} here")
-        node = node[part]
-    return node
+def lookup(figs: Figures, path: str) -> int | float | None:
+    """`block.figure` or `sweep.label.figure`, the figure read through `sim.measures`.
+
+    None where the run has no such figure (no request waited; Erlang C does
+    not fit this pool); KeyError naming the placeholder when the block, the
+    run or the figure does not exist.
+    """
+    block, _, rest = path.partition(".")
+    if block not in figs:
+        raise KeyError(f"{{{{{path}}}}}: no scenario or sweep {block!r} in this lesson")
+    its_runs = figs[block]
+    label = ""
+    if "" not in its_runs:
+        label, _, rest = rest.partition(".")
+        if label not in its_runs:
+            raise KeyError(f"{{{{{path}}}}}: sweep {block!r} has no run {label!r} "
+                           f"(its runs: {', '.join(its_runs)})")
+    try:
+        figure = measure(rest)
+    except KeyError as e:
+        raise KeyError(f"{{{{{path}}}}}: {e.args[0]}") from None
+    return figure.read(its_runs[label])
 
 
 def fill(text: str, figs: Figures, number: Callable[[float, int], str],
@@ -244,9 +268,6 @@ def fill(text: str, figs: Figures, number: Callable[[float, int], str],
     def one(match: re.Match[str]) -> str:
         value = lookup(figs, match.group(1))
         below = lookup(figs, match.group(2)) if match.group(2) else 1
-        for part in (value, below):
-            if part is not None and (isinstance(part, bool) or not isinstance(part, int | float)):
-                raise KeyError(f"{match.group(0)}: {part!r} is not a number")
         if value is None or below is None or not below or math.isnan(value):
             return "–"   # a figure that does not apply to this run (no waits, nothing to divide by)
         if match.group(2):
@@ -290,7 +311,7 @@ def glossary(lang: str) -> dict[str, dict[str, str]]:
     return {k: v for k, v in out.items() if v.get("term") and v.get("definition")}
 
 
-def simulated_metrics(scenario: Scenario) -> dict[str, Any]:
+def simulated_metrics(scenario: Scenario) -> Metrics:
     from sim.metrics import summarize_run
     from sim.model import run
     return summarize_run(run(scenario))

@@ -18,32 +18,32 @@ from app import charts, i18n, taxi
 from app.ui import file_stem, lang, lazy_tabs, num, pct, shown, t
 from live.recorder import caught_messages
 from sim.errors import LibraryError
+from sim.measures import measure
+from sim.metrics import Metrics
 from sim.scenario import Scenario
 from sim.trace import EV_NAMES, WHY_NAMES, Trace
 
 TABLE_ROWS = 2000
 
 
-# (label key, how to read it from a metrics object, whether a smaller number is better)
-CARDS: list[tuple[str, Any, bool]] = [
-    ("results.completed", lambda m: m["completed"], False),
-    ("results.timed_out", lambda m: m["timed_out"], True),
-    ("results.errors", lambda m: sum(m["errors"].values()), True),
-    ("results.leaked", lambda m: m["leaked"], True),
-    ("results.p95_wait", lambda m: m["wait_ms"]["p95"], True),
-    ("results.peak_open", lambda m: m["peak"]["open"], True),
-]
+CARDS = ["completed", "timed_out", "errors.all", "leaked", "wait_ms.p95", "peak.open"]
+"""The six figures (`sim.measures` paths) that say how a run went."""
 
 
-def metric_cards(metrics: dict[str, Any], other: dict[str, Any] | None = None) -> None:
+def metric_label(path: str) -> str:
+    """A figure's name in the page's language."""
+    return t(f"metric.{path}")
+
+
+def metric_cards(metrics: Metrics, other: Metrics | None = None) -> None:
     """Six numbers that say how the run went; with `other`, each shows its difference from it."""
-    for col, (key, read, lower_is_better) in zip(st.columns(len(CARDS)), CARDS, strict=True):
-        value = read(metrics)
-        theirs = None if other is None else read(other)
+    for col, figure in zip(st.columns(len(CARDS)), map(measure, CARDS), strict=True):
+        value = figure.read(metrics)
+        theirs = None if other is None else figure.read(other)
         delta = None if value is None or theirs is None else value - theirs
         with col:
-            st.metric(t(key), shown(value), delta=None if delta is None else shown(delta),
-                      delta_color="inverse" if lower_is_better else "normal", border=True)
+            st.metric(metric_label(figure.path), shown(value), delta=None if delta is None else shown(delta),
+                      delta_color="inverse" if figure.lower_is_better else "normal", border=True)
 
 
 FRAMES = 200  # smooth enough to follow, and builds in a fraction of a second
@@ -69,7 +69,7 @@ def chart_figure(name: str, run_key: str, lang: str, _trace: Trace, _scenario: S
                         number=lambda x: _number(x, lang))
 
 
-def show_results(trace: Trace, scenario: Scenario, end_s: float, metrics: dict[str, Any], key: str,
+def show_results(trace: Trace, scenario: Scenario, end_s: float, metrics: Metrics, key: str,
                  run_key: str | None = None) -> None:
     """Everything about one run; `run_key` names the run for caching (the scenario's TOML by default)."""
     metric_cards(metrics)
@@ -101,18 +101,18 @@ def _number(x: float, in_lang: str) -> str:
     return i18n.number(in_lang, x, 0 if float(x).is_integer() else 2)
 
 
-def _waits_view(chart: Callable[[str], None], metrics: dict[str, Any]) -> None:
+def _waits_view(chart: Callable[[str], None], metrics: Metrics) -> None:
     chart("waits")
     _waits_summary(metrics)
 
 
-def _waits_summary(metrics: dict[str, Any]) -> None:
+def _waits_summary(metrics: Metrics) -> None:
     w = metrics["wait_ms"]
     st.caption(t("results.waits_summary", share=pct(metrics["p_wait"]), p50=num(w["p50"], 1),
                  p95=num(w["p95"], 1), p99=num(w["p99"], 1)))
 
 
-def error_texts(metrics: dict[str, Any], caught: list[dict[str, Any]] | None = None) -> None:
+def error_texts(metrics: Metrics, caught: list[dict[str, Any]] | None = None) -> None:
     """What the library would have printed, verbatim, how often, and what it means.
 
     For a live run (`caught`, its requests' real exceptions by kind and reason),
@@ -161,7 +161,7 @@ def trace_table(trace: Trace, key: str) -> None:
     st.dataframe(frame.head(TABLE_ROWS), hide_index=True, width="stretch", height=360)
 
 
-def downloads(trace: Trace, scenario: Scenario, metrics: dict[str, Any], key: str) -> None:
+def downloads(trace: Trace, scenario: Scenario, metrics: Metrics, key: str) -> None:
     cols = st.columns(3)
     stem = file_stem(scenario.name)
     cols[0].download_button(t("results.download_scenario"), scenario.to_toml(), f"{stem}.toml",

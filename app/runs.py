@@ -17,13 +17,12 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Any
 
 import streamlit as st
 
 from app.ui import file_stem, num, t
 from sim import budget
-from sim.metrics import summarize
+from sim.metrics import Metrics, summarize
 from sim.model import run
 from sim.scenario import Scenario
 from sim.trace import Trace
@@ -33,7 +32,7 @@ CACHE_BYTES = 384 * 2**20
 RUN_OVERHEAD_BYTES = 64 * 1024   # the metrics and the scenario's text beside a trace
 SIMULATING = threading.BoundedSemaphore(2)   # more at once would only share the interpreter lock
 
-Run = tuple[Trace, float, dict[str, Any]]   # (trace, end of run on the scenario clock, metrics)
+Run = tuple[Trace, float, Metrics]   # (trace, end of run on the scenario clock, metrics)
 
 
 class RunCache:

@@ -18,7 +18,7 @@ from types import FrameType
 from typing import Any
 
 from live.calibrate import measure
-from live.compare import compare, format_comparison, live_info
+from live.compare import compare, format_comparison, live_metrics
 from live.limits import CONNECT_TIMEOUT_S, check_connect_timeout, check_samples, check_time_scale
 from live.reach import reach
 from live.runner import run
@@ -33,7 +33,6 @@ from sim.cli import (
     open_trace,
     scenario_from_args,
 )
-from sim.metrics import summarize
 from sim.scenario import ScenarioError
 
 
@@ -86,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         print("stopped; the run's connections were closed", file=sys.stderr)
         return 130
     # the scenario as it ran: the installed library's settings, and how its server was reached
-    metrics = summarize(live.trace, live.scenario, live.end_s) | {"live": live_info(live)}
+    metrics = live_metrics(live)
     if trace_out is not None:
         with trace_out:
             live.trace.write_csv(trace_out)

@@ -15,22 +15,19 @@ from typing import Any
 
 from live.limits import CONNECT_TIMEOUT_S
 from live.runner import LiveResult, run
-from sim.metrics import summarize, summarize_run
+from sim.measures import measure, shown
+from sim.metrics import Metrics, summarize, summarize_run
 from sim.model import RunResult
 from sim.model import run as simulate
 from sim.scenario import Scenario
 
-ROWS: list[tuple[str, str]] = [
-    ("requests", "requests"), ("completed", "completed"), ("timed_out", "timed out"),
-    ("errors.too_many_clients", "too many clients"), ("errors.broken", "broken"),
-    ("errors.query_timeout", "query timeouts"), ("errors.other", "other errors"), ("leaked", "leaked"),
-    ("connects", "connects"), ("pings.fail", "failed pings"), ("p_wait", "share that waited"),
-    ("wait_ms.p50", "wait p50 ms"), ("wait_ms.p95", "wait p95 ms"), ("wait_ms.p99", "wait p99 ms"),
-    ("latency_ms.p50", "latency p50 ms"), ("latency_ms.p95", "latency p95 ms"),
-    ("peak.checked_out", "peak checked out"), ("peak.open", "peak open"),
-    ("peak.waiting", "peak waiting"), ("peak.server", "peak on server"),
-    ("throughput_per_s", "throughput /s"),
+ROWS: list[str] = [
+    "requests", "completed", "timed_out", "errors.too_many_clients", "errors.broken", "errors.query_timeout",
+    "errors.other", "leaked", "connects", "pings.fail", "p_wait", "wait_ms.p50", "wait_ms.p95", "wait_ms.p99",
+    "latency_ms.p50", "latency_ms.p95", "peak.checked_out", "peak.open", "peak.waiting", "peak.server",
+    "throughput_per_s",
 ]
+"""The figures (`sim.measures` paths) set side by side, on the command line and the compare page."""
 
 
 def sim_inputs(scenario: Scenario, live: LiveResult) -> Scenario:
@@ -49,8 +46,8 @@ class SideBySide:
 
     fed: Scenario                   # the scenario as the simulation was given it
     sim: RunResult
-    sim_metrics: dict[str, Any]
-    live_metrics: dict[str, Any]
+    sim_metrics: Metrics
+    live_metrics: Metrics
     diff: dict[str, Any]            # live - sim
 
 
@@ -58,8 +55,8 @@ def side_by_side(live: LiveResult, max_requests: int | None = None) -> SideBySid
     fed = sim_inputs(live.scenario, live)
     sim = simulate(fed, max_requests)
     sim_metrics = summarize_run(sim)
-    live_metrics = summarize(live.trace, live.scenario, live.end_s) | {"live": live_info(live)}
-    return SideBySide(fed, sim, sim_metrics, live_metrics, diff(live_metrics, sim_metrics))
+    live_figures = live_metrics(live)
+    return SideBySide(fed, sim, sim_metrics, live_figures, diff(live_figures, sim_metrics))
 
 
 async def compare(scenario: Scenario, database_url: str | None = None, time_scale: float = 1.0,
@@ -71,6 +68,13 @@ async def compare(scenario: Scenario, database_url: str | None = None, time_scal
     both = side_by_side(live, max_requests)
     return {"scenario": scenario.name, "sim_database": asdict(both.fed.database),
             "sim": both.sim_metrics, "live": both.live_metrics, "diff": both.diff}
+
+
+def live_metrics(live: LiveResult) -> Metrics:
+    """A live run's metrics, with where and how it ran under "live"."""
+    metrics = summarize(live.trace, live.scenario, live.end_s)
+    metrics["live"] = live_info(live)
+    return metrics
 
 
 def live_info(live: LiveResult) -> dict[str, Any]:
@@ -91,34 +95,20 @@ def diff(live: Any, sim: Any) -> Any:
     return None
 
 
-def pick(metrics: dict[str, Any], path: str) -> Any:
-    node: Any = metrics
-    for part in path.split("."):
-        node = node.get(part) if isinstance(node, dict) else None
-    return node
-
-
 def format_comparison(result: dict[str, Any]) -> str:
     sim, live = result["sim"], result["live"]
     info = live["live"]
-
-    def show(v: Any) -> str:
-        if v is None:
-            return "-"
-        return f"{v:.2f}" if isinstance(v, float) else str(v)
 
     db = result["sim_database"]
     lines = [f"{result['scenario']} ({sim['pool']}): simulation vs live on {info['server']}",
              f"  simulation given connect_ms {db['connect_ms']:.2f}, rtt_ms {db['rtt_ms']:.2f}, "
              f"cores {db['cores']} (measured on the live setup)",
-             f"  {'':22}{'sim':>12}{'live':>12}{'live - sim':>12}"]
-    for path, label in ROWS:
-        a, b = pick(sim, path), pick(live, path)
+             f"  {'':28}{'sim':>12}{'live':>12}{'live - sim':>12}"]
+    for path in ROWS:
+        figure = measure(path)
+        a, b = figure.read(sim), figure.read(live)
         d = None if a is None or b is None else b - a
-        if path == "p_wait":
-            a, b, d = (None if v is None else round(v * 100, 1) for v in (a, b, d))
-            label += " %"
-        lines.append(f"  {label:22}{show(a):>12}{show(b):>12}{show(d):>12}")
+        lines.append(f"  {figure.label:28}" + "".join(f"{shown(figure, v):>12}" for v in (a, b, d)))
     lines.append(f"  live run: {info['wall_seconds']:.1f} s wall clock, time scale {info['time_scale']:g}, "
                  f"connections left on the server: {info['left_open']}")
     return "\n".join(lines)

@@ -9,11 +9,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import IO, Any, NoReturn
+from typing import IO, NoReturn
 
 from sim import budget
 from sim.errors import LibraryError
-from sim.metrics import summarize_run
+from sim.measures import group, measure, shown
+from sim.metrics import Message, Metrics, summarize_run
 from sim.model import run
 from sim.scenario import Scenario, ScenarioError, load, load_preset, preset_names
 from sim.trace import Trace
@@ -111,36 +112,35 @@ def open_trace(path: str | None) -> IO[str] | None:
         raise ScenarioError(f"--trace = {path}: cannot write there ({e.strerror})") from None
 
 
-def message_lines(messages: list[dict[str, Any]]) -> list[str]:
+def message_lines(messages: list[Message]) -> list[str]:
     """Each failure's count and text; a text of several lines (SQLAlchemy's) stays under its first."""
     return [f"  {msg['count']:>6} x    " + str(LibraryError(msg["exception"], msg["message"]))
             .replace("\n", "\n" + " " * 15) for msg in messages]
 
 
-def format_table(m: dict[str, Any]) -> str:
-    """A short human summary of a metrics object."""
-    def ms(d: dict[str, float | None], key: str) -> str:
-        v = d[key]
-        return "-" if v is None else f"{v:.1f}"
+SUMMARY: list[tuple[str, list[str], bool]] = [
+    ("requests", ["requests", "completed", "timed_out", "errors.all", "in_flight", "leaked"], False),
+    ("errors", [m.path for m in group("errors")], True),
+    ("waited", ["p_wait"], False),
+    ("wait ms", [m.path for m in group("wait_ms")], False),
+    ("latency ms", [m.path for m in group("latency_ms")], False),
+    ("connects", ["connects"], False),
+    ("closed", [m.path for m in group("closes")], True),
+    ("pings", [m.path for m in group("pings")], True),
+    ("peaks", [m.path for m in group("peak")], False),
+    ("throughput", ["throughput_per_s"], False),
+]
+"""The command line's summary, a line per heading; with True, only the figures that are not zero."""
 
-    errors = ", ".join(f"{k} {v}" for k, v in m["errors"].items() if v) or "none"
-    closes = ", ".join(f"{k} {v}" for k, v in m["closes"].items() if v) or "none"
-    peak = m["peak"]
-    lines = [
-        f"{m['scenario']} ({m['pool']}), {m['duration_s']:.1f} s of scenario time",
-        f"  requests     {m['requests']}: completed {m['completed']}, timed out {m['timed_out']}, "
-        f"errors {sum(m['errors'].values())}, in flight {m['in_flight']}, leaked {m['leaked']}",
-        f"  errors       {errors}",
-        f"  waited       {m['p_wait']:.1%} of requests",
-        f"  wait ms      mean {ms(m['wait_ms'], 'mean')}  p50 {ms(m['wait_ms'], 'p50')}  "
-        f"p95 {ms(m['wait_ms'], 'p95')}  p99 {ms(m['wait_ms'], 'p99')}  max {ms(m['wait_ms'], 'max')}",
-        f"  latency ms   mean {ms(m['latency_ms'], 'mean')}  p50 {ms(m['latency_ms'], 'p50')}  "
-        f"p95 {ms(m['latency_ms'], 'p95')}  p99 {ms(m['latency_ms'], 'p99')}",
-        f"  connections  {m['connects']} opened; closed: {closes}",
-        f"  peaks        checked out {peak['checked_out']}, open {peak['open']}, "
-        f"overflow {peak['overflow']}, waiting {peak['waiting']}, on the server {peak['server']}",
-        f"  throughput   {m['throughput_per_s']:.1f} requests/s",
-    ]
+
+def format_table(m: Metrics) -> str:
+    """A short human summary of a metrics object, in the registry's names."""
+    lines = [f"{m['scenario']} ({m['pool']}), {m['duration_s']:.1f} s of scenario time"]
+    for heading, paths, nonzero in SUMMARY:
+        figures = [(measure(p), measure(p).read(m)) for p in paths]
+        items = [f"{'' if f.short == heading or len(paths) == 1 else f.short} {shown(f, v)}".strip()
+                 for f, v in figures if v or not nonzero]
+        lines.append(f"  {heading:12} " + (", ".join(items) or "none"))
     lines += message_lines(m.get("messages", []))
     if "theory" in m:
         th = m["theory"]

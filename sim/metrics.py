@@ -8,23 +8,81 @@ numpy, without a Python object per request.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 import numpy as np
 
 from sim.errors import IN_FLIGHT, broken_how, library_error
 from sim.lifecycle import LEVELS, levels  # the levels are counted there, for the live recorder too
+from sim.measures import names
 from sim.scenario import Scenario
 from sim.theory import applicable
 from sim.trace import WHY_NAMES, Ev, Trace
 
-ERROR_KINDS = ("too_many_clients", "broken", "refused", "query_timeout", "other")
-CLOSE_REASONS = ("overflow", "recycle", "idle", "lifetime", "max_queries", "broken", "max_idle",
-                 "invalidated")
+ERROR_KINDS = names("errors")
+CLOSE_REASONS = names("closes")
+PEAKS = names("peak")
+
+
+class Distribution(TypedDict):
+    """In milliseconds; every value None when nothing was measured."""
+
+    mean: float | None
+    p50: float | None
+    p95: float | None
+    p99: float | None
+    max: float | None
+
+
+class Message(TypedDict):
+    """One distinct failure, with the library's own text as at its first occurrence."""
+
+    kind: str            # "timeout" or "error"
+    reason: str
+    count: int
+    exception: str
+    message: str
+    sqlstate: str | None
+
+
+class Theory(TypedDict):
+    model: str
+    servers: int
+    utilisation: float
+    p_wait: float
+    mean_wait_ms: float
+
+
+class Metrics(TypedDict):
+    """The metrics object: `--json`'s output, and what every figure in `sim.measures` is read from."""
+
+    scenario: str
+    pool: str
+    requests: int
+    completed: int
+    timed_out: int
+    errors: dict[str, int]           # by kind, every one of ERROR_KINDS present
+    leaked: int
+    in_flight: int
+    connects: int
+    connect_failures: dict[str, int]
+    closes: dict[str, int]           # by reason, every one of CLOSE_REASONS present
+    pings: dict[str, int]            # ok, fail
+    leak_warnings: int
+    p_wait: float
+    wait_ms: Distribution
+    latency_ms: Distribution
+    throughput_per_s: float
+    peak: dict[str, int]             # every one of PEAKS
+    duration_s: float
+    messages: list[Message]
+    sim_seconds: NotRequired[float]
+    theory: NotRequired[Theory]
+    live: NotRequired[dict[str, Any]]  # a live run: server, costs, caught texts (live_info)
 
 
 def summarize(trace: Trace, scenario: Scenario, end_s: float, sim_seconds: float | None = None
-              ) -> dict[str, Any]:
+              ) -> Metrics:
     """The metrics object of `python -m sim run --json` (and `python -m live run --json`)."""
     cols = trace.columns()
     kind, reason, req = cols["kind"], cols["reason"], cols["request"]
@@ -35,7 +93,7 @@ def summarize(trace: Trace, scenario: Scenario, end_s: float, sim_seconds: float
     lv = levels(cols, scenario.pool.overflow_base)
     waits_s, latencies_s = request_times(cols)
     waited = np.unique(req[kind == Ev.WAIT]).size
-    out: dict[str, Any] = {
+    out: Metrics = {
         "scenario": scenario.name,
         "pool": scenario.pool.kind,
         "requests": requests,
@@ -53,8 +111,7 @@ def summarize(trace: Trace, scenario: Scenario, end_s: float, sim_seconds: float
         "wait_ms": distribution(waits_s),
         "latency_ms": distribution(latencies_s),
         "throughput_per_s": completed / end_s if end_s > 0 else 0.0,
-        "peak": {name: int(lv[name].max(initial=0)) for name in
-                 ("checked_out", "open", "overflow", "waiting", "server")},
+        "peak": {name: int(lv[name].max(initial=0)) for name in PEAKS},
         "duration_s": end_s,
         "messages": error_messages(cols, lv, scenario),
     }
@@ -66,17 +123,17 @@ def summarize(trace: Trace, scenario: Scenario, end_s: float, sim_seconds: float
     return out
 
 
-def summarize_run(result: Any) -> dict[str, Any]:
+def summarize_run(result: Any) -> Metrics:
     """`summarize` for a `sim.model.RunResult`."""
     return summarize(result.trace, result.scenario, result.end_s, result.sim_seconds)
 
 
 def error_messages(cols: dict[str, np.ndarray], lv: dict[str, np.ndarray], scenario: Scenario
-                   ) -> list[dict[str, Any]]:
+                   ) -> list[Message]:
     """Each distinct failure with its count and the library's own text, as at its first occurrence."""
     kind, reason = cols["kind"], cols["reason"]
     rows = np.flatnonzero((kind == Ev.TIMEOUT) | (kind == Ev.ERROR))
-    out = []
+    out: list[Message] = []
     pairs, first, counts = np.unique(kind[rows].astype(np.int64) * 256 + reason[rows],
                                      return_index=True, return_counts=True)
     for pair, i, count in zip(pairs.tolist(), rows[first].tolist(), counts.tolist(), strict=True):
@@ -101,10 +158,10 @@ def _by_reason(kind: np.ndarray, reason: np.ndarray, ev: Ev, always: tuple[str, 
     return out
 
 
-def distribution(seconds: np.ndarray) -> dict[str, float | None]:
+def distribution(seconds: np.ndarray) -> Distribution:
     """mean, p50, p95, p99 and max, in milliseconds (None when nothing was measured)."""
     if seconds.size == 0:
-        return dict.fromkeys(("mean", "p50", "p95", "p99", "max"))
+        return {"mean": None, "p50": None, "p95": None, "p99": None, "max": None}
     ms = seconds * 1000.0
     p50, p95, p99 = np.percentile(ms, [50, 95, 99]).tolist()
     return {"mean": float(ms.mean()), "p50": p50, "p95": p95, "p99": p99, "max": float(ms.max())}
@@ -141,7 +198,7 @@ def timeseries(trace: Trace, scenario: Scenario, end_s: float, points: int = 300
     return out
 
 
-def _theory(scenario: Scenario) -> dict[str, Any] | None:
+def _theory(scenario: Scenario) -> Theory | None:
     model = applicable(scenario)
     if model is None:
         return None

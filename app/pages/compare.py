@@ -5,12 +5,13 @@ import os
 import streamlit as st
 
 from app.live_panel import finished, follow, refuse_unrunnable, run_button
-from app.results import chart_figure, metric_cards
+from app.results import chart_figure, metric_cards, metric_label
 from app.ui import lang, num, plain, t
-from live.compare import ROWS, SideBySide, pick, side_by_side
+from live.compare import ROWS, SideBySide, side_by_side
 from live.runner import LiveResult
 from live.session import Snapshot
 from live.worker import RemoteSession
+from sim.measures import measure
 
 ss = st.session_state
 
@@ -62,9 +63,9 @@ with right:
     metric_cards(live_metrics, other=sim_metrics)
 
 rows = []
-for path, label in ROWS:
-    a, b, d = pick(sim_metrics, path), pick(live_metrics, path), pick(both.diff, path)
-    rows.append({t("compare.col.what"): t(f"compare.row.{path}", _default=label),
+for figure in map(measure, ROWS):
+    a, b, d = figure.read(sim_metrics), figure.read(live_metrics), figure.read(both.diff)
+    rows.append({t("compare.col.what"): metric_label(figure.path),
                  t("compare.col.sim"): a, t("compare.col.live"): b, t("compare.col.diff"): d})
 st.dataframe(rows, hide_index=True, width="stretch",
              column_config={t("compare.col.diff"): st.column_config.NumberColumn(format="%+.2f")})

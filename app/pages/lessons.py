@@ -13,18 +13,20 @@ from app import frame, lessons
 from app.background import live_worker
 from app.controls import field_controls
 from app.lessons import Block, Figures
-from app.results import metric_cards, taxi_figure
+from app.results import metric_cards, metric_label, taxi_figure
 from app.runs import refuse, simulate_scenario
 from app.ui import lang, num, pct, plain, shown, t
 from live.server import LiveError
 from sim.budget import TooMuchWork
-from sim.scenario import ScenarioError
+from sim.measures import measure
+from sim.metrics import Metrics
+from sim.scenario import Scenario, ScenarioError
 
 MEASURE_DELAYS_MS = (0.0, 1.0, 10.0)   # a socket on this machine, a datacentre, a region away
 MEASURE_SAMPLES = 7
 
 
-def metrics_of(scenario: Any) -> dict[str, Any]:
+def metrics_of(scenario: Scenario) -> Metrics:
     return simulate_scenario(scenario)[2]
 
 
@@ -61,10 +63,6 @@ def scenario_block(block: Block, slug: str, figs: Figures) -> None:
                             key=f"{key}.figure", theme=None, config={"displayModeBar": False})
 
 
-def metric_label(path: str) -> str:
-    return t(f"lessons.metric.{path}", path)
-
-
 def sweep_block(block: Block, figs: Figures) -> None:
     data = block.data
     paths = list(data.get("metrics", []))
@@ -73,13 +71,10 @@ def sweep_block(block: Block, figs: Figures) -> None:
     names = {str(r["label"]): r.get("name", r["label"]) for r in data.get("runs", [])}
     for label, metrics in figs[block.id].items():
         row: dict[str, Any] = {first: label.replace("_", ".") if "vary" in data else names[label]}
-        for path in paths:
-            try:
-                value = lessons.lookup(metrics, path)
-            except KeyError:  # a figure the model leaves out when it does not apply (theory.*)
-                value = None
-            is_share = value is not None and path.endswith(("p_wait", "utilisation"))
-            row[metric_label(path)] = pct(value) if is_share else shown(value)
+        for figure in map(measure, paths):
+            value = figure.read(metrics)   # None where it does not apply (Erlang C for this pool)
+            row[metric_label(figure.path)] = pct(value) if value is not None and figure.unit == "share" \
+                else shown(value)
         rows.append(row)
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
     st.caption(t("lessons.sweep_caption"))

@@ -62,8 +62,8 @@ def watch(session: RemoteSession, snap: Snapshot) -> None:
     """Counters, faults and the server's own view while the run goes on; never blocks."""
     counters = st.columns(7)
     for col, (key, value) in zip(counters, [
-            ("results.completed", snap.completed), ("results.timed_out", snap.timed_out),
-            ("results.errors", snap.errors), ("results.leaked", snap.leaked),
+            ("metric.completed", snap.completed), ("metric.timed_out", snap.timed_out),
+            ("metric.errors.all", snap.errors), ("metric.leaked", snap.leaked),
             ("live.checked_out", snap.checked_out), ("live.waiting", snap.waiting),
             ("live.on_server", snap.server)], strict=True):
         col.metric(t(key), num(value, 0))
