@@ -47,6 +47,7 @@ parsing and filling here; `app/pages/lessons.py` draws.
 from __future__ import annotations
 
 import math
+import random
 import re
 import tomllib
 from collections.abc import Callable
@@ -278,6 +279,27 @@ def fill(text: str, figs: Figures, number: Callable[[float, int], str],
         digits = int(spec) if spec else (0 if isinstance(value, int) else 1)
         return number(value, digits)
     return PLACEHOLDER.sub(one, text)
+
+
+def quiz_orders(slug: str, segments: list[Segment]) -> dict[str, list[int]]:
+    """Each quiz's options in the order shown, by quiz id: the same in every language.
+
+    Written with the answer where it was easiest to write, an option list
+    would give the answer away by its place. So the right option goes to
+    place (lesson number + the quiz's index in the lesson) mod the number of
+    options, which spreads the answers over every place across the course,
+    and the others are shuffled with a seed of the lesson and the quiz's id,
+    so a link, a screenshot and a test see the same order every time.
+    """
+    number = int(slug.split("-", 1)[0]) if slug.split("-", 1)[0].isdigit() else 0
+    out: dict[str, list[int]] = {}
+    for k, b in enumerate(b for b in blocks(segments) if b.kind == "quiz"):
+        n, answer = len(b.data["options"]), b.data["answer"]
+        others = [i for i in range(n) if i != answer]
+        random.Random(f"{slug}/{b.id}").shuffle(others)
+        others.insert((number + k) % n, answer)
+        out[b.id] = others
+    return out
 
 
 def words(segment: Segment) -> list[str]:

@@ -80,11 +80,12 @@ def sweep_block(block: Block, figs: Figures) -> None:
     st.caption(t("lessons.sweep_caption"))
 
 
-def quiz_block(block: Block, slug: str, figs: Figures) -> None:
+def quiz_block(block: Block, slug: str, figs: Figures, order: list[int]) -> None:
+    """The question and its options in `order` (`lessons.quiz_orders`); the feedback once one is picked."""
     data = block.data
     options = [filled(o, figs) for o in data["options"]]
     with st.container(border=True):
-        picked = st.radio(filled(data["question"], figs), range(len(options)), index=None,
+        picked = st.radio(filled(data["question"], figs), order, index=None,
                           format_func=lambda i: options[i], key=f"lesson.{slug}.{block.id}")
         if picked is None:
             return
@@ -129,6 +130,7 @@ def show_lesson(slug: str, path: Path) -> None:
         if problems:
             raise ValueError("; ".join(problems))
         figs = lessons.figures(segments, metrics_of)
+        orders = lessons.quiz_orders(slug, segments)
     except (ValueError, ScenarioError, KeyError, TypeError) as e:
         st.error(t("lessons.bad_file", message=plain(e)))
         return
@@ -141,7 +143,7 @@ def show_lesson(slug: str, path: Path) -> None:
             elif segment.kind == "sweep":
                 sweep_block(segment, figs)
             elif segment.kind == "quiz":
-                quiz_block(segment, slug, figs)
+                quiz_block(segment, slug, figs, orders[segment.id])
             elif segment.kind == "measure":
                 measure_block(segment, slug)
         except KeyError as e:

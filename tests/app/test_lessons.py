@@ -287,3 +287,47 @@ def test_the_language_picker_switches_the_whole_page() -> None:
     texts = page_texts(at)
     assert any(lessons.title_of(lessons.LESSONS_DIR / "zh-TW" / "01-why-pools.md") in t for t in texts)
     assert not any(english_title == t.strip("# ") for t in texts)
+
+
+def test_the_answers_are_spread_over_every_place_across_the_course() -> None:
+    """Where the answer is shown, not where it was written: no place holds more than 40% of them."""
+    places: list[int] = []
+    for slug in COURSE:
+        segments = read(DEFAULT, slug)
+        orders = lessons.quiz_orders(slug, segments)
+        for b in lessons.blocks(segments):
+            if b.kind == "quiz":
+                assert sorted(orders[b.id]) == list(range(len(b.data["options"])))
+                places.append(orders[b.id].index(b.data["answer"]))
+    assert max(places.count(p) for p in set(places)) <= 0.4 * len(places), places
+
+
+@pytest.mark.parametrize("slug", COURSE)
+def test_a_quiz_shows_its_options_in_the_same_order_in_every_language(slug: str) -> None:
+    orders = {lang: lessons.quiz_orders(slug, read(lang, slug)) for lang in LANGUAGES}
+    assert all(o == orders[DEFAULT] for o in orders.values())
+
+
+LABELS = ["Right", "Wrong", "Correct", "Not quite", "Верно", "Неверно", "Правильно", "Не совсем",  # noqa: RUF001
+          "正確", "正确", "錯誤", "错误", "答對", "答对", "對", "对"]
+RIGHT_OR_WRONG = re.compile(f"^({'|'.join(LABELS)})\\s*[.:,!\u3002\uff1a\uff0c\uff01]")
+
+
+@pytest.mark.parametrize("lang", list(LANGUAGES))
+def test_feedback_does_not_repeat_the_label_the_page_prints(lang: str) -> None:
+    """The page already says "Right." or "Not quite."; a feedback line starting with it reads twice."""
+    for slug in COURSE:
+        for b in lessons.blocks(read(lang, slug)):
+            for line in b.data.get("feedback", []) if b.kind == "quiz" else []:
+                assert not RIGHT_OR_WRONG.match(line), (lang, slug, b.id, line)
+
+
+@pytest.mark.app
+def test_a_quizs_options_appear_in_their_shuffled_order() -> None:
+    slug = "03-overflow"
+    segments = read(DEFAULT, slug)
+    first = next(b for b in lessons.blocks(segments) if b.kind == "quiz")
+    at = lesson_page(DEFAULT, slug)
+    radio = next(r for r in quiz_radios(at) if r.key.endswith("." + first.id))
+    order = lessons.quiz_orders(slug, segments)[first.id]
+    assert list(radio.options) == [first.data["options"][i] for i in order]
