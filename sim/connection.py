@@ -18,7 +18,7 @@ SILENT = 2  # dropped on the way (firewall, NAT): nothing tells until it is used
 
 class Conn:
     __slots__ = ("id", "instance", "born", "last_io", "idle_since", "queries", "dead", "closed",
-                 "out", "user", "gen", "evicted", "slot")
+                 "out", "user", "gen", "evicted", "slot", "prepared")
 
     def __init__(self, conn_id: int, instance: int, born: float) -> None:
         self.id = conn_id
@@ -34,6 +34,7 @@ class Conn:
         self.gen = 0                # bumped on every checkout: stale timers compare it
         self.evicted = False        # HikariCP: retire at return
         self.slot = False           # holds a server backend slot
+        self.prepared: set[str] = set()  # statements the driver has prepared on it (asyncpg caches them)
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else ("out" if self.out else "idle")

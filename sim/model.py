@@ -47,7 +47,8 @@ def request(env: simpy.Environment, pool: Pool, server: Server, trace: Trace, ri
         return
     trace.emit(env.now, inst, rid, conn.id, Ev.QUERY_START)
     try:
-        yield from server.query(conn, hold_s, cpu_s, pool.command_timeout, pool.query_round_trips)
+        yield from server.query(conn, hold_s, cpu_s, pool.command_timeout, pool.query_round_trips,
+                                pool.prepares)
     except QueryFailed as failure:
         trace.emit(env.now, inst, rid, conn.id, Ev.ERROR, failure.reason)
         if failure.reason == Why.QUERY_TIMEOUT:

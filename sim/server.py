@@ -115,14 +115,18 @@ class Server:
     # -------------------------------------------------------------- statements
 
     def query(self, conn: Conn, hold_s: float, cpu_s: float = 0.0,
-              command_timeout: float | None = None, round_trips: int = 1) -> Generator[Any, Any, None]:
-        """One statement: its round trips plus the hold, the CPU share waiting for a core."""
+              command_timeout: float | None = None, round_trips: int = 1,
+              prepares: bool = False) -> Generator[Any, Any, None]:
+        """One statement: its round trips plus the hold, the CPU share waiting for a core.
+
+        `prepares`: the driver prepares a statement the first time a connection runs it.
+        """
         env = self.env
         if conn.dead:
             yield from self._fail_dead(conn)
         conn.queries += 1
         conn.user = env.active_process
-        duration = self.rtt * round_trips + hold_s
+        duration = self.rtt * (round_trips + first_time(conn, "query", prepares)) + hold_s
         try:
             if command_timeout is not None and duration > command_timeout:
                 yield env.timeout(command_timeout)  # asyncpg cancels it; the connection stays usable
@@ -196,3 +200,17 @@ class Server:
         self.trace.emit(env.now, -1, -1, -1, Ev.SERVER, Why.UP)
         done, self.restarting = self.restarting, None
         done.succeed()
+
+
+def first_time(conn: Conn, statement: str, prepares: bool) -> int:
+    """1 the first time a preparing driver runs `statement` on `conn`, 0 after, and 0 if it does not prepare.
+
+    asyncpg keeps a cache of prepared statements per connection: the first run
+    of a statement on a connection sends Parse/Describe and waits for the
+    answer before Bind/Execute, one more round trip (measured through a
+    0.3 ms proxy: a ping 9.7 against 7.3 ms, a query 5.4 against 2.7 ms).
+    """
+    if not prepares or statement in conn.prepared:
+        return 0
+    conn.prepared.add(statement)
+    return 1

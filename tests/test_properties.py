@@ -430,8 +430,8 @@ def test_requests_wait_and_time_out_only_where_their_library_would(kind: str, da
 def test_a_record_being_pre_pinged_counts_toward_the_cap_though_not_checked_out():
     """Why the SQLAlchemy check counts open connections rather than checked-out ones.
 
-    Request 1 took the only record from the idle queue and pings it (3 round
-    trips); request 2, arriving during the ping, waits and times out although
+    Request 1 took the only record from the idle queue and pings it (4 round
+    trips: the first ping on a connection prepares its statement); request 2, arriving during the ping, waits and times out although
     nothing is checked out or connecting: SQLAlchemy pings inside checkout,
     after the record left the queue, exactly as the model does.
     """
@@ -447,7 +447,7 @@ def test_a_record_being_pre_pinged_counts_toward_the_cap_though_not_checked_out(
     assert (cols["t"][wait], cols["request"][wait]) == (2.001, 2)
     assert (lv["checked_out"][wait], lv["connecting"][wait], lv["open"][wait]) == (0, 0, 1)
     assert events(result, request=2)[-1] == (2.051, 2, -1, "timeout", "none")
-    assert events(result, request=1, kinds=("ping",)) == [(2.003, 1, 0, "ping", "ok")]
+    assert events(result, request=1, kinds=("ping",)) == [(2.004, 1, 0, "ping", "ok")]
 
 
 # ------------------------------------------------------- reproducible traces

@@ -120,13 +120,25 @@ def test_without_pre_ping_the_dead_connection_fails_the_request_once():
     ]
 
 
-def test_pre_ping_costs_three_round_trips_over_asyncpg():
-    r = play(tiny(qp(pool_pre_ping=True), {"rtt_ms": 1.0}), at(1.0, 2.0))
-    # request 1 reuses connection 0: ping (3 ms), then BEGIN and the statement (2 rtt + 100 ms)
+def test_pre_ping_costs_three_round_trips_over_asyncpg_and_one_more_the_first_time():
+    r = play(tiny(qp(pool_pre_ping=True), {"rtt_ms": 1.0}), at(1.0, 2.0, 3.0))
+    # request 0 connects (10 ms + 2 rtt): fresh, no ping; BEGIN, Parse/Describe (its first run of the
+    # statement on this connection: asyncpg prepares it), Bind/Execute: 3 rtt + 100 ms
+    assert events(r, request=0, kinds=("open", "query_start", "query_end")) == [
+        (1.012, 0, 0, "open", "none"),
+        (1.012, 0, 0, "query_start", "none"),
+        (1.115, 0, 0, "query_end", "none"),
+    ]
+    # request 1 reuses it: the first ping prepares its ";" too (4 ms); the statement is cached (2 rtt)
     assert events(r, request=1, kinds=("ping", "query_start", "query_end")) == [
-        (2.003, 1, 0, "ping", "ok"),
-        (2.003, 1, 0, "query_start", "none"),
-        (2.105, 1, 0, "query_end", "none"),
+        (2.004, 1, 0, "ping", "ok"),
+        (2.004, 1, 0, "query_start", "none"),
+        (2.106, 1, 0, "query_end", "none"),
+    ]
+    # request 2: BEGIN; ;  ROLLBACK, everything cached (3 ms)
+    assert events(r, request=2, kinds=("ping", "query_start")) == [
+        (3.003, 2, 0, "ping", "ok"),
+        (3.003, 2, 0, "query_start", "none"),
     ]
 
 

@@ -116,6 +116,7 @@ class Pool:
 
     command_timeout: float | None = None
     query_round_trips = 1  # a request's statement, as the driver sends it
+    prepares = False       # the request's statement is prepared on its first run on a connection
 
     def __init__(self, env: simpy.Environment, trace: Trace, server: Server, cfg: Any,
                  instance: int, rng: random.Random) -> None:

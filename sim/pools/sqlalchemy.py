@@ -12,7 +12,10 @@ Covers what surprises people about it, all from `pool/impl.py` and
 * waiters are woken only by a checkin;
 * `pool_recycle` is checked at checkout, against the time the connect began;
 * a failed pre-ping, or a disconnect in a statement, invalidates every
-  connection made before it: each reconnects, unpinged, at its next checkout.
+  connection made before it: each reconnects, unpinged, at its next checkout;
+* over asyncpg, statements go through asyncpg's per-connection cache of
+  prepared statements: the first run of the request's statement, and the
+  first pre-ping's ";", on a connection cost one more round trip.
 
 An idle slot may hold an empty record (`None`): an invalidated connection
 keeps its slot and reconnects lazily.
@@ -48,6 +51,7 @@ from typing import Any
 from sim.connection import Conn
 from sim.errors import LibraryError, PoolState, installed_version
 from sim.pools.base import TIMED_OUT, AcquireTimeout, Pool, PoolSettings, RequestFailed
+from sim.server import first_time
 from sim.spec import setting
 from sim.trace import Ev, Why
 
@@ -135,6 +139,7 @@ class SQLAlchemyPool(PoolSettings):
 class QueuePool(Pool):
     cfg: SQLAlchemyPool
     query_round_trips = 2  # the asyncpg dialect sends BEGIN before a connection's first statement
+    prepares = True        # through asyncpg, whose statement cache the dialect uses
 
     def start(self) -> None:
         cfg = self.cfg
@@ -180,7 +185,8 @@ class QueuePool(Pool):
             record = yield from self.reconnect(request, new)
             fresh = True
         if cfg.pool_pre_ping and not fresh:
-            alive = yield from self.server.roundtrips(record, PING_ROUND_TRIPS)
+            trips = PING_ROUND_TRIPS + first_time(record, "ping", True)   # its ";" is prepared too
+            alive = yield from self.server.roundtrips(record, trips)
             self.emit(request, record.id, Ev.PING, Why.OK if alive else Why.FAIL)
             if not alive:
                 self.close(record, Why.BROKEN, request)
