@@ -154,8 +154,10 @@ class _Link:
             while True:
                 data = await self.client_r.read(READ_SIZE)
                 if self.cut:
-                    # the firewall has forgotten this flow: whatever comes next is answered with a reset
+                    # the firewall has forgotten this flow: whatever comes next is answered with a reset,
+                    # which reaches the client one round trip after it sent (as `sim.server` charges it)
                     if data:
+                        await asyncio.sleep(2 * delay)
                         self.info.reset_at = self.proxy.clock()
                         self.proxy.resets += 1
                         _reset(self.client_w)

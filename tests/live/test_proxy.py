@@ -325,10 +325,13 @@ async def test_a_cut_client_hears_nothing_until_it_sends_then_is_reset(echo: Any
         assert ended == ["eof"]  # the upstream side was closed
         with pytest.raises(asyncio.TimeoutError):  # no EOF, no reset: the client's socket stays open
             await asyncio.wait_for(reader.read(1), 0.2)
+        sent = asyncio.get_running_loop().time()
         writer.write(b"anyone?")
         with pytest.raises(ConnectionResetError):
             await asyncio.wait_for(reader.read(1), 5)
         assert proxy.resets == 1
+        # the reset comes back from where the flow was forgotten: one round trip, as the model charges
+        assert asyncio.get_running_loop().time() - sent >= 0.010
     finally:
         writer.close()
 
