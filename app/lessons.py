@@ -50,14 +50,14 @@ import math
 import random
 import re
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from app.i18n import DEFAULT
 from app.state import apply, field_spec, literal
-from sim.measures import MEASURES, measure
+from sim.measures import MEASURES, Measure, measure
 from sim.metrics import Metrics
 from sim.scenario import Scenario, ScenarioError, load_preset, preset_names
 
@@ -165,7 +165,7 @@ def problems(segments: list[Segment]) -> list[str]:
     """Everything wrong with a lesson's blocks, one line each (empty when it is sound)."""
     out: list[str] = []
     ids: set[str] = set()
-    run_labels: dict[str, dict[str, Metrics]] = {}   # what a placeholder may name, without running
+    run_labels: dict[str, list[str]] = {}   # what a placeholder may name, without running
     for n, b in enumerate(blocks(segments), 1):
         where = f"{b.kind} block {n}"
         if not b.id:
@@ -197,7 +197,7 @@ def problems(segments: list[Segment]) -> list[str]:
                 out.append(f"{where}: a sweep needs at least two runs")
             if b.kind == "scenario" and not b.data.get("question"):
                 out.append(f"{where}: question is missing (predict before you run)")
-            run_labels[b.id] = dict.fromkeys(scenarios, cast(Metrics, {}))
+            run_labels[b.id] = list(scenarios)
             if not scenarios:
                 continue
             for path in b.data.get("metrics") or []:
@@ -227,7 +227,7 @@ def problems(segments: list[Segment]) -> list[str]:
         for match in PLACEHOLDER.finditer(text):
             for path in filter(None, match.group(1, 2)):
                 try:
-                    lookup(run_labels, path)
+                    locate(run_labels, path)
                 except KeyError as e:
                     out.append(e.args[0])
     return out
@@ -239,28 +239,31 @@ def figures(segments: list[Segment], metrics_of: Callable[[Scenario], Metrics]) 
             for b in blocks(segments) if b.kind in ("scenario", "sweep")}
 
 
-def lookup(figs: Figures, path: str) -> int | float | None:
-    """`block.figure` or `sweep.label.figure`, the figure read through `sim.measures`.
+def locate(labels: Mapping[str, Collection[str]], path: str) -> tuple[str, str, Measure]:
+    """`block.figure` or `sweep.label.figure` as (block id, run label, figure), given each block's run labels.
 
-    None where the run has no such figure (no request waited; Erlang C does
-    not fit this pool); KeyError naming the placeholder when the block, the
-    run or the figure does not exist.
+    KeyError naming the placeholder when the block, the run or the figure does not exist.
     """
     block, _, rest = path.partition(".")
-    if block not in figs:
+    if block not in labels:
         raise KeyError(f"{{{{{path}}}}}: no scenario or sweep {block!r} in this lesson")
-    its_runs = figs[block]
     label = ""
-    if "" not in its_runs:
+    if "" not in labels[block]:
         label, _, rest = rest.partition(".")
-        if label not in its_runs:
+        if label not in labels[block]:
             raise KeyError(f"{{{{{path}}}}}: sweep {block!r} has no run {label!r} "
-                           f"(its runs: {', '.join(its_runs)})")
+                           f"(its runs: {', '.join(labels[block])})")
     try:
-        figure = measure(rest)
+        return block, label, measure(rest)
     except KeyError as e:
         raise KeyError(f"{{{{{path}}}}}: {e.args[0]}") from None
-    return figure.read(its_runs[label])
+
+
+def lookup(figs: Figures, path: str) -> int | float | None:
+    """The figure a placeholder names (`locate`), read from its run; None where the run has none
+    (no request waited; Erlang C does not fit this pool)."""
+    block, label, figure = locate(figs, path)
+    return figure.read(figs[block][label])
 
 
 def fill(text: str, figs: Figures, number: Callable[[float, int], str],

@@ -137,7 +137,7 @@ def format_table(m: Metrics) -> str:
     """A short human summary of a metrics object, in the registry's names."""
     lines = [f"{m['scenario']} ({m['pool']}), {m['duration_s']:.1f} s of scenario time"]
     for heading, paths, nonzero in SUMMARY:
-        figures = [(measure(p), measure(p).read(m)) for p in paths]
+        figures = [(f, f.read(m)) for f in map(measure, paths)]
         items = [f"{'' if f.short == heading or len(paths) == 1 else f.short} {shown(f, v)}".strip()
                  for f, v in figures if v or not nonzero]
         lines.append(f"  {heading:12} " + (", ".join(items) or "none"))

@@ -17,7 +17,6 @@ Unit = Literal["count", "ms", "share", "per_s", "s"]
 TOTAL = "all"
 
 
-
 @dataclass(frozen=True)
 class Measure:
     path: str                           # dotted, into the metrics object: "wait_ms.p95"

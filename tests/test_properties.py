@@ -431,8 +431,9 @@ def test_a_record_being_pre_pinged_counts_toward_the_cap_though_not_checked_out(
     """Why the SQLAlchemy check counts open connections rather than checked-out ones.
 
     Request 1 took the only record from the idle queue and pings it (4 round
-    trips: the first ping on a connection prepares its statement); request 2, arriving during the ping, waits and times out although
-    nothing is checked out or connecting: SQLAlchemy pings inside checkout,
+    trips: the first ping on a connection prepares its statement); request 2,
+    arriving during the ping, waits and times out although nothing is checked
+    out or connecting: SQLAlchemy pings inside checkout,
     after the record left the queue, exactly as the model does.
     """
     scenario = from_dict({
