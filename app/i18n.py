@@ -113,3 +113,12 @@ def number(lang: str, value: float, digits: int = 1) -> str:
 def percent(lang: str, value: float, digits: int = 1) -> str:
     pattern = "#,##0" + ("." + "0" * digits if digits else "") + "%"
     return format_percent(value, format=pattern, locale=babel_locale(lang))
+
+
+def counted(lang: str, noun: str, value: float, written: str) -> str:
+    """`written` (the value as the language writes it) with `noun` in the form CLDR gives the value:
+    "1 request", "5 requests", "2 запроса", "5 запросов". A fraction takes the "other" form."""
+    form = plural(lang, int(value)) if float(value).is_integer() else "other"
+    key = f"noun.{noun}" if form == "other" else f"noun.{noun}_{form}"
+    text = catalog(lang).get(key) or catalog(lang).get(f"noun.{noun}")
+    return text.format(n=written) if text else written

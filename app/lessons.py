@@ -11,8 +11,22 @@ language, and only their words differ (`shape` is what a test compares):
     set = ["duration_s=10"]
     controls = ["database.connect_ms"]
     question = "How many connects will ten seconds cost?"
+    predict = { metric = "connects" }     the figure that answers it: the learner types a number
     live = true                       also offer the run on real PostgreSQL
     ```
+
+A question must say how it is answered (`predict`), because the page hides
+the run's figures and the prose under the block until the learner has
+committed a guess. `predict = { metric = "connects", bounds = [30] }` with
+`choices = ["about 20", "many more"]` asks for a choice between ranges
+(below 30, 30 and above); `of = "burst.requests"` makes the figure a share
+of another (`bounds` then in shares); in a sweep, `pick = "lowest"` asks
+which run has the lowest figure, and `run = "120"` asks about one run.
+Answers are computed from the run on screen, so they stay right when the
+learner moves a slider. `claims = ["pooled.latency_ms.mean < nopool.latency_ms.mean"]`
+lists the comparisons the prose under a block makes; the checker tests
+them against the runs as written and the page names any that a learner's
+own run breaks.
 
     ```sweep                          the same scenario with one field varied, as a table
     id = "sizes"
@@ -40,8 +54,10 @@ Numbers in the prose are never typed by hand: `{{nopool.connects}}` is
 filled from the simulation of block `nopool` as written (its preset and
 `set`, not the learner's later changes), `{{sizes.40.latency_ms.p95}}` from
 the sweep's run labelled 40, `{{a.x / b.y}}` divides two figures, and a
-`:0`, `:1`, `:2` or `:%` suffix picks the digits or a percentage. Pure
-parsing and filling here; `app/pages/lessons.py` draws.
+`:0`, `:1`, `:2` or `:%` suffix picks the digits or a percentage, and
+`{{a.completed|request}}` writes the count with a noun in the plural form
+the language's CLDR rules choose ("1 request", "5 запросов"; `noun.request`
+in the catalogs). Pure parsing and filling here; `app/pages/lessons.py` draws.
 """
 
 from __future__ import annotations
@@ -64,8 +80,13 @@ from sim.scenario import Scenario, ScenarioError, load_preset, preset_names
 LESSONS_DIR = Path(__file__).resolve().parent.parent / "lessons"
 KINDS = ("scenario", "sweep", "quiz", "measure")
 _BLOCK = re.compile(r"^```(" + "|".join(KINDS) + r")[ \t]*\n(.*?)^```[ \t]*$", re.S | re.M)
-PLACEHOLDER = re.compile(r"\{\{\s*([\w.\-]+)(?:\s*/\s*([\w.\-]+))?\s*(?::\s*([0-9%]))?\s*\}\}")
-WORDS = ("question", "options", "feedback")   # the words of a block; everything else is its shape
+PLACEHOLDER = re.compile(r"\{\{\s*([\w.\-]+)(?:\s*/\s*([\w.\-]+))?\s*(?::\s*([0-9%]))?"
+                         r"\s*(?:\|\s*(\w+))?\s*\}\}")
+WORDS = ("question", "options", "feedback", "choices")   # the words of a block; the rest is its shape
+PICKS = ("lowest", "highest")
+PICK_MARGIN = 0.05
+"""A sweep's `pick` must win by this share over the runner-up as written, or the answer is a coin toss."""
+CLAIM = re.compile(r"^\s*(?:([\d.]+)\s*\*\s*)?([\w.\-]+)\s*(<=|>=|<|>)\s*(?:([\d.]+)\s*\*\s*)?([\w.\-]+)\s*$")
 
 
 @dataclass(frozen=True)
@@ -133,6 +154,8 @@ def shape(segments: list[Segment]) -> list[tuple[str, dict[str, Any]]]:
         data = {k: v for k, v in b.data.items() if k not in WORDS}
         if b.kind == "quiz":
             data["n_options"] = len(b.data.get("options", []))
+        if "choices" in b.data:
+            data["n_choices"] = len(b.data["choices"])
         if b.kind == "sweep" and "runs" in data:  # a run's `name` is words, its label and set are shape
             data["runs"] = [{k: v for k, v in r.items() if k != "name"} for r in data["runs"]]
         out.append((b.kind, data))
@@ -173,16 +196,18 @@ def problems(segments: list[Segment]) -> list[str]:
         elif b.id in ids:
             out.append(f"{where}: id {b.id!r} is used twice")
         ids.add(b.id)
-        for key in ("controls", "metrics", "set", "values", "options", "feedback", "runs"):
+        for key in ("controls", "metrics", "set", "values", "options", "feedback", "runs", "choices",
+                    "claims"):
             if key in b.data and not isinstance(b.data[key], list):
                 out.append(f"{where}: {key} must be a list")
         for key in ("question", "preset", "vary"):
             if key in b.data and not isinstance(b.data[key], str):
                 out.append(f"{where}: {key} must be text")
-        texts = ("controls", "metrics", "set", "options", "feedback")
+        texts = ("controls", "metrics", "set", "options", "feedback", "choices", "claims")
         lists = [value for key in texts if isinstance(value := b.data.get(key), list)]
         if any(not isinstance(x, str) for value in lists for x in value):
-            out.append(f"{where}: controls, metrics, set, options and feedback hold text only")
+            out.append(f"{where}: controls, metrics, set, options, feedback, choices and claims "
+                       f"hold text only")
             continue
         labels = [str(r.get("label", "")) for r in b.data.get("runs") or [] if isinstance(r, dict)]
         if len(labels) != len(set(labels)) or "" in labels:
@@ -197,6 +222,10 @@ def problems(segments: list[Segment]) -> list[str]:
                 out.append(f"{where}: a sweep needs at least two runs")
             if b.kind == "scenario" and not b.data.get("question"):
                 out.append(f"{where}: question is missing (predict before you run)")
+            if b.data.get("question") and "predict" not in b.data:
+                out.append(f"{where}: a question needs `predict` (which figure answers it, and how)")
+            if "predict" in b.data:
+                out += [f"{where}: predict: {p}" for p in predict_problems(b, list(scenarios))]
             run_labels[b.id] = list(scenarios)
             if not scenarios:
                 continue
@@ -230,6 +259,144 @@ def problems(segments: list[Segment]) -> list[str]:
                     locate(run_labels, path)
                 except KeyError as e:
                     out.append(e.args[0])
+    for n, b in enumerate(blocks(segments), 1):
+        paths = [p for c in b.data.get("claims", []) for p in claim_paths(c, f"{b.kind} block {n}", out)]
+        spec = b.data.get("predict")
+        if isinstance(spec, dict) and isinstance(spec.get("of"), str):
+            paths.append(spec["of"])
+        for path in paths:
+            try:
+                locate(run_labels, path)
+            except KeyError as e:
+                out.append(f"{b.kind} block {n}: {e.args[0]}")
+    return out
+
+
+def predict_problems(block: Block, labels: list[str]) -> list[str]:
+    """What is wrong with a block's `predict` table and its `choices`, without running anything."""
+    spec, choices = block.data["predict"], block.data.get("choices")
+    if not isinstance(spec, dict):
+        return ["must be a table, e.g. { metric = \"connects\" }"]
+    out = [f"{key!r} is not a predict setting (metric, of, bounds, pick, run)"
+           for key in spec if key not in ("metric", "of", "bounds", "pick", "run")]
+    if spec.get("metric") not in MEASURES:
+        out.append(f"metric = {spec.get('metric')!r} is not a figure a run reports (see sim/measures.py)")
+    bounds = spec.get("bounds")
+    if bounds is not None:
+        if (not isinstance(bounds, list) or not bounds or any(not isinstance(x, int | float) for x in bounds)
+                or sorted(bounds) != bounds or len(set(bounds)) != len(bounds)):
+            out.append("bounds must be numbers in increasing order")
+        elif not isinstance(choices, list) or len(choices) != len(bounds) + 1:
+            out.append(f"choices needs one answer per range: {len(bounds) + 1} for {len(bounds)} bounds")
+    elif choices is not None:
+        out.append("choices without bounds: say where one answer ends and the next begins")
+    if block.kind == "sweep":
+        if ("pick" in spec) == ("run" in spec):
+            out.append("a sweep's prediction names either the run it asks about (run) or what to pick (pick)")
+        if "pick" in spec and (spec["pick"] not in PICKS or bounds is not None or "of" in spec):
+            out.append(f"pick must be one of {', '.join(PICKS)}, without bounds or of")
+        if "run" in spec and str(spec["run"]) not in labels:
+            out.append(f"run = {spec['run']!r}: the sweep has no such run (its runs: {', '.join(labels)})")
+    elif "pick" in spec or "run" in spec:
+        out.append("pick and run belong to a sweep's prediction")
+    return out
+
+
+def claim_paths(claim: object, where: str, out: list[str]) -> list[str]:
+    """The figures a claim compares; a line in `out` when it is not `[k *] figure < [k *] figure`."""
+    match = CLAIM.match(claim) if isinstance(claim, str) else None
+    if match is None:
+        out.append(f"{where}: claims: {claim!r} is not `figure < figure` "
+                   f"(or >, <=, >=, with an optional `2 *`)")
+        return []
+    return [p for p in match.group(2, 5) if not _is_number(p)]
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def claim_holds(claim: str, figs: Figures) -> bool | None:
+    """Whether a claim is true of these runs; None when a figure it compares does not apply."""
+    match = CLAIM.match(claim)
+    if match is None:
+        raise ValueError(f"claims: {claim!r} is not `figure < figure`")
+    k1, a, op, k2, b = match.groups()
+    left, right = (float(x) if _is_number(x) else lookup(figs, x) for x in (a, b))
+    if left is None or right is None:
+        return None
+    left, right = left * float(k1 or 1), right * float(k2 or 1)
+    return {"<": left < right, ">": left > right, "<=": left <= right, ">=": left >= right}[op]
+
+
+def false_claims(segments: list[Segment], figs: Figures) -> list[str]:
+    """Every claim the runs do not bear out, with its block: what the checker refuses."""
+    return [f"{b.kind} {b.id!r}: claims: {c!r} is false for the runs as written"
+            for b in blocks(segments) for c in b.data.get("claims", []) if claim_holds(c, figs) is False]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What a block's prediction is checked against: the figure, and which choice or run it makes right."""
+
+    value: float | None            # the figure (a share when `of` is set; None when it does not apply)
+    right: int | str | None        # the right choice's index, or the picked run's label; None for a number
+    figures: dict[str, float | None] = field(default_factory=dict)   # a pick's figure per run
+
+
+def answer(block: Block, figs: Figures) -> Answer:
+    """The answer to a block's `predict` in these runs (the learner's own, once a slider moved)."""
+    spec = block.data["predict"]
+    figure = measure(spec["metric"])
+    if "pick" in spec:
+        per_run = {label: figure.read(m) for label, m in figs[block.id].items()}
+        known = {k: v for k, v in per_run.items() if v is not None}
+        best = (min if spec["pick"] == "lowest" else max)(known, key=known.__getitem__) if known else None
+        return Answer(known.get(best) if best is not None else None, best, per_run)
+    value = figure.read(figs[block.id][str(spec.get("run", ""))])
+    if value is not None and "of" in spec:
+        whole = lookup(figs, spec["of"])
+        value = value / whole if whole else None
+    if value is None or "bounds" not in spec:
+        return Answer(value, None)
+    return Answer(value, sum(value >= bound for bound in spec["bounds"]))
+
+
+def pick_margin(block: Block, figs: Figures) -> str | None:
+    """Why a sweep's `pick` is too close to call as written, or None when its winner is clear."""
+    spec = block.data.get("predict") or {}
+    if "pick" not in spec:
+        return None
+    found = answer(block, figs)
+    values = sorted(v for v in found.figures.values() if v is not None)
+    if len(values) < 2:
+        return f"{block.id!r}: pick needs the figure in at least two runs"
+    best, second = (values[0], values[1]) if spec["pick"] == "lowest" else (values[-1], values[-2])
+    if abs(second - best) <= PICK_MARGIN * max(abs(best), abs(second)):
+        return (f"{block.id!r}: pick {spec['pick']} {spec['metric']}: {best} against {second} "
+                f"is too close to call")
+    return None
+
+
+def explanation(text: str) -> tuple[str, str]:
+    """A prose segment after a block, split into the block's explanation and what follows its next heading."""
+    match = re.search(r"^#", text, re.M)
+    return (text, "") if match is None else (text[:match.start()], text[match.start():])
+
+
+def cited(block_id: str, texts: list[str]) -> list[str]:
+    """The figures of a block that these texts cite, as registry paths, in order of first mention."""
+    out: list[str] = []
+    for text in texts:
+        for match in PLACEHOLDER.finditer(text):
+            for path in filter(None, match.group(1, 2)):
+                head, _, rest = path.partition(".")
+                if head == block_id and rest not in out:
+                    out.append(rest)
     return out
 
 
@@ -267,8 +434,12 @@ def lookup(figs: Figures, path: str) -> int | float | None:
 
 
 def fill(text: str, figs: Figures, number: Callable[[float, int], str],
-         percent: Callable[[float], str]) -> str:
-    """The prose with every {{placeholder}} replaced by its figure, formatted for the language."""
+         percent: Callable[[float], str], noun: Callable[[str, float, str], str] | None = None) -> str:
+    """The prose with every {{placeholder}} replaced by its figure, formatted for the language.
+
+    `noun(name, value, written)` writes a count with its noun (`{{x.completed|request}}`); without
+    it the number stands alone.
+    """
     def one(match: re.Match[str]) -> str:
         value = lookup(figs, match.group(1))
         below = lookup(figs, match.group(2)) if match.group(2) else 1
@@ -280,8 +451,15 @@ def fill(text: str, figs: Figures, number: Callable[[float, int], str],
         if spec == "%":
             return percent(float(value))
         digits = int(spec) if spec else (0 if isinstance(value, int) else 1)
-        return number(value, digits)
+        written = number(value, digits)
+        return noun(match.group(4), value, written) if match.group(4) and noun else written
     return PLACEHOLDER.sub(one, text)
+
+
+def nouns(segments: list[Segment]) -> set[str]:
+    """The nouns a lesson's placeholders count (`|request`): each must be in the language's catalog."""
+    return {m.group(4) for s in segments for text in words(s) for m in PLACEHOLDER.finditer(text)
+            if m.group(4)}
 
 
 def quiz_orders(slug: str, segments: list[Segment]) -> dict[str, list[int]]:
@@ -354,6 +532,11 @@ def main(argv: list[str]) -> int:
             status = 1
             continue
         figs = figures(segments, simulated_metrics)
+        wrong = false_claims(segments, figs)
+        wrong += [why for b in blocks(segments) if (why := pick_margin(b, figs))]
+        for line in wrong:
+            print(f"{name}: {line}")
+            status = 1
         print(f"==== {name}")
         for segment in segments:
             readable = isinstance(segment, str) or segment.kind == "quiz"

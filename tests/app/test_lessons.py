@@ -47,6 +47,32 @@ def test_the_blocks_are_the_same_in_every_language(slug: str) -> None:
         assert lessons.shape(read(lang, slug)) == english, lang
 
 
+def outline(segments: list[lessons.Segment]) -> list[str | int]:
+    """A lesson's blocks by kind and, between them, how many paragraphs of prose (blank-line separated)."""
+    return [s.kind if isinstance(s, lessons.Block) else len([p for p in s.split("\n\n") if p.strip()])
+            for s in segments]
+
+
+@pytest.mark.parametrize("slug", COURSE)
+def test_every_language_has_the_same_paragraphs_between_the_same_blocks(slug: str) -> None:
+    """An edit to one language's paragraph (a new one, one dropped) cannot stay out of the others unseen."""
+    english = outline(read(DEFAULT, slug))
+    for lang in LANGUAGES:
+        assert outline(read(lang, slug)) == english, lang
+
+
+def test_the_outline_sees_a_paragraph_added() -> None:
+    text = "Intro.\n\n```quiz\nid = \"q\"\n```\n\nOne.\n\nTwo.\n"
+    assert outline(lessons.parse(text)) == [1, "quiz", 2]
+
+
+@pytest.mark.parametrize("lang", list(LANGUAGES))
+@pytest.mark.parametrize("slug", COURSE)
+def test_every_counted_noun_is_in_the_catalog(lang: str, slug: str) -> None:
+    known = {key.split(".", 1)[1].split("_")[0] for key in catalog(lang) if key.startswith("noun.")}
+    assert lessons.nouns(read(lang, slug)) <= known
+
+
 @pytest.mark.parametrize("lang", list(LANGUAGES))
 @pytest.mark.parametrize("slug", COURSE)
 def test_each_lesson_is_sound(lang: str, slug: str) -> None:
@@ -198,6 +224,139 @@ label = "a"
     assert any("quiz block 2" in p and "feedback" in p for p in found)
 
 
+CHECKED = """
+```scenario
+id = "a"
+preset = "pooled"
+question = "How many connects?"
+{predict}
+```
+"""
+
+
+@pytest.mark.parametrize(("predict", "complaint"), [
+    ("", "needs `predict`"),
+    ('predict = { metric = "conects" }', "'conects' is not a figure"),
+    ('predict = { metric = "connects", bounds = [30, 10] }\nchoices = ["a", "b", "c"]', "increasing order"),
+    ('predict = { metric = "connects", bounds = [30] }\nchoices = ["a"]', "one answer per range: 2"),
+    ('predict = { metric = "connects" }\nchoices = ["a", "b"]', "choices without bounds"),
+    ('predict = { metric = "connects", pick = "lowest" }', "belong to a sweep"),
+    ('predict = { metric = "connects", of = "b.requests" }', "no scenario or sweep 'b'"),
+    ('predict = { metric = "connects", guess = 3 }', "'guess' is not a predict setting"),
+])
+def test_the_checker_refuses_a_question_without_a_sound_prediction(predict: str, complaint: str) -> None:
+    found = lessons.problems(lessons.parse(CHECKED.format(predict=predict)))
+    assert any(complaint in line for line in found), found
+
+
+def test_a_sound_prediction_passes_the_checker() -> None:
+    text = CHECKED.format(predict='predict = { metric = "connects", of = "a.requests", bounds = [0.5] }\n'
+                                  'choices = ["few", "many"]')
+    assert lessons.problems(lessons.parse(text)) == []
+
+
+def sweep(predict: str) -> lessons.Block:
+    return lessons.blocks(lessons.parse(f"""
+```sweep
+id = "s"
+preset = "pooled"
+vary = "pool.pool_size"
+values = [2, 5, 10]
+metrics = ["connects"]
+question = "?"
+{predict}
+```
+"""))[0]
+
+
+def test_a_sweeps_prediction_names_a_run_or_what_to_pick() -> None:
+    assert lessons.predict_problems(sweep('predict = { metric = "connects", pick = "lowest" }'),
+                                    ["2", "5", "10"]) == []
+    assert lessons.predict_problems(sweep('predict = { metric = "connects", run = "5" }'),
+                                    ["2", "5", "10"]) == []
+    assert any("no such run" in p for p in lessons.predict_problems(
+        sweep('predict = { metric = "connects", run = "7" }'), ["2", "5", "10"]))
+    assert any("either" in p for p in lessons.predict_problems(
+        sweep('predict = { metric = "connects" }'), ["2", "5", "10"]))
+
+
+def test_the_answer_is_computed_from_the_run_on_screen() -> None:
+    block = lessons.blocks(lessons.parse(CHECKED.format(
+        predict='predict = { metric = "connects", of = "a.requests", bounds = [0.1, 0.5] }\n'
+                'choices = ["few", "some", "most"]')))[0]
+    few: Any = {"a": {"": {"connects": 5, "requests": 100}}}
+    most: Any = {"a": {"": {"connects": 80, "requests": 100}}}
+    assert lessons.answer(block, few) == lessons.Answer(0.05, 0)
+    assert lessons.answer(block, most).right == 2   # a learner's own run gets its own right answer
+    edge: Any = {"a": {"": {"connects": 10, "requests": 100}}}
+    assert lessons.answer(block, edge).right == 1   # a bound belongs to the range above it
+
+
+def test_a_pick_answers_with_the_run_and_refuses_a_near_tie() -> None:
+    block = sweep('predict = { metric = "connects", pick = "highest" }')
+    figs: Any = {"s": {"2": {"connects": 50}, "5": {"connects": 20}, "10": {"connects": 10}}}
+    assert lessons.answer(block, figs).right == "2"
+    assert lessons.pick_margin(block, figs) is None
+    close: Any = {"s": {"2": {"connects": 50}, "5": {"connects": 49}, "10": {"connects": 10}}}
+    assert "too close" in (lessons.pick_margin(block, close) or "")
+
+
+def test_claims_are_checked_against_the_runs() -> None:
+    figs: Any = {"a": {"": {"connects": 6, "latency_ms": {"mean": 7.0}}},
+                 "b": {"": {"connects": 500, "latency_ms": {"mean": 38.0}}}}
+    assert lessons.claim_holds("a.latency_ms.mean < b.latency_ms.mean", figs) is True
+    assert lessons.claim_holds("5 * a.latency_ms.mean > b.latency_ms.mean", figs) is False
+    assert lessons.claim_holds("b.connects >= 100", figs) is True
+    segments = lessons.parse('```scenario\nid = "a"\npreset = "pooled"\nclaims = ["a.connects > 10"]\n```\n')
+    assert lessons.false_claims(segments, figs) == ["scenario 'a': claims: 'a.connects > 10' is false for "
+                                                    "the runs as written"]
+    found = lessons.problems(lessons.parse('```scenario\nid = "a"\npreset = "pooled"\n'
+                                           'claims = ["a.connects is big"]\n```\n'))
+    assert any("is not `figure < figure`" in line for line in found), found
+
+
+@pytest.mark.parametrize("slug", COURSE)
+def test_every_claim_and_pick_holds_for_the_runs_as_written(slug: str) -> None:
+    segments = read(DEFAULT, slug)
+    figs = figures(slug)
+    assert lessons.false_claims(segments, figs) == []
+    assert [b.id for b in lessons.blocks(segments) if lessons.pick_margin(b, figs)] == []
+
+
+def test_every_question_of_the_course_asks_for_a_prediction() -> None:
+    asked = [b for slug in COURSE for b in lessons.blocks(read(DEFAULT, slug))
+             if b.kind in ("scenario", "sweep") and b.data.get("question")]
+    assert len(asked) >= 28 and all("predict" in b.data for b in asked)
+    comparisons = {slug: [b.id for b in lessons.blocks(read(DEFAULT, slug)) if b.kind == "sweep"
+                          and "predict" in b.data] for slug in COURSE[1:7]}
+    assert all(comparisons.values()), comparisons   # lessons 2-7 each ask before a sweep's table
+
+
+def test_the_explanation_ends_at_the_next_heading() -> None:
+    assert lessons.explanation("It opened 5.\n\nSo.\n\n## Next\n\nMore.\n") == \
+        ("It opened 5.\n\nSo.\n\n", "## Next\n\nMore.\n")
+    assert lessons.cited("a", ["{{a.connects}} and {{b.connects}}, {{a.requests / a.connects}}"]) == \
+        ["connects", "requests"]
+
+
+@pytest.mark.parametrize(("lang", "counts"), [
+    ("en", {1: "1 request", 5: "5 requests"}),
+    ("ru", {1: "1 запрос", 2: "2 запроса", 5: "5 запросов", 21: "21 запрос"}),
+])
+def test_a_count_takes_its_nouns_plural_form(lang: str, counts: dict[int, str]) -> None:
+    from app.i18n import counted
+    for n, expected in counts.items():
+        figs: Any = {"a": {"": {"completed": n}}}
+        assert lessons.fill("{{a.completed|request}}", figs, lambda v, d: f"{v:.{d}f}", str,
+                            lambda noun, v, w: counted(lang, noun, v, w)) == expected
+
+
+@pytest.mark.parametrize("lang", ["zh-TW", "zh-CN"])
+def test_chinese_counts_with_a_measure_word(lang: str) -> None:
+    from app.i18n import counted
+    assert counted(lang, "request", 5, "5") not in ("5", "5 requests")
+
+
 @pytest.mark.parametrize("lang", list(LANGUAGES))
 def test_glossary_has_the_same_terms_in_every_language(lang: str) -> None:
     english, theirs = lessons.glossary(DEFAULT), lessons.glossary(lang)
@@ -254,7 +413,49 @@ def test_each_lesson_renders_in_each_language_without_a_raw_key(lang: str, slug:
     leftovers = [text for text in shown if "{{" in text or KEY.fullmatch(text.strip())]
     assert leftovers == []
     n_scenarios = sum(b.kind == "scenario" for b in lessons.blocks(read(lang, slug)))
+    assert len(at.metric) == 0   # every scenario asks before it shows its run
+    for button in [b for b in at.button if b.key and b.key.endswith(".skip")]:
+        at.button(key=button.key).click().run()
+    assert not at.exception, at.exception
     assert len(at.metric) >= 6 * n_scenarios  # every scenario ran and shows its cards
+    assert not [b for b in at.button if b.key and b.key.endswith(".skip")]
+
+
+@pytest.mark.app
+def test_a_prediction_hides_the_run_until_it_is_committed() -> None:
+    """The figure that answers the question is not on the page until the learner commits a guess."""
+    slug, key = "01-why-pools", "lesson.01-why-pools.pooled"
+    connects = str(figures(slug)["pooled"][""]["connects"])
+    at = lesson_page("en", slug)
+    explanation = "The pool opened"
+    assert not any(explanation in text for text in page_texts(at))
+    assert at.button(key=f"{key}.commit").disabled   # nothing to commit before a guess
+    at.number_input(key=f"{key}.number").set_value(40).run()
+    at.button(key=f"{key}.commit").click().run()
+    assert not at.exception
+    texts = page_texts(at)
+    assert any(explanation in text for text in texts)
+    verdict = next(i.value for i in at.info if "40" in i.value)
+    assert connects in verdict, verdict            # the guess beside the run's figure
+    at.button(key=f"{key}.again").click().run()
+    assert not any(explanation in text for text in page_texts(at))
+
+
+@pytest.mark.app
+def test_a_changed_control_marks_the_text_as_written_and_resets() -> None:
+    slug, key = "01-why-pools", "lesson.01-why-pools.pooled"
+    at = lesson_page("en", slug)
+    at.button(key=f"{key}.skip").click().run()
+    tables_before = len(at.dataframe)
+    at.slider(key=f"{key}.pool.pool_size").set_value(1).run()
+    assert not at.exception
+    assert len(at.dataframe) == tables_before + 1   # as written / your run
+    table = next(d.value for d in at.dataframe if "Your run" in d.value.columns)
+    written = figures(slug)["pooled"][""]["connects"]
+    assert str(written) in table["As written"].tolist()
+    at.button(key=f"{key}.reset").click().run()
+    assert at.slider(key=f"{key}.pool.pool_size").value == 5
+    assert not any("Your run" in d.value.columns for d in at.dataframe)
 
 
 def quiz_radios(at: AppTest) -> list[Any]:
@@ -287,6 +488,16 @@ def test_the_language_picker_switches_the_whole_page() -> None:
     texts = page_texts(at)
     assert any(lessons.title_of(lessons.LESSONS_DIR / "zh-TW" / "01-why-pools.md") in t for t in texts)
     assert not any(english_title == t.strip("# ") for t in texts)
+
+
+@pytest.mark.parametrize("lang", list(LANGUAGES))
+def test_the_right_option_is_not_the_longest_in_most_quizzes(lang: str) -> None:
+    """A learner who always picks the longest option must not pass: at most 40% of quizzes reward it."""
+    quizzes = [b for slug in COURSE for b in lessons.blocks(read(lang, slug)) if b.kind == "quiz"]
+    longest = [b.id for b in quizzes
+               if all(len(b.data["options"][b.data["answer"]]) > len(o)
+                      for i, o in enumerate(b.data["options"]) if i != b.data["answer"])]
+    assert len(longest) <= 0.4 * len(quizzes), longest
 
 
 def test_the_answers_are_spread_over_every_place_across_the_course() -> None:
