@@ -16,6 +16,17 @@ from app.state import DEFAULT_PRESET, from_url, overrides
 from app.ui import t
 from sim.scenario import Scenario, load_preset, preset_names
 
+TOPICS: dict[str, tuple[str, ...]] = {
+    "basics": ("no-pool", "pooled"),
+    "bursts": ("burst-into-overflow", "burst-past-cap", "exhaustion-timeouts", "too-many-clients"),
+    "sizing": ("bigger-pool-not-faster", "right-sized-pool", "erlang-c-check"),
+    "failures": ("slow-leak", "idle-cut-no-pre-ping", "idle-cut-pre-ping", "kill-idle", "restart", "recycle"),
+    "libraries": ("asyncpg-idle-shrink", "asyncpg-idle-floor", "hikari-burst", "go-random-waiters"),
+    "real": ("fastapi-engine", "fastapi-integration-engine", "read-replica-engine", "vabhub-async-engine",
+             "asyncpg-lifespan-pool", "go-database-sql"),
+}
+"""The presets by topic, in the picker's order; a preset in no topic is listed last, under its file name."""
+
 
 def setup() -> None:
     ss = st.session_state
@@ -58,12 +69,39 @@ def load(preset: str) -> None:
     st.session_state.url_problems = []
 
 
+def preset_title(name: str) -> str:
+    """A preset's title in the session's language (its file name if no catalog has one)."""
+    return t(f"preset.{name}.title", _default=name)
+
+
+def preset_description(name: str, scenario: Scenario) -> str:
+    """What the scenario shows, in the session's language while it still says what its preset says."""
+    if scenario.description == load_preset(name).description:
+        return t(f"preset.{name}.description", _default=scenario.description)
+    return scenario.description   # written by whoever made the link: shown as written
+
+
+def topic_of(name: str) -> str | None:
+    return next((topic for topic, names in TOPICS.items() if name in names), None)
+
+
 def preset_picker(key: str) -> None:
-    """Pick a preset to start from; picking one redraws every control from it."""
+    """Pick a preset to start from, listed by topic; picking one redraws every control from it.
+
+    One list, not a topic box and a preset box: a select box has no groups, so
+    each entry is prefixed with its topic, and the topics follow one another.
+    """
     ss = st.session_state
-    names = preset_names()
-    picked = st.selectbox(t("playground.preset"), names,
-                          index=names.index(ss.preset), key=f"{key}.preset.v{ss.version}")
+    known = preset_names()
+    names = [n for group in TOPICS.values() for n in group if n in known]
+    names += [n for n in known if n not in names]
+
+    def label(name: str) -> str:
+        topic = topic_of(name)
+        return preset_title(name) if topic is None else f"{t(f'topic.{topic}')} · {preset_title(name)}"
+
+    picked = st.selectbox(t("playground.preset"), names, index=names.index(ss.preset), format_func=label,
+                          key=f"{key}.preset.v{ss.version}")
     if picked != ss.preset:
         load(picked)
         st.rerun()

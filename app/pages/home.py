@@ -21,7 +21,7 @@ PRESETS = ["no-pool", "pooled", "burst-into-overflow", "exhaustion-timeouts", "s
 buttons = st.columns(4)
 for i, name in enumerate(PRESETS):
     with buttons[i % 4]:
-        if st.button(t(f"preset.{name}", _default=name), key=f"home.{name}", width="stretch"):
+        if st.button(frame.preset_title(name), key=f"home.{name}", width="stretch"):
             frame.load(name)
             st.switch_page("app/pages/playground.py")
 

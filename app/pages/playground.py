@@ -16,7 +16,7 @@ for problem in ss.get("url_problems", []):
     st.warning(t("playground.url_problem", problem=plain(problem)))
 
 frame.preset_picker("pg")
-st.caption(plain(ss.scenario.description))
+st.caption(plain(frame.preset_description(ss.preset, ss.scenario)))
 
 with st.container(border=True):
     scenario, error = grouped_controls(ss.scenario, key=f"pg.v{ss.version}", t=t, tabs_key="pg.group")
