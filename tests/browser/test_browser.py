@@ -90,8 +90,39 @@ def test_a_live_run_on_the_embedded_server_shows_results(server: str, page: obje
     page.screenshot(path=str(SHOTS / "live-lab.png"), full_page=True)  # type: ignore[attr-defined]
 
 
+@pytest.mark.parametrize("lang", ["zh-TW", "zh-CN", "ru", "en"])
+def test_a_lesson_shows_the_answer_only_after_a_prediction(server: str, page: object, lang: str) -> None:
+    """As a student meets it: the figure that answers "how many will wait?" is nowhere on the page
+    until a guess is committed; then it stands beside the guess, with the run's cards and the prose."""
+    from app import i18n, lessons
+
+    path = lessons.LESSONS_DIR / lang / "03-overflow.md"
+    block = next(b for b in lessons.blocks(lessons.parse(path.read_text(encoding="utf-8"))) if b.id == "cap")
+    waiting = lessons.simulated_metrics(lessons.runs(block)[""])["peak"]["waiting"]
+    written = i18n.number(lang, waiting, 0)
+    page.goto(f"{server}/lessons?lang={lang}&lesson=03-overflow")  # type: ignore[attr-defined]
+    settled(page, 120)
+    key = ".st-key-lesson-03-overflow-cap"
+    ask = page.locator(f"{key}-number input")  # type: ignore[attr-defined]
+    ask.scroll_into_view_if_needed()
+    body = page.locator("body")  # type: ignore[attr-defined]
+    assert written not in body.inner_text()
+    cards = page.get_by_test_id("stMetric")  # type: ignore[attr-defined]
+    n_cards = cards.count()
+    ask.fill("30")
+    ask.press("Enter")
+    settled(page)
+    page.locator(f"{key}-commit button").click()  # type: ignore[attr-defined]
+    settled(page, 120)
+    verdict = page.get_by_test_id("stAlertContentInfo").filter(has_text=written)  # type: ignore[attr-defined]
+    playwright_api.expect(verdict.first).to_be_visible()
+    assert "30" in verdict.first.inner_text()
+    playwright_api.expect(cards).to_have_count(n_cards + 6)   # the run, drawn once predicted
+    page.screenshot(path=str(SHOTS / f"lesson-predicted-{lang}.png"), full_page=True)  # type: ignore[attr-defined]
+
+
 def test_a_lesson_in_traditional_chinese_answers_its_quiz(server: str, page: object) -> None:
-    """A teacher's link to a lesson in zh-TW: the CJK text renders, a scenario runs, a quiz answers."""
+    """A teacher's link to a lesson in zh-TW: the CJK text renders, a quiz answers."""
     from app import lessons
 
     path = lessons.LESSONS_DIR / "zh-TW" / "03-overflow.md"
@@ -101,7 +132,6 @@ def test_a_lesson_in_traditional_chinese_answers_its_quiz(server: str, page: obj
     settled(page, 120)
     heading = page.get_by_role("heading", name=lessons.title_of(path))  # type: ignore[attr-defined]
     playwright_api.expect(heading.first).to_be_visible()
-    playwright_api.expect(page.get_by_test_id("stMetric").first).to_be_visible()  # type: ignore[attr-defined]
     right = quiz.data["options"][quiz.data["answer"]].split("{{")[0].strip()[:15]  # before any figure
     option = page.get_by_test_id("stRadio").get_by_text(right).first  # type: ignore[attr-defined]
     option.scroll_into_view_if_needed()
