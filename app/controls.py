@@ -16,8 +16,9 @@ from typing import Any
 
 import streamlit as st
 
+from app import i18n
 from app.state import field_spec, flatten
-from app.ui import lazy_tabs, plain
+from app.ui import lang, lazy_tabs, plain
 from sim.scenario import (
     POOL_KINDS,
     App,
@@ -36,6 +37,48 @@ from sim.scenario import (
 
 Translate = Callable[..., str]
 Flat = dict[str, Any]   # field path -> value as the controls hold it, valid or not ("pool.pool_size": 5)
+UNITS = {"s": "unit.s", "ms": "unit.ms", "1/s": "unit.per_s"}
+"""A spec's unit -> its catalog key: labels and the reference say "s" as each language writes it."""
+
+
+def number_text(value: float) -> str:
+    """A setting's number as the session's language writes it, with the decimals it has (never 6.048e+08)."""
+    decimals = f"{float(value):.6f}".rstrip("0").split(".")[1]
+    return i18n.number(lang(), value, len(decimals))
+
+
+def unit_text(unit: str, t: Translate) -> str:
+    return t(UNITS[unit], _default=unit) if unit in UNITS else unit
+
+
+def allowed_text(spec: Spec, t: Translate) -> str:
+    """What a field may hold, in the page's numbers: its range, the value that turns it off, whether none."""
+    if spec.choices:
+        return ", ".join(spec.choices)
+    if spec.type not in (int, float):
+        return ""
+    if spec.lo is not None and spec.hi is not None:
+        text = f"{number_text(spec.lo)} – {number_text(spec.hi)}"
+    elif spec.lo is not None:
+        text = f"≥ {number_text(spec.lo)}"
+    else:
+        text = ""
+    if spec.off is not None:
+        text += f"; {number_text(spec.off)} = {t('reference.off')}"
+    if spec.optional:
+        text += f"; {t('reference.none')}"
+    return text
+
+
+def shown_value(value: Any) -> str:
+    """A setting's value as help texts and the reference show it: numbers in the page's format, else TOML."""
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return number_text(value)
+    return str(value)
 
 
 class Form:
@@ -46,20 +89,25 @@ class Form:
         self.t = t
         self.values: dict[str, Any] = {}
         self.slots: dict[str, Any] = {}   # field path -> st.empty() under its control
+        self.specs: dict[str, Spec] = {}  # field path -> its spec, for a message in the page's language
 
     def widget_key(self, path: str) -> str:
         return f"{self.key}.{path}"
 
     def label(self, path: str, name: str, spec: Spec) -> tuple[str, str]:
-        unit = f" ({spec.unit})" if spec.unit else ""
+        unit = f" ({unit_text(spec.unit, self.t)})" if spec.unit else ""
         doc = self.t(f"field.{path}", _default=spec.doc)
         return f"{name}{unit}", doc
 
     def field(self, path: str, name: str, spec: Spec, value: Any, default: Any,
               slider: bool = False) -> None:
         label, doc = self.label(path, name, spec)
-        help_text = f"{doc}  \n{self.t('controls.default', value=_show(default))}"
+        help_text = f"{doc}  \n{self.t('controls.default', value=shown_value(default))}"
+        allowed = allowed_text(spec, self.t)
+        if allowed:
+            help_text += f"  \n{self.t('controls.allowed', range=allowed)}"
         key = self.widget_key(path)
+        self.specs[path] = spec
         if spec.optional:
             unlimited = st.checkbox(self.t("controls.no_limit", name=name), value=value is None,
                                     key=key + ".none", help=help_text)
@@ -102,14 +150,6 @@ def _slider(label: str, spec: Spec, value: Any, name: str, key: str, help_text: 
     step = 0.1 if hi <= 100 else 1.0
     return st.slider(label, float(min(lo, value)), float(hi), float(value), step=step, key=key,
                      help=help_text)
-
-
-def _show(value: Any) -> str:
-    if value is None:
-        return "none"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 GROUPS = ("pool", "traffic", "database", "faults", "instances")
@@ -186,10 +226,30 @@ def _checked(form: Form, base: Flat) -> tuple[Scenario | None, str | None, Flat]
         path = message.split(" = ")[0].split(":")[0].strip()
         while path not in form.slots and "." in path:   # faults.0.at_s -> the faults table
             path = path.rsplit(".", 1)[0]
+        message = _said(form, path, held.get(path), message)
         slot = form.slots.get(path)
         if slot is not None:
             slot.error(plain(message), icon=":material/error:")
         return None, message, held
+
+
+def _said(form: Form, path: str, value: Any, message: str) -> str:
+    """The validator's message; in another language than English, a number outside its field's range is
+    said in that language with its numbers. English keeps the validator's words: the command line's."""
+    spec = form.specs.get(path)
+    if lang() == i18n.DEFAULT or spec is None or spec.type not in (int, float) or spec.choices \
+            or isinstance(value, bool) or not isinstance(value, int | float):
+        return message
+    if not message.startswith(f"{path} = "):
+        return message
+    if spec.off is not None and value == spec.off:
+        return message
+    whole = spec.type is int and not float(value).is_integer()
+    outside = (spec.lo is not None and value < spec.lo) or (spec.hi is not None and value > spec.hi)
+    if not (whole or outside):
+        return message   # about something else than the range (another field, the pool's own rules)
+    return form.t("controls.not_whole" if whole else "controls.out_of_range", path=path,
+                  value=number_text(value), range=allowed_text(spec, form.t))
 
 
 def _traffic(form: Form, flat: Flat) -> None:

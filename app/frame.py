@@ -96,12 +96,11 @@ def preset_picker(key: str) -> None:
     names = [n for group in TOPICS.values() for n in group if n in known]
     names += [n for n in known if n not in names]
 
-    def label(name: str) -> str:
-        topic = topic_of(name)
-        return preset_title(name) if topic is None else f"{t(f'topic.{topic}')} · {preset_title(name)}"
-
-    picked = st.selectbox(t("playground.preset"), names, index=names.index(ss.preset), format_func=label,
-                          key=f"{key}.preset.v{ss.version}")
+    labels = {name: preset_title(name) if topic_of(name) is None
+              else f"{t(f'topic.{topic_of(name)}')} · {preset_title(name)}" for name in names}
+    # labels made now, in this run's language: a format function reading the session later may find none
+    picked = st.selectbox(t("playground.preset"), names, index=names.index(ss.preset),
+                          format_func=labels.__getitem__, key=f"{key}.preset.v{ss.version}")
     if picked != ss.preset:
         load(picked)
         st.rerun()

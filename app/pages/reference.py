@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from app.controls import allowed_text, shown_value, unit_text
 from app.ui import t
 from sim.scenario import POOL_KINDS, specs
 
@@ -16,15 +17,9 @@ for kind, cls in POOL_KINDS.items():
     defaults = cls()
     rows = []
     for name, spec in fields.items():
-        default = getattr(defaults, name)
-        allowed = f"{spec.lo:g} – {spec.hi:g}" if spec.lo is not None and spec.hi is not None else ""
-        if spec.off is not None:
-            allowed += f"; {spec.off:g} = {t('reference.off')}"
-        if spec.optional:
-            allowed += f"; {t('reference.none')}"
         rows.append({t("reference.col.setting"): name,
-                     t("reference.col.default"): "none" if default is None else str(default),
-                     t("reference.col.unit"): spec.unit,
-                     t("reference.col.allowed"): allowed,
+                     t("reference.col.default"): shown_value(getattr(defaults, name)),
+                     t("reference.col.unit"): unit_text(spec.unit, t),
+                     t("reference.col.allowed"): allowed_text(spec, t),
                      t("reference.col.meaning"): t(f"field.pool.{name}", _default=spec.doc)})
     st.dataframe(rows, hide_index=True, width="stretch")
