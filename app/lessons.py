@@ -62,6 +62,7 @@ in the catalogs). Pure parsing and filling here; `app/pages/lessons.py` draws.
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 import re
@@ -71,7 +72,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.i18n import DEFAULT
+from app.i18n import DEFAULT, LANGUAGES, counted
 from app.state import apply, field_spec, literal
 from sim.measures import MEASURES, Measure, measure
 from sim.metrics import Metrics
@@ -532,6 +533,8 @@ def main(argv: list[str]) -> int:
             status = 1
             continue
         figs = figures(segments, simulated_metrics)
+        lang = Path(name).resolve().parent.name   # lessons/<lang>/<slug>.md: its nouns' language
+        noun = functools.partial(counted, lang if lang in LANGUAGES else DEFAULT)
         wrong = false_claims(segments, figs)
         wrong += [why for b in blocks(segments) if (why := pick_margin(b, figs))]
         for line in wrong:
@@ -541,7 +544,7 @@ def main(argv: list[str]) -> int:
         for segment in segments:
             readable = isinstance(segment, str) or segment.kind == "quiz"
             try:
-                print("\n".join(fill(text, figs, lambda v, d: f"{v:,.{d}f}", lambda v: f"{v:.1%}")
+                print("\n".join(fill(text, figs, lambda v, d: f"{v:,.{d}f}", lambda v: f"{v:.1%}", noun)
                                 for text in words(segment)) if readable or isinstance(segment, str)
                       else f"[{segment.kind} {segment.id}]")
             except KeyError as e:
