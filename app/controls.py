@@ -262,11 +262,27 @@ def _traffic(form: Form, flat: Flat) -> None:
         form.section("workload", Workload, flat)
     with cols[1]:
         form.section("workload.hold", Hold, flat)
-        st.caption(form.t("controls.phases"))
+        st.caption(form.t("controls.phases"), help=_columns_help(form, "workload.phases", Phase))
         edited = st.data_editor(_rows(flat, "workload.phases", Phase) or _empty(Phase),
                                 num_rows="dynamic", key=form.widget_key("workload.phases"),
                                 width="stretch")
         _table_values(form, "workload.phases", edited)
+
+
+def _columns_help(form: Form, path: str, cls: type) -> str:
+    """What each column of a table means, as a control's help says it of its field.
+
+    Beside the table rather than in its columns' own help: a data editor that
+    adds rows is told apart by everything it is given, so help in another
+    language would make it a new table and drop the rows being typed.
+    """
+    lines = []
+    for name, spec in specs(cls).items():
+        unit = f" ({unit_text(spec.unit, form.t)})" if spec.unit else ""
+        allowed = allowed_text(spec, form.t)
+        lines.append(f"`{name}`{unit}: {form.t(f'field.{path}.{name}', _default=spec.doc)}"
+                     + (f" ({form.t('controls.allowed', range=allowed)})" if allowed else ""))
+    return "  \n".join(lines)
 
 
 def _rows(flat: Flat, prefix: str, cls: type) -> list[dict[str, Any]]:
@@ -327,7 +343,7 @@ def _pool(form: Form, flat: Flat) -> None:
 
 
 def _faults(form: Form, flat: Flat) -> None:
-    st.caption(form.t("controls.faults"))
+    st.caption(form.t("controls.faults"), help=_columns_help(form, "faults", Fault))
     column = st.column_config.SelectboxColumn("kind", options=list(specs(Fault)["kind"].choices),
                                               required=True)
     edited = st.data_editor(_rows(flat, "faults", Fault) or _empty(Fault), num_rows="dynamic",
