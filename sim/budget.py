@@ -35,10 +35,11 @@ class Work:
     upkeep: float         # their renewals, pings and the pools' housekeeping over the run (an upper bound)
     peak_rate: float      # the highest arrival rate of the schedule (all instances, per second)
     instances: int
+    retries: int = 0      # each request may try this many more times (workload.retries): an upper bound
 
     @property
     def units(self) -> float:
-        return self.requests + self.connections + self.upkeep
+        return self.requests * (1 + self.retries) + self.connections + self.upkeep
 
     @property
     def peak_rate_per_instance(self) -> float:
@@ -57,7 +58,7 @@ def work(scenario: Scenario, max_requests: int | None = None) -> Work:
     instances = scenario.app.instances
     kept = instances * scenario.pool.base
     upkeep = (kept + instances) * scenario.duration_s / UPKEEP_PERIOD_S
-    return Work(expected, kept, upkeep, max(rates), instances)
+    return Work(expected, kept, upkeep, max(rates), instances, scenario.workload.retries)
 
 
 class TooMuchWork(ScenarioError):
@@ -83,6 +84,8 @@ def check(scenario: Scenario, limit: Limit, max_requests: int | None = None) -> 
     w = work(scenario, max_requests)
     if w.units > limit.units:
         what = f"about {_n(w.requests)} requests"
+        if w.retries:
+            what += f" of up to {w.retries + 1} attempts each"
         lower = ["workload.rate_per_s", "duration_s"] + (["--requests"] if max_requests is not None else [])
         if w.connections:
             pools = f"{w.instances} pool{'s' if w.instances > 1 else ''}"

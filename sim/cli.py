@@ -124,6 +124,8 @@ SUMMARY: list[tuple[str, list[str], bool]] = [
     ("waited", ["p_wait"], False),
     ("wait ms", [m.path for m in group("wait_ms")], False),
     ("latency ms", [m.path for m in group("latency_ms")], False),
+    ("worker wait", [m.path for m in group("worker_wait_ms")], False),
+    ("retries", ["retries", "retried_completed", "retried_failed"], False),
     ("connects", ["connects"], False),
     ("closed", [m.path for m in group("closes")], True),
     ("pings", [m.path for m in group("pings")], True),
@@ -132,12 +134,18 @@ SUMMARY: list[tuple[str, list[str], bool]] = [
 ]
 """The command line's summary, a line per heading; with True, only the figures that are not zero."""
 
+QUIET = {"worker wait", "retries", "peak.worker_queue"}
+"""Headings left out, and figures not listed, when all they hold is zero: a run without app.workers or
+workload.retries prints what it always did."""
+
 
 def format_table(m: Metrics) -> str:
     """A short human summary of a metrics object, in the registry's names."""
     lines = [f"{m['scenario']} ({m['pool']}), {m['duration_s']:.1f} s of scenario time"]
     for heading, paths, nonzero in SUMMARY:
-        figures = [(f, f.read(m)) for f in map(measure, paths)]
+        figures = [(f, f.read(m)) for f in map(measure, paths) if f.path not in QUIET or f.read(m)]
+        if heading in QUIET and not any(v for _, v in figures):
+            continue
         items = [f"{'' if f.short == heading or len(paths) == 1 else f.short} {shown(f, v)}".strip()
                  for f, v in figures if v or not nonzero]
         lines.append(f"  {heading:12} " + (", ".join(items) or "none"))

@@ -144,6 +144,8 @@ def library_error(scenario: Scenario, kind: str, reason: str, *, total: int | No
     `how` says how the connection of a broken statement had died (`broken_how`).
     """
     pool = scenario.pool
+    if kind == "timeout" and reason == "deadline":
+        return ASYNCIO_TIMEOUT  # the app's own deadline (asyncio.timeout) ran out in the queue for a worker
     if kind == "timeout":
         return pool.timeout_error(reason, PoolState(total, active, idle, waiting))
     if reason == "too_many_clients":

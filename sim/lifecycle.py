@@ -11,6 +11,12 @@ query_start → query_end or error → release (or leak), or it gives up before
 it holds a connection (timeout or error). It ends with exactly one of
 query_end, timeout and error, or is still in flight when the run stops.
 
+With app.workers it may first queue for a worker (queue → worker, or a
+timeout at its deadline); with retries, an attempt that fails and is retried
+writes backoff instead of its timeout or error (after a failed statement,
+the connection is given back as usual), then retry, and the next attempt
+goes on as from arrive.
+
 A connection goes connect → open (or connect_fail) → idle ⇄ checked out
 (acquire ... release) → close, at most one dead on the way (its server side
 gone); one still open at the end is alive then.
@@ -54,10 +60,14 @@ COUNTED = (
     # back when the server kills it, and its release comes before its close: counted from the close,
     # in_use would go below zero between the two rows)
     Level("leaked", frozenset({Ev.LEAK}), frozenset({Ev.RELEASE, Ev.CLOSE}), key="conn"),
+    # requests queued for a worker of their instance (app.workers): a queued request's next row,
+    # WORKER or its deadline's TIMEOUT, ends it
+    Level("worker_queue", frozenset({Ev.QUEUE}), ALL_KINDS, key="request"),
 )
 """The levels the rows move directly; `levels` adds idle, in_use and overflow, derived from these."""
 
-LEVELS = ("checked_out", "in_use", "idle", "open", "overflow", "waiting", "leaked", "connecting", "server")
+LEVELS = ("checked_out", "in_use", "idle", "open", "overflow", "waiting", "leaked", "connecting", "server",
+          "worker_queue")
 
 ENDS = (Ev.QUERY_END, Ev.TIMEOUT, Ev.ERROR)
 """A request ends with exactly one of these."""
@@ -196,6 +206,10 @@ class Stage(IntEnum):
     IDLE = 11       # open, in its pool
     OUT = 12        # checked out
     CLOSED = 13
+    # a request's, with app.workers and retries
+    QUEUED = 14         # waiting for a worker of its instance
+    BACKING_OFF = 15    # an attempt failed; the next starts after the backoff
+    RETRY_HELD = 16     # its statement failed and it will retry; the connection still to give back
 
 
 S = Stage
@@ -203,9 +217,14 @@ REQUEST_STEPS: dict[Stage, dict[Ev, Stage]] = {
     S.NEW: {Ev.ARRIVE: S.ACQUIRING},
     S.ACQUIRING: {Ev.WAIT: S.ACQUIRING, Ev.CONNECT: S.ACQUIRING, Ev.OPEN: S.ACQUIRING,
                   Ev.CONNECT_FAIL: S.ACQUIRING, Ev.PING: S.ACQUIRING, Ev.CLOSE: S.ACQUIRING,
-                  Ev.ACQUIRE: S.HOLDING, Ev.TIMEOUT: S.GAVE_UP, Ev.ERROR: S.GAVE_UP},
+                  Ev.ACQUIRE: S.HOLDING, Ev.TIMEOUT: S.GAVE_UP, Ev.ERROR: S.GAVE_UP,
+                  Ev.QUEUE: S.QUEUED, Ev.BACKOFF: S.BACKING_OFF},
+    S.QUEUED: {Ev.WORKER: S.ACQUIRING, Ev.TIMEOUT: S.GAVE_UP},
+    S.BACKING_OFF: {Ev.CLOSE: S.BACKING_OFF, Ev.RETRY: S.ACQUIRING},
     S.HOLDING: {Ev.QUERY_START: S.QUERYING},
-    S.QUERYING: {Ev.LEAK_WARNING: S.QUERYING, Ev.QUERY_END: S.DONE, Ev.ERROR: S.FAILED},
+    S.QUERYING: {Ev.LEAK_WARNING: S.QUERYING, Ev.QUERY_END: S.DONE, Ev.ERROR: S.FAILED,
+                 Ev.BACKOFF: S.RETRY_HELD},
+    S.RETRY_HELD: {Ev.RELEASE: S.BACKING_OFF},
     S.DONE: {Ev.LEAK: S.LEAKED, Ev.RELEASE: S.RETURNED},
     S.FAILED: {Ev.RELEASE: S.RETURNED},
     S.LEAKED: {Ev.LEAK_WARNING: S.LEAKED, Ev.RELEASE: S.RETURNED},
@@ -218,14 +237,14 @@ CONN_STEPS: dict[Stage, dict[Ev, Stage]] = {
     S.NEW: {Ev.CONNECT: S.CONNECTING},
     S.CONNECTING: {Ev.OPEN: S.IDLE, Ev.CONNECT_FAIL: S.REFUSED},
     S.IDLE: {Ev.ACQUIRE: S.OUT, Ev.PING: S.IDLE, Ev.DEAD: S.IDLE, Ev.CLOSE: S.CLOSED},
-    S.OUT: {Ev.QUERY_START: S.OUT, Ev.QUERY_END: S.OUT, Ev.ERROR: S.OUT, Ev.LEAK: S.OUT,
+    S.OUT: {Ev.QUERY_START: S.OUT, Ev.QUERY_END: S.OUT, Ev.ERROR: S.OUT, Ev.BACKOFF: S.OUT, Ev.LEAK: S.OUT,
             Ev.LEAK_WARNING: S.OUT, Ev.DEAD: S.OUT, Ev.RELEASE: S.IDLE},
     S.REFUSED: {},
     S.CLOSED: {},
 }
 """A connection's rows, in order (a dead row may come once, while it is idle or checked out)."""
 
-HELD = frozenset({Ev.QUERY_START, Ev.QUERY_END, Ev.ERROR, Ev.LEAK, Ev.RELEASE})
+HELD = frozenset({Ev.QUERY_START, Ev.QUERY_END, Ev.ERROR, Ev.BACKOFF, Ev.LEAK, Ev.RELEASE})
 """Rows a request writes about the connection it holds: they name that connection."""
 
 

@@ -70,8 +70,12 @@ class Metrics(TypedDict):
     pings: dict[str, int]            # ok, fail
     leak_warnings: int
     p_wait: float
-    wait_ms: Distribution
-    latency_ms: Distribution
+    wait_ms: Distribution            # for a connection, per attempt that got one (from its start)
+    latency_ms: Distribution         # arrival to answer: worker wait, every attempt and backoff
+    worker_wait_ms: Distribution     # arrival to a worker (0 without app.workers, or with one free)
+    retries: int                     # attempts after the first (RETRY rows)
+    retried_completed: int           # requests answered after at least one retry
+    retried_failed: int              # requests that retried and still failed (timed out or an error)
     throughput_per_s: float
     peak: dict[str, int]             # every one of PEAKS
     duration_s: float
@@ -92,6 +96,8 @@ def summarize(trace: Trace, scenario: Scenario, end_s: float, sim_seconds: float
     errors = _by_reason(kind, reason, Ev.ERROR, ERROR_KINDS)
     lv = levels(cols, scenario.pool.overflow_base)
     waits_s, latencies_s = request_times(cols)
+    retried = np.unique(req[kind == Ev.RETRY])
+    failed = (kind == Ev.TIMEOUT) | (kind == Ev.ERROR)
     waited = np.unique(req[kind == Ev.WAIT]).size
     out: Metrics = {
         "scenario": scenario.name,
@@ -110,6 +116,10 @@ def summarize(trace: Trace, scenario: Scenario, end_s: float, sim_seconds: float
         "p_wait": waited / requests if requests else 0.0,
         "wait_ms": distribution(waits_s),
         "latency_ms": distribution(latencies_s),
+        "worker_wait_ms": distribution(worker_waits(cols)),
+        "retries": _count(kind, Ev.RETRY),
+        "retried_completed": int(np.isin(req[kind == Ev.QUERY_END], retried).sum()),
+        "retried_failed": int(np.isin(req[failed], retried).sum()),
         "throughput_per_s": completed / end_s if end_s > 0 else 0.0,
         "peak": {name: int(lv[name].max(initial=0)) for name in PEAKS},
         "duration_s": end_s,
@@ -168,7 +178,15 @@ def distribution(seconds: np.ndarray) -> Distribution:
 
 
 def request_times(cols: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Per request: wait (arrival to a usable connection) and latency (arrival to answer), in s."""
+    """Per request: wait (for a usable connection) and latency (arrival to answer), in s.
+
+    The wait is the pool's alone: it counts from the start of the attempt that
+    got the connection, which is the arrival, or the WORKER row after a queue
+    for a worker, or the RETRY row after a backoff. So a worker wait (see
+    `worker_waits`) is in the latency, not in the wait; and a request whose
+    statement failed and was retried has a wait for each attempt that got a
+    connection. The latency counts from the arrival, through everything.
+    """
     kind, t, req = cols["kind"], cols["t"], cols["request"]
     arrive = kind == Ev.ARRIVE
     if not arrive.any():
@@ -177,7 +195,38 @@ def request_times(cols: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     arrived_at[req[arrive]] = t[arrive]
     start = kind == Ev.QUERY_START
     end = kind == Ev.QUERY_END
-    return t[start] - arrived_at[req[start]], t[end] - arrived_at[req[end]]
+    began = arrived_at[req[start]]
+    if np.any((kind == Ev.WORKER) | (kind == Ev.RETRY)):
+        # each request's marks in time order: the row before a query_start is its attempt's start
+        marks = np.flatnonzero(np.isin(kind, (Ev.ARRIVE, Ev.WORKER, Ev.RETRY, Ev.QUERY_START)))
+        marks = marks[np.argsort(req[marks], kind="stable")]
+        at = np.flatnonzero(kind[marks] == Ev.QUERY_START)
+        at = at[at > 0]
+        before = marks[at - 1]
+        same = req[before] == req[marks[at]]
+        began_at = np.full(kind.size, np.nan)
+        began_at[marks[at[same]]] = t[before[same]]
+        began = np.where(np.isnan(began_at[start]), began, began_at[start])
+    return t[start] - began, t[end] - arrived_at[req[end]]
+
+
+def worker_waits(cols: dict[str, np.ndarray]) -> np.ndarray:
+    """Per request that got a worker, seconds from its arrival to it: 0 for one that did not queue.
+
+    Requests still queued when the run stopped, or whose deadline passed in
+    the queue, never got one and are left out, as waits for a connection
+    leave out the requests that never got one.
+    """
+    kind, t, req = cols["kind"], cols["t"], cols["request"]
+    arrive = kind == Ev.ARRIVE
+    requests = int(np.count_nonzero(arrive))
+    got = kind == Ev.WORKER
+    queued = np.unique(req[kind == Ev.QUEUE]).size
+    if not got.any():
+        return np.zeros(requests - queued)
+    arrived_at = np.full(int(req[arrive].max()) + 1, np.nan)
+    arrived_at[req[arrive]] = t[arrive]
+    return np.concatenate([np.zeros(requests - queued), t[got] - arrived_at[req[got]]])
 
 
 def sample(cols: dict[str, np.ndarray], level: np.ndarray, grid: np.ndarray) -> np.ndarray:

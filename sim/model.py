@@ -1,8 +1,17 @@
 """Run a scenario through the SimPy model and return its trace.
 
 Covers: one source process replaying the drawn arrivals, one process per
-request (acquire, query, release, or leak), one pool per app instance, one
-shared server, and the scenario's faults.
+request (a worker, then acquire, query, release, or leak, retried after a
+backoff when it fails in a way a client retries), one pool per app instance,
+one shared server, and the scenario's faults.
+
+Workers (`app.workers`) stand for what serves requests inside one app
+process: Gunicorn's workers x threads, FastAPI's thread pool for sync
+endpoints, an `asyncio.Semaphore` around the handler. A request holds its
+worker from when it gets one (FIFO) to when it ends, whatever way: done,
+failed, timed out, or leaked (the leak keeps the connection, not the worker).
+Retries back off while holding the worker, as a retry loop inside the
+handler does.
 
 Scenario: passengers (requests) arrive at taxi stands (pools, one per app
 instance); each takes a taxi (connection) for the length of its hold and
@@ -35,32 +44,119 @@ class RunResult:
     sim_seconds: float  # wall-clock time the simulation took
 
 
+@dataclass
+class Policy:
+    """What the app does around each request: its workers per instance, its retries, its deadline."""
+
+    workers: list[simpy.Resource] | None   # per instance; None: no limit (app.workers = 0)
+    retries: int
+    deadline_s: float | None
+    backoff: workload.Backoff
+
+    @classmethod
+    def of(cls, env: simpy.Environment, scenario: Scenario) -> Policy:
+        w, n = scenario.workload, scenario.app.workers
+        return cls([simpy.Resource(env, n) for _ in range(scenario.app.instances)] if n else None,
+                   w.retries, None if w.deadline_ms is None else w.deadline_ms / 1000.0,
+                   workload.Backoff(w, scenario.seed))
+
+    def delay(self, rid: int, retry: int, kind: int, reason: int, now: float, deadline: float | None
+              ) -> float | None:
+        """The backoff before retry number `retry` after a failed attempt; None: it fails for good."""
+        if retry > self.retries or not workload.retryable(kind, reason):
+            return None
+        wait = self.backoff.delay_s(rid, retry)
+        if deadline is not None and now + wait >= deadline:
+            return None   # the next attempt would start past the deadline
+        return wait
+
+
+NO_POLICY = Policy(None, 0, None, workload.Backoff(Scenario().workload, 0))
+
+
 def request(env: simpy.Environment, pool: Pool, server: Server, trace: Trace, rid: int,
-            hold_s: float, cpu_s: float, leak: bool) -> Generator[Any, Any, None]:
-    """One request: get a connection, run its statement, give the connection back."""
+            hold_s: float, cpu_s: float, leak: bool, policy: Policy = NO_POLICY
+            ) -> Generator[Any, Any, None]:
+    """One request: a worker of its instance, then its attempts; the worker is freed however it ends.
+
+    Without app.workers there is no worker to wait for, and a request never
+    queues (no QUEUE / WORKER rows). With `workload.deadline_ms`, a request
+    still queued for a worker at its deadline ends there (a timeout, reason
+    deadline), and the pool's own wait for a connection ends at it too (see
+    `Pool.wait`); a connect or a statement under way is not cut short.
+    """
     inst = pool.instance
     trace.emit(env.now, inst, rid, -1, Ev.ARRIVE)
-    try:
-        conn = yield from pool.acquire(rid)
-    except RequestFailed as failure:
-        trace.emit(env.now, inst, rid, -1, failure.kind, failure.reason)
-        return
-    trace.emit(env.now, inst, rid, conn.id, Ev.QUERY_START)
-    try:
-        yield from server.query(conn, hold_s, cpu_s, pool.command_timeout, pool.query_round_trips,
-                                pool.prepares)
-    except QueryFailed as failure:
-        trace.emit(env.now, inst, rid, conn.id, Ev.ERROR, failure.reason)
-        if failure.reason == Why.QUERY_TIMEOUT:
-            yield from pool.release(conn, rid)
+    deadline = None if policy.deadline_s is None else env.now + policy.deadline_s
+    workers = None if policy.workers is None else policy.workers[inst]
+    slot = None
+    if workers is not None:
+        slot = workers.request()
+        if not slot.triggered:
+            trace.emit(env.now, inst, rid, -1, Ev.QUEUE)
+            if deadline is None:
+                yield slot
+            else:
+                yield slot | env.timeout(max(deadline - env.now, 0.0))
+                if not slot.triggered:
+                    slot.cancel()
+                    trace.emit(env.now, inst, rid, -1, Ev.TIMEOUT, Why.DEADLINE)
+                    return
+            trace.emit(env.now, inst, rid, -1, Ev.WORKER)
+    if deadline is not None:
+        pool.deadlines[rid] = deadline
+    yield from attempts(env, pool, server, trace, rid, hold_s, cpu_s, leak, policy, deadline)
+    pool.deadlines.pop(rid, None)
+    if workers is not None and slot is not None:
+        workers.release(slot)
+
+
+def attempts(env: simpy.Environment, pool: Pool, server: Server, trace: Trace, rid: int,
+             hold_s: float, cpu_s: float, leak: bool, policy: Policy, deadline: float | None
+             ) -> Generator[Any, Any, None]:
+    """Get a connection, run the statement, give the connection back; again after a retryable failure.
+
+    A retried failure writes BACKOFF (with the failure's reason) where a final
+    one writes TIMEOUT or ERROR, then RETRY when the backoff is over. The
+    connection of a failed statement is given back before the backoff, as a
+    retry loop around `async with pool.acquire()` does.
+    """
+    inst = pool.instance
+    retry = 0
+    while True:
+        retry += 1
+        try:
+            conn = yield from pool.acquire(rid)
+        except RequestFailed as failure:
+            delay = policy.delay(rid, retry, failure.kind, failure.reason, env.now, deadline)
+            if delay is None:
+                trace.emit(env.now, inst, rid, -1, failure.kind, failure.reason)
+                return
+            why = workload.backoff_reason(failure.kind, failure.reason)
+            trace.emit(env.now, inst, rid, -1, Ev.BACKOFF, why)
         else:
-            yield from pool.broken(conn, rid)
-        return
-    trace.emit(env.now, inst, rid, conn.id, Ev.QUERY_END)
-    if leak:
-        trace.emit(env.now, inst, rid, conn.id, Ev.LEAK)
-        return
-    yield from pool.release(conn, rid)
+            trace.emit(env.now, inst, rid, conn.id, Ev.QUERY_START)
+            try:
+                yield from server.query(conn, hold_s, cpu_s, pool.command_timeout, pool.query_round_trips,
+                                        pool.prepares)
+            except QueryFailed as q:
+                delay = policy.delay(rid, retry, Ev.ERROR, q.reason, env.now, deadline)
+                trace.emit(env.now, inst, rid, conn.id, Ev.ERROR if delay is None else Ev.BACKOFF, q.reason)
+                if q.reason == Why.QUERY_TIMEOUT:
+                    yield from pool.release(conn, rid)
+                else:
+                    yield from pool.broken(conn, rid)
+                if delay is None:
+                    return
+            else:
+                trace.emit(env.now, inst, rid, conn.id, Ev.QUERY_END)
+                if leak:
+                    trace.emit(env.now, inst, rid, conn.id, Ev.LEAK)
+                    return
+                yield from pool.release(conn, rid)
+                return
+        yield env.timeout(delay)
+        trace.emit(env.now, inst, rid, -1, Ev.RETRY)
 
 
 class Progress:
@@ -79,8 +175,8 @@ class Progress:
 
 
 def source(env: simpy.Environment, chunks: Iterable[workload.Chunk], pools: list[Pool],
-           server: Server, trace: Trace, cpu_fraction: float, progress: Progress
-           ) -> Generator[Any, Any, None]:
+           server: Server, trace: Trace, cpu_fraction: float, progress: Progress,
+           policy: Policy = NO_POLICY) -> Generator[Any, Any, None]:
     """Start each request at its drawn arrival time."""
     ended = progress.ended
     for rid, t, inst, hold, leak in workload.requests(chunks):
@@ -88,7 +184,7 @@ def source(env: simpy.Environment, chunks: Iterable[workload.Chunk], pools: list
         if delay > 0:
             yield env.timeout(delay)
         env.process(request(env, pools[inst], server, trace, rid, hold, hold * cpu_fraction,
-                            leak)).callbacks.append(ended)
+                            leak, policy)).callbacks.append(ended)
         progress.running += 1
         progress.arrived = rid + 1
     progress.fed = True
@@ -122,7 +218,8 @@ def run(scenario: Scenario, max_requests: int | None = None,
         pool.start()
     progress = Progress(env)
     chunks = workload.draw(scenario, max_requests) if arrivals is None else arrivals
-    feeding = env.process(source(env, chunks, pools, server, trace, scenario.workload.cpu_fraction, progress))
+    feeding = env.process(source(env, chunks, pools, server, trace, scenario.workload.cpu_fraction, progress,
+                                 Policy.of(env, scenario)))
     if max_requests is None:
         env.run(until=scenario.duration_s)
     else:

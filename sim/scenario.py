@@ -81,6 +81,19 @@ class Workload:
                              doc="share of each hold that needs a database CPU core")
     leak_probability: float = setting(0.0, float, 0, 1,
                                  doc="share of requests that never give their connection back")
+    # retries, as a client library's retry loop around "get a connection and run the statement"
+    # (tenacity, a hand-written loop): see sim.model.request for what is retried and when
+    retries: int = setting(0, int, 0, 20,
+                      doc="attempts after a failed first one (a timeout waiting for a connection, too many "
+                          "clients, refused, a broken connection; never a query timeout)")
+    retry_backoff_ms: float = setting(100.0, float, 0, 3_600_000, unit="ms",
+                                 doc="delay before the first retry; it doubles for each one after")
+    retry_jitter: str = setting("full", str, choices=("none", "full"),
+                           doc="none: every retry waits exactly its backoff; full: a uniform delay "
+                               "from 0 to the backoff (AWS's full jitter)")
+    deadline_ms: float | None = setting(None, float, 1, 86_400_000, unit="ms", optional=True,
+                                   doc="the request's own deadline from its arrival: no attempt starts "
+                                       "after it, and a wait for a worker or a connection ends at it")
 
     def rate_at(self, t: float) -> float:
         rate = self.rate_per_s
@@ -119,6 +132,9 @@ class Database:
 @dataclass(frozen=True)
 class App:
     instances: int = setting(1, int, 1, 200, doc="application processes, each with its own pool")
+    workers: int = setting(0, int, 0, 100_000,
+                      doc="requests one instance serves at once (sync workers x threads, a thread pool, "
+                          "a semaphore); the rest queue for a worker; 0 = no limit")
 
 
 @dataclass(frozen=True)
@@ -184,7 +200,8 @@ def _num(x: float) -> str:
 
 def _check_value(path: str, value: Any, spec: Spec) -> Any:
     """Return the value converted to the field's type, or raise ScenarioError."""
-    if value is None or (isinstance(value, str) and value.lower() in ("none", "null")):
+    if value is None or (isinstance(value, str) and value.lower() in ("none", "null")
+                         and value not in spec.choices):   # workload.retry_jitter = "none" is a choice
         if spec.optional:
             return None
         raise ScenarioError(f"{path} = none: must be {_allowed(spec)}")

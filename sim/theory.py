@@ -99,7 +99,9 @@ def applicable(scenario: Scenario) -> MMC | None:
             or w.leak_probability != 0
             or (w.cpu_fraction != 0 and db.cores != 0)
             or db.connect_ms != 0 or db.rtt_ms != 0
-            or scenario.faults):
+            or scenario.faults
+            # a worker queue splits the wait in two (Erlang C's is both); a deadline cuts waits short
+            or scenario.app.workers or w.deadline_ms is not None):
         return None
     queue = scenario.pool.queue()
     if queue is None:

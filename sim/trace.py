@@ -22,7 +22,14 @@ import numpy as np
 
 
 class Ev(IntEnum):
-    """What happened. A request ends with exactly one of QUERY_END, TIMEOUT, ERROR."""
+    """What happened. A request ends with exactly one of QUERY_END, TIMEOUT, ERROR.
+
+    With retries a request makes several attempts, but still ends once: an
+    attempt that fails and will be retried writes BACKOFF (its reason says
+    why it failed) instead of TIMEOUT or ERROR, and RETRY when the next one
+    starts. So TIMEOUT and ERROR rows count requests that failed for good,
+    as they always did, and BACKOFF rows count the attempts that were retried.
+    """
 
     ARRIVE = 0        # a request arrives at an instance
     WAIT = 1          # it queues: the pool is at its cap (the wait lasts until its next event)
@@ -41,6 +48,13 @@ class Ev(IntEnum):
     DEAD = 14         # the server side of a connection is gone (killed, cut, restart)
     SERVER = 15       # the server went down / came up (reason)
     LEAK_WARNING = 16  # HikariCP's leak detector logged a warning (it never reclaims)
+    # app.workers and workload.retries (written only when a scenario uses them, so that a scenario
+    # without them writes the very rows it always did; readers that switch on kinds ignore them)
+    QUEUE = 17        # it queues for a worker: every one of its instance's `app.workers` is busy
+    WORKER = 18       # it got a worker after queuing (its worker wait: from arrive to here)
+    BACKOFF = 19      # an attempt failed (reason: why) and the request will retry after its backoff;
+    #                   it stands in for the TIMEOUT or ERROR row that would otherwise end the request
+    RETRY = 20        # the backoff is over: another attempt starts (its pool wait is counted from here)
 
 
 class Why(IntEnum):
@@ -69,6 +83,8 @@ class Why(IntEnum):
     UP = 20
     WAITED = 21         # ACQUIRE after a WAIT
     CONTEXT = 22        # Go: the caller's context deadline
+    DEADLINE = 23       # the request's own deadline (workload.deadline_ms) passed in the queue for a worker
+    TIMEOUT = 24        # a BACKOFF row's reason when the attempt timed out waiting for a connection
 
 
 EV_NAMES = [e.name.lower() for e in Ev]

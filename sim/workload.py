@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.scenario import Hold, Scenario
+from sim.scenario import Hold, Scenario, Workload
+from sim.trace import Ev, Why
 
 CHUNK = 4096
 
@@ -36,7 +37,8 @@ class Chunk:
 
 def streams(seed: int) -> dict[str, np.random.Generator]:
     """One independent generator per purpose, all from one seed."""
-    names = ("arrivals", "holds", "leaks", "instances", "model")
+    names = ("arrivals", "holds", "leaks", "instances", "model", "retries")   # add only at the end:
+    # spawn's children are numbered, so a new purpose leaves the earlier ones' draws as they were
     children = np.random.SeedSequence(seed).spawn(len(names))
     return {name: np.random.default_rng(child) for name, child in zip(names, children, strict=True)}
 
@@ -117,3 +119,59 @@ def requests(chunks: Iterable[Chunk]) -> Iterator[tuple[int, float, int, float, 
     for chunk in chunks:
         yield from zip(range(chunk.first, chunk.first + len(chunk.t)), chunk.t, chunk.instance, chunk.hold_s,
                        chunk.leak, strict=True)
+
+
+# --------------------------------------------------------------------- retries
+
+RETRYABLE_ERRORS = frozenset({Why.TOO_MANY_CLIENTS, Why.REFUSED, Why.BROKEN})
+"""Errors a client's retry loop retries: the server or the connection failed, not the statement.
+
+A timeout waiting for a connection is retried too (`retryable`). A query
+timeout (asyncpg's command_timeout) is not: it is the app's own limit on the
+statement, and running it again would only spend the same time again.
+"""
+
+
+def retryable(kind: int, reason: int) -> bool:
+    """Whether an attempt that failed with a row of `kind` (TIMEOUT or ERROR) and `reason` is retried."""
+    return kind == Ev.TIMEOUT or reason in RETRYABLE_ERRORS
+
+
+def backoff_reason(kind: int, reason: int) -> Why:
+    """The reason a BACKOFF row carries: the error's own, or TIMEOUT for a timeout waiting for a connection.
+
+    The live recorder and the model write the same."""
+    return Why.TIMEOUT if kind == Ev.TIMEOUT else Why(reason)
+
+
+_MASK = (1 << 64) - 1
+
+
+def _mix(x: int) -> int:
+    """SplitMix64's finaliser: a well-spread 64-bit hash of a 64-bit number."""
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9 & _MASK
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EB & _MASK
+    return x ^ (x >> 31)
+
+
+class Backoff:
+    """The delay before each retry: exponential from `retry_backoff_ms`, with or without full jitter.
+
+    Retry `n` (1 for the first) waits `retry_backoff_ms * 2**(n-1)`, or with
+    full jitter a uniform share of that (AWS's "Exponential Backoff and
+    Jitter"). The share is a hash of (the seed's "retries" stream, request,
+    retry): the same request's retry waits the same in every run of the seed,
+    in the model and in the live lab alike, whatever order the retries happen in.
+    """
+
+    def __init__(self, workload: Workload, seed: int) -> None:
+        self.base_s = workload.retry_backoff_ms / 1000.0
+        self.jitter = workload.retry_jitter != "none"
+        self.key = int(streams(seed)["retries"].integers(2**63))
+
+    def delay_s(self, request: int, retry: int) -> float:
+        full = self.base_s * 2.0 ** (retry - 1)
+        if not self.jitter:
+            return full
+        u = _mix(self.key ^ _mix((request << 5) + retry)) >> 11   # 53 bits: a uniform in [0, 1)
+        return full * (u / float(1 << 53))

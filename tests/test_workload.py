@@ -54,10 +54,17 @@ def test_arrivals_do_not_depend_on_holds_leaks_or_the_pool():
 
 def test_streams_are_independent_per_purpose():
     rngs = streams(5)
-    assert set(rngs) == {"arrivals", "holds", "leaks", "instances", "model"}
+    assert set(rngs) == {"arrivals", "holds", "leaks", "instances", "model", "retries"}
     firsts = {name: rng.random() for name, rng in rngs.items()}
     assert len(set(firsts.values())) == len(firsts)
     assert streams(5)["holds"].random() == firsts["holds"]
+
+
+def test_a_purpose_added_at_the_end_leaves_the_earlier_streams_as_they_were():
+    # "retries" came after the first five: their draws, and so every earlier run, are unchanged
+    children = np.random.SeedSequence(5).spawn(5)
+    for name, child in zip(("arrivals", "holds", "leaks", "instances", "model"), children, strict=True):
+        assert streams(5)[name].random() == np.random.default_rng(child).random(), name
 
 
 # ------------------------------------------------------------------- arrivals

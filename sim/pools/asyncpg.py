@@ -121,7 +121,9 @@ class HolderPool(Pool):
                 conn = self.server.open_at_start(self.instance)
             except ConnectFailed as refused:
                 self.failed_start = refused.reason
-                for opened in list(self.connected):   # create_pool terminates what it had opened
+                # create_pool terminates what it had opened, in the order it opened them (a set's own
+                # order follows the objects' addresses, which differ from run to run)
+                for opened in sorted(self.connected, key=lambda c: c.id):
                     self.close(opened, Why.OTHER)
                 self.stack = []
                 return

@@ -128,6 +128,7 @@ class Pool:
         self.rng = rng
         self.waiters: deque[simpy.Event] = deque()
         self.waiting = 0
+        self.deadlines: dict[int, float] = {}   # request -> its own deadline (workload.deadline_ms)
 
     # -- what request processes call; each kind overrides these
     def start(self) -> None:
@@ -193,7 +194,16 @@ class Pool:
             raise connect_error(e) from None
 
     def wait(self, request: int, timeout: float | None) -> Generator[Any, Any, Any]:
-        """Queue until something is handed over, or TIMED_OUT after `timeout` seconds."""
+        """Queue until something is handed over, or TIMED_OUT after `timeout` seconds.
+
+        The request's own deadline, if it has one, ends the wait too, as Go's
+        context deadline ends database/sql's: the library then fails the
+        acquire as its own timeout would (so the error is the library's timeout).
+        """
+        limit = self.deadlines.get(request)
+        if limit is not None:
+            left = max(limit - self.env.now, 0.0)
+            timeout = left if timeout is None else min(timeout, left)
         ev = self.env.event()
         self.waiters.append(ev)
         self.waiting += 1
