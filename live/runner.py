@@ -12,6 +12,15 @@ round trip), and the trace is written on the scenario clock. What cannot be
 scaled is the server's own cost of connecting: on the scenario clock it
 looks X times larger, and `compare` accounts for that.
 
+The app around the pool is played as the model plays it (`sim.model.request`):
+`app.workers` is an `asyncio.Semaphore` per instance (FIFO, held until the
+request ends, whatever way), and `workload.retries` is a retry loop around
+acquire + statement with the model's own backoff for each request and retry
+(`sim.workload.Retries`), slept on the wall clock. `workload.deadline_ms` is
+an `asyncio.timeout` around the wait for a worker and around each acquire, as
+an app would write it; unlike the model's, it also cuts short a connect under
+way inside the acquire (the model ends only the wait in the pool's queue).
+
 Whatever happens (leaks, timeouts, a fault, cancellation) the run ends by
 closing every connection it opened, without waiting for leaked ones, and
 checks `pg_stat_activity` that none of them is left.
@@ -49,7 +58,7 @@ from live.recorder import REQUEST, Recorder, Tracked, caught_messages
 from live.server import SANDBOX, Lease, LiveError, Target, external, refusal, upstream
 from sim import workload
 from sim.scenario import Scenario
-from sim.trace import Ev, Trace
+from sim.trace import Ev, Trace, Why
 
 _log = logging.getLogger(__name__)
 
@@ -165,6 +174,9 @@ class LiveRun:
         self.requests: set[asyncio.Task[None]] = set()
         self.background: list[asyncio.Task[Any]] = []
         self.leaked: list[tuple[LivePool, Any, Tracked]] = []
+        workers, instances = self.scenario.app.workers, self.scenario.app.instances
+        self.workers = [asyncio.Semaphore(workers) for _ in range(instances)] if workers else None
+        self.retries = workload.Retries(self.scenario.workload, self.scenario.seed)
         self.fed = False
         self.drained = asyncio.Event()
         self.server_work: set[asyncio.Future[None]] = set()   # a sandbox restart under way
@@ -403,31 +415,91 @@ class LiveRun:
             self.drained.set()
 
     async def _request(self, pool: LivePool, rid: int, hold_s: float, cpu_s: float, leak: bool) -> None:
-        """One request, as `sim.model.request`: get a connection, run the statement, give it back."""
+        """One request, as `sim.model.request`: a worker of its instance, then its attempts."""
         REQUEST.set(rid)
         rec = self.recorder
         inst = pool.instance
         rec.emit(inst, rid, -1, Ev.ARRIVE)
+        limit = self.scenario.workload.deadline_ms
+        deadline = None if limit is None else rec.now() + limit / 1000.0   # scenario clock
+        gate = None if self.workers is None else self.workers[inst]
+        if gate is None:
+            await self._attempts(pool, rid, hold_s, cpu_s, leak, deadline)
+            return
+        if gate.locked():   # every worker busy (or others already queued: it is FIFO)
+            rec.emit(inst, rid, -1, Ev.QUEUE)
+            try:
+                async with asyncio.timeout_at(self._loop_time(deadline)):
+                    await gate.acquire()
+            except TimeoutError as e:
+                rec.caught(Ev.TIMEOUT, Why.DEADLINE, e)
+                rec.emit(inst, rid, -1, Ev.TIMEOUT, Why.DEADLINE)
+                return
+            rec.emit(inst, rid, -1, Ev.WORKER)
+        else:
+            await gate.acquire()
         try:
-            handle, tracked = await pool.acquire(rid)
-        except Failed as failure:
-            rec.caught(failure.kind, failure.reason, failure.caught)
-            rec.emit(inst, rid, -1, failure.kind, failure.reason)
-            return
-        rec.query_started(tracked, rid)
+            await self._attempts(pool, rid, hold_s, cpu_s, leak, deadline)
+        finally:
+            gate.release()
+
+    def _loop_time(self, deadline: float | None) -> float | None:
+        """A scenario-clock deadline as the event loop's time (asyncio.timeout_at), None as None."""
+        if deadline is None:
+            return None
+        loop = asyncio.get_running_loop()
+        return loop.time() + (self.recorder.wall(deadline) - time.monotonic())
+
+    async def _acquire(self, pool: LivePool, rid: int, deadline: float | None) -> tuple[Any, Tracked]:
+        """The pool's acquire, given up as the library's timeout when the request's deadline passes."""
+        if deadline is None:
+            return await pool.acquire(rid)
         try:
-            await pool.query(handle, tracked, hold_s, cpu_s)
-        except Failed as failure:
-            rec.caught(Ev.ERROR, failure.reason, failure.caught)
-            rec.query_ended(tracked, rid, Ev.ERROR, failure.reason)
-            await pool.release(handle, tracked)   # as the libraries' own code does after a failure
-            return
-        rec.query_ended(tracked, rid, Ev.QUERY_END)
-        if leak:
-            rec.emit(inst, rid, tracked.id, Ev.LEAK)
-            self.leaked.append((pool, handle, tracked))
-            return
-        await pool.release(handle, tracked)
+            async with asyncio.timeout_at(self._loop_time(deadline)):
+                return await pool.acquire(rid)
+        except TimeoutError:
+            raise Failed(Ev.TIMEOUT) from None
+
+    async def _attempts(self, pool: LivePool, rid: int, hold_s: float, cpu_s: float, leak: bool,
+                        deadline: float | None) -> None:
+        """Get a connection, run the statement, give it back (`sim.model.attempts`, row for row):
+        again after a retryable failure, once its backoff is over."""
+        rec = self.recorder
+        inst = pool.instance
+        retry = 0
+        while True:
+            retry += 1
+            try:
+                handle, tracked = await self._acquire(pool, rid, deadline)
+            except Failed as failure:
+                delay = self.retries.delay(rid, retry, failure.kind, failure.reason, rec.now(), deadline)
+                if delay is None:
+                    rec.caught(failure.kind, failure.reason, failure.caught)
+                    rec.emit(inst, rid, -1, failure.kind, failure.reason)
+                    return
+                rec.emit(inst, rid, -1, Ev.BACKOFF, workload.backoff_reason(failure.kind, failure.reason))
+            else:
+                rec.query_started(tracked, rid)
+                try:
+                    await pool.query(handle, tracked, hold_s, cpu_s)
+                except Failed as failure:
+                    delay = self.retries.delay(rid, retry, Ev.ERROR, failure.reason, rec.now(), deadline)
+                    if delay is None:
+                        rec.caught(Ev.ERROR, failure.reason, failure.caught)
+                    rec.query_ended(tracked, rid, Ev.ERROR if delay is None else Ev.BACKOFF, failure.reason)
+                    await pool.release(handle, tracked)   # as the libraries' own code does after a failure
+                    if delay is None:
+                        return
+                else:
+                    rec.query_ended(tracked, rid, Ev.QUERY_END)
+                    if leak:
+                        rec.emit(inst, rid, tracked.id, Ev.LEAK)
+                        self.leaked.append((pool, handle, tracked))
+                        return
+                    await pool.release(handle, tracked)
+                    return
+            await asyncio.sleep(delay / self.scale)
+            rec.emit(inst, rid, -1, Ev.RETRY)
 
     async def _until_done(self) -> None:
         """Until the schedule ends, or with max_requests until the last request has ended."""

@@ -49,29 +49,22 @@ class Policy:
     """What the app does around each request: its workers per instance, its retries, its deadline."""
 
     workers: list[simpy.Resource] | None   # per instance; None: no limit (app.workers = 0)
-    retries: int
     deadline_s: float | None
-    backoff: workload.Backoff
+    retries: workload.Retries
 
     @classmethod
     def of(cls, env: simpy.Environment, scenario: Scenario) -> Policy:
         w, n = scenario.workload, scenario.app.workers
         return cls([simpy.Resource(env, n) for _ in range(scenario.app.instances)] if n else None,
-                   w.retries, None if w.deadline_ms is None else w.deadline_ms / 1000.0,
-                   workload.Backoff(w, scenario.seed))
+                   None if w.deadline_ms is None else w.deadline_ms / 1000.0,
+                   workload.Retries(w, scenario.seed))
 
     def delay(self, rid: int, retry: int, kind: int, reason: int, now: float, deadline: float | None
               ) -> float | None:
-        """The backoff before retry number `retry` after a failed attempt; None: it fails for good."""
-        if retry > self.retries or not workload.retryable(kind, reason):
-            return None
-        wait = self.backoff.delay_s(rid, retry)
-        if deadline is not None and now + wait >= deadline:
-            return None   # the next attempt would start past the deadline
-        return wait
+        return self.retries.delay(rid, retry, kind, reason, now, deadline)
 
 
-NO_POLICY = Policy(None, 0, None, workload.Backoff(Scenario().workload, 0))
+NO_POLICY = Policy(None, None, workload.Retries(Scenario().workload, 0))
 
 
 def request(env: simpy.Environment, pool: Pool, server: Server, trace: Trace, rid: int,

@@ -175,3 +175,29 @@ class Backoff:
             return full
         u = _mix(self.key ^ _mix((request << 5) + retry)) >> 11   # 53 bits: a uniform in [0, 1)
         return full * (u / float(1 << 53))
+
+
+class Retries:
+    """A client's retry loop: which failed attempt is retried, and after how long.
+
+    The model and the live lab both ask it, on their own clocks (`now` and
+    `deadline` in the same unit as each other, scenario seconds in both).
+    """
+
+    def __init__(self, workload: Workload, seed: int) -> None:
+        self.retries = workload.retries
+        self.backoff = Backoff(workload, seed)
+
+    def delay(self, request: int, retry: int, kind: int, reason: int, now: float, deadline: float | None
+              ) -> float | None:
+        """Seconds to back off after attempt number `retry` (1 for the first) failed; None: it fails for good.
+
+        No attempt starts at or after the deadline: a backoff that would end
+        there leaves the failure as the request's last.
+        """
+        if retry > self.retries or not retryable(kind, reason):
+            return None
+        wait = self.backoff.delay_s(request, retry)
+        if deadline is not None and now + wait >= deadline:
+            return None
+        return wait
