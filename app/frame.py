@@ -22,6 +22,8 @@ TOPICS: dict[str, tuple[str, ...]] = {
     "sizing": ("bigger-pool-not-faster", "right-sized-pool", "erlang-c-check"),
     "failures": ("slow-leak", "idle-cut-no-pre-ping", "idle-cut-pre-ping", "kill-idle", "restart", "recycle"),
     "libraries": ("asyncpg-idle-shrink", "asyncpg-idle-floor", "hikari-burst", "go-random-waiters"),
+    "concurrency": ("fastapi-threads", "asyncio-unbounded", "asyncio-semaphore", "retry-storm",
+                    "retry-jitter"),
     "real": ("fastapi-engine", "fastapi-integration-engine", "read-replica-engine", "vabhub-async-engine",
              "asyncpg-lifespan-pool", "go-database-sql"),
 }

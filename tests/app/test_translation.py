@@ -180,7 +180,7 @@ def test_the_check_finds_an_english_sentence() -> None:
 
 def test_every_preset_has_a_topic_a_title_and_a_description_in_each_language() -> None:
     topics = [name for names in frame.TOPICS.values() for name in names]
-    assert sorted(topics) == preset_names(), "each preset in exactly one topic"
+    assert [name for name in preset_names() if topics.count(name) != 1] == [], "each in exactly one topic"
     for name in preset_names():
         with (PRESETS_DIR / f"{name}.toml").open("rb") as f:
             assert catalog(DEFAULT)[f"preset.{name}.description"] == tomllib.load(f)["description"], name
