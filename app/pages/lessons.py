@@ -87,7 +87,7 @@ def verdict(block: Block, key: str, figs: Figures) -> None:
     label = metric_label(spec["metric"])
     if "pick" in spec:
         names = sweep_names(block)
-        text = t(f"lessons.verdict_pick_{spec['pick']}", guess=plain(names.get(guess, "–")),
+        text = t(f"lessons.verdict_pick_{spec['pick']}", guess=plain(names.get(str(guess), "–")),
                  run=plain(names.get(str(found.right), "–")), figure=label, value=figure)
     elif "bounds" in spec:
         text = t("lessons.verdict_choice", guess=filled(data["choices"][guess], figs) if guess is not None
