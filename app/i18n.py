@@ -52,7 +52,27 @@ def catalog(lang: str) -> dict[str, str]:
         texts = _flatten(tomllib.load(f))
     if lang == DEFAULT:
         texts |= {f"metric.{path}": m.label for path, m in MEASURES.items()}
+        texts |= english_docs()
     return texts
+
+
+def english_docs() -> dict[str, str]:
+    """The English a setting's help and a preset's description already have where they are defined
+    (the model's `doc=`, the preset's `description`): the catalog key other languages translate."""
+    from sim import scenario as sc
+    from sim.spec import specs
+
+    sections: list[tuple[str, type]] = [("", sc.Scenario), ("workload.", sc.Workload),
+                                        ("workload.hold.", sc.Hold), ("workload.phases.", sc.Phase),
+                                        ("database.", sc.Database), ("app.", sc.App), ("faults.", sc.Fault)]
+    sections += [("pool.", cls) for cls in sc.POOL_KINDS.values()]   # a shared name: the first kind's doc
+    out: dict[str, str] = {}
+    for prefix, cls in sections:
+        for name, spec in specs(cls).items():
+            if spec.doc and not (cls is sc.Scenario and name in ("name", "description")):
+                out.setdefault(f"field.{prefix}{name}", spec.doc)
+    presets = {f"preset.{name}.description": sc.load_preset(name).description for name in sc.preset_names()}
+    return out | presets
 
 
 def tr(lang: str, key: str, _default: str | None = None, **params: Any) -> str:
