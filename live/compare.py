@@ -29,6 +29,15 @@ ROWS: list[str] = [
 ]
 """The figures (`sim.measures` paths) set side by side, on the command line and the compare page."""
 
+WORKER_ROWS = ["worker_wait_ms.p50", "worker_wait_ms.p95", "peak.worker_queue"]
+RETRY_ROWS = ["retries", "retried_completed", "retried_failed"]
+
+
+def rows_for(*metrics: Any) -> list[str]:
+    """ROWS, and the worker and retry figures when a run queued for a worker or retried (else all zero)."""
+    used = lambda paths: any(measure(p).read(m) for p in paths for m in metrics)  # noqa: E731
+    return ROWS + (WORKER_ROWS if used(WORKER_ROWS) else []) + (RETRY_ROWS if used(RETRY_ROWS) else [])
+
 
 def sim_inputs(scenario: Scenario, live: LiveResult) -> Scenario:
     """The scenario with the live run's measured costs, as the simulation should see them."""
@@ -104,7 +113,7 @@ def format_comparison(result: dict[str, Any]) -> str:
              f"  simulation given connect_ms {db['connect_ms']:.2f}, rtt_ms {db['rtt_ms']:.2f}, "
              f"cores {db['cores']} (measured on the live setup)",
              f"  {'':28}{'sim':>12}{'live':>12}{'live - sim':>12}"]
-    for path in ROWS:
+    for path in rows_for(sim, live):
         figure = measure(path)
         a, b = figure.read(sim), figure.read(live)
         d = None if a is None or b is None else b - a

@@ -286,3 +286,10 @@ def test_invariants_with_workers_retries_and_deadlines(raw: dict[str, Any]):
         assert starts.max() < scenario.workload.deadline_ms / 1000.0 + 1e-9
     if m["worker_wait_ms"]["max"] is not None:
         assert m["worker_wait_ms"]["max"] >= 0 and (m["wait_ms"]["max"] or 0) >= 0
+
+
+def test_compare_adds_the_worker_and_retry_rows_only_to_runs_that_have_them():
+    from live.compare import RETRY_ROWS, ROWS, WORKER_ROWS, rows_for
+    assert rows_for(figures(run(load_preset("pooled")))) == ROWS
+    assert rows_for(figures(run(load_preset("retry-storm")))) == ROWS + RETRY_ROWS
+    assert rows_for(figures(run(load_preset("fastapi-threads")))) == ROWS + WORKER_ROWS
