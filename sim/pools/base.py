@@ -218,6 +218,11 @@ class Pool:
         finally:
             self.waiting -= 1
 
+    def past_deadline(self, request: int) -> bool:
+        """Whether the request's own deadline (workload.deadline_ms) has passed."""
+        limit = self.deadlines.get(request)
+        return limit is not None and self.env.now >= limit
+
     def hand_to_waiter(self, item: Any) -> bool:
         """Give `item` to the longest-waiting request that is still waiting."""
         waiters = self.waiters

@@ -161,8 +161,9 @@ class QueuePool(Pool):
             record = yield from self.wait(request, self.cfg.pool_timeout)
             waited = True
             if record is TIMED_OUT:
-                # a timed-out waiter looks once more: a slot freed without a checkin counts
-                if self.overflow >= self.max_overflow:
+                # a timed-out waiter looks once more: a slot freed without a checkin counts; not when
+                # the request's own deadline ended the wait (asyncio.timeout cancels, nothing looks again)
+                if self.overflow >= self.max_overflow or self.past_deadline(request):
                     raise RequestFailed(Ev.TIMEOUT)
                 self.overflow += 1
                 record, new = None, True
