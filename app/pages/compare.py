@@ -7,7 +7,7 @@ import streamlit as st
 from app.live_panel import finished, follow, refuse_unrunnable, run_button
 from app.results import chart_figure, metric_cards, metric_label
 from app.ui import lang, num, plain, t
-from live.compare import ROWS, SideBySide, side_by_side
+from live.compare import SideBySide, rows_for, side_by_side
 from live.runner import LiveResult
 from live.session import Snapshot
 from live.worker import RemoteSession
@@ -63,7 +63,7 @@ with right:
     metric_cards(live_metrics, other=sim_metrics)
 
 rows = []
-for figure in map(measure, ROWS):
+for figure in map(measure, rows_for(sim_metrics, live_metrics)):
     a, b, d = figure.read(sim_metrics), figure.read(live_metrics), figure.read(both.diff)
     rows.append({t("compare.col.what"): metric_label(figure.path),
                  t("compare.col.sim"): a, t("compare.col.live"): b, t("compare.col.diff"): d})
