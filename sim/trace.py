@@ -83,7 +83,8 @@ class Why(IntEnum):
     UP = 20
     WAITED = 21         # ACQUIRE after a WAIT
     CONTEXT = 22        # Go: the caller's context deadline
-    DEADLINE = 23       # the request's own deadline (workload.deadline_ms) passed in the queue for a worker
+    DEADLINE = 23       # the request's own deadline (workload.deadline_ms) passed waiting for a worker or,
+                        # in SQLAlchemy's queue, for a connection: the app's asyncio.timeout, not QueuePool's
     TIMEOUT = 24        # a BACKOFF row's reason when the attempt timed out waiting for a connection
 
 

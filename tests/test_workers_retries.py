@@ -156,12 +156,16 @@ def test_no_attempt_starts_after_the_deadline():
     assert figures(result)["retried_failed"] == 1
 
 
-def test_a_deadline_ends_a_wait_for_a_connection_with_the_librarys_timeout():
+def test_a_deadline_ends_a_wait_for_a_connection_with_the_apps_timeout_not_queuepools():
+    """The app's asyncio.timeout cancels the checkout (as the live runner's does): a bare TimeoutError,
+    not QueuePool's "limit of size 1 overflow 0 reached", which only its own pool_timeout raises."""
     pool = qp(pool_size=1, max_overflow=0, pool_timeout=30.0)
     result = run(tiny(pool, workload={"deadline_ms": 500.0}), arrivals=at(1.0, 1.0, hold=2.0))
-    assert events(result, request=1)[-1][3:] == ("timeout", "none")
+    assert events(result, request=1)[-1][3:] == ("timeout", "deadline")
     assert events(result, request=1)[-1][0] == pytest.approx(1.5)
-    assert figures(result)["messages"][0]["exception"] == "sqlalchemy.exc.TimeoutError"
+    assert figures(result)["messages"][0]["exception"] == "TimeoutError"
+    own = run(tiny(qp(pool_size=1, max_overflow=0, pool_timeout=0.5)), arrivals=at(1.0, 1.0, hold=2.0))
+    assert figures(own)["messages"][0]["exception"] == "sqlalchemy.exc.TimeoutError"
 
 
 def test_a_deadline_ends_a_wait_for_a_worker():

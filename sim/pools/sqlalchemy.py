@@ -163,7 +163,9 @@ class QueuePool(Pool):
             if record is TIMED_OUT:
                 # a timed-out waiter looks once more: a slot freed without a checkin counts; not when
                 # the request's own deadline ended the wait (asyncio.timeout cancels, nothing looks again)
-                if self.overflow >= self.max_overflow or self.past_deadline(request):
+                if self.past_deadline(request):   # the app's asyncio.timeout, not QueuePool's own message
+                    raise RequestFailed(Ev.TIMEOUT, Why.DEADLINE)
+                if self.overflow >= self.max_overflow:
                     raise RequestFailed(Ev.TIMEOUT)
                 self.overflow += 1
                 record, new = None, True
