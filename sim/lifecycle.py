@@ -129,6 +129,17 @@ def _keyed_deltas(cols: dict[str, np.ndarray], level: Level) -> np.ndarray:
     return delta
 
 
+def peak_open_per_instance(cols: dict[str, np.ndarray]) -> dict[int, int]:
+    """Each instance's most connections open at once (a pool's own counters are per instance)."""
+    kind, inst = cols["kind"], cols["instance"]
+    rows = np.flatnonzero((kind == Ev.OPEN) | (kind == Ev.CLOSE))
+    out: dict[int, int] = {}
+    for i in np.unique(inst[rows]).tolist():
+        mine = rows[inst[rows] == i]
+        out[int(i)] = int(np.cumsum(np.where(kind[mine] == Ev.OPEN, 1, -1)).max(initial=0))
+    return out
+
+
 def _overflow_deltas(cols: dict[str, np.ndarray], base: int) -> np.ndarray:
     """Connections above each instance's base size, summed over instances."""
     kind, inst = cols["kind"], cols["instance"]

@@ -92,6 +92,7 @@ MEASURES: dict[str, Measure] = {m.path: m for m in [
     Measure("peak.waiting", "Peak waiting"),
     Measure("peak.server", "Peak on the server"),
     Measure("peak.worker_queue", "Peak queued for a worker"),
+    Measure("status_overflow", "Highest overflow() reading (open - pool_size)"),
     Measure("throughput_per_s", "Throughput (per s)", "per_s", False),
     Measure("duration_s", "Scenario time (s)", "s"),
     Measure("theory.utilisation", "Utilisation (Erlang C)", "share"),

@@ -13,7 +13,7 @@ from typing import Any, NotRequired, TypedDict
 import numpy as np
 
 from sim.errors import IN_FLIGHT, broken_how, library_error
-from sim.lifecycle import LEVELS, levels  # the levels are counted there, for the live recorder too
+from sim.lifecycle import LEVELS, levels, peak_open_per_instance  # counted there, for the live recorder too
 from sim.measures import names
 from sim.scenario import Scenario
 from sim.theory import applicable
@@ -82,6 +82,7 @@ class Metrics(TypedDict):
     messages: list[Message]
     sim_seconds: NotRequired[float]
     theory: NotRequired[Theory]
+    status_overflow: NotRequired[int]  # SQLAlchemy overflow() at its highest: open - pool_size, may be < 0
     live: NotRequired[dict[str, Any]]  # a live run: server, costs, caught texts (live_info)
 
 
@@ -125,6 +126,10 @@ def summarize(trace: Trace, scenario: Scenario, end_s: float, sim_seconds: float
         "duration_s": end_s,
         "messages": error_messages(cols, lv, scenario),
     }
+    base = scenario.pool.counter_base
+    if base is not None:   # SQLAlchemy's overflow(): its highest reading over the run, in any instance
+        peaks = peak_open_per_instance(cols)
+        out["status_overflow"] = max(peaks.get(i, 0) for i in range(scenario.app.instances)) - base
     if sim_seconds is not None:
         out["sim_seconds"] = sim_seconds
     theory = _theory(scenario)

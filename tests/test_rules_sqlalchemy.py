@@ -146,3 +146,20 @@ def test_pool_size_zero_means_unbounded_and_never_discards():
     r = play(tiny(qp(pool_size=0, max_overflow=0)), at(1.0, 1.001, 1.002, 1.003))
     assert len(events(r, kinds=("open",))) == 4
     assert events(r, kinds=("close", "wait")) == []
+
+
+def test_the_overflow_counter_reads_as_status_prints_it_negative_below_pool_size() -> None:
+    """QueuePool's `_overflow` starts at -pool_size: a pool of 10 with 9 open reads -1, not the band's 0."""
+    from sim.metrics import summarize_run
+    from sim.model import run as simulate
+    from sim.scenario import load_preset
+
+    quiet = summarize_run(simulate(load_preset("fastapi-engine")))
+    assert quiet["peak"]["overflow"] == 0
+    assert quiet["status_overflow"] == quiet["peak"]["open"] - 10 < 0
+    burst = summarize_run(simulate(load_preset("burst-into-overflow")))
+    assert burst["status_overflow"] == burst["peak"]["overflow"] > 0
+    two = load_preset("fastapi-engine").with_overrides({"app": {"instances": 2}})
+    both = summarize_run(simulate(two))
+    assert both["status_overflow"] < both["peak"]["open"] - 10   # per instance, as each pool counts its own
+    assert "status_overflow" not in summarize_run(simulate(load_preset("asyncpg-lifespan-pool")))

@@ -67,6 +67,12 @@ class PoolSettings:
         counts any (the metrics' overflow level, and the band the charts draw from it)."""
         return self.base
 
+    @property
+    def counter_base(self) -> int | None:
+        """What the library subtracts from an instance's open connections in the overflow counter it
+        reports, negative while fewer are open (SQLAlchemy's `overflow()`); None: it has no such counter."""
+        return None
+
     def check(self, path: str) -> str | None:
         """A rule across its settings that they break, as a one-line message, or None."""
         return None

@@ -106,6 +106,12 @@ class SQLAlchemyPool(PoolSettings):
         """pool_size=0 is unbounded, and `overflow()` then always reports 0."""
         return self.pool_size or None
 
+    @property
+    def counter_base(self) -> int | None:
+        """`_overflow` starts at -pool_size and counts every connection made, so `overflow()` (and
+        `status()`'s "Current Overflow") reads open - pool_size: -10 for an empty pool of 10."""
+        return self.pool_size or None
+
     def acquire_timeout(self) -> AcquireTimeout:
         return AcquireTimeout("pool_timeout", self.pool_timeout, "s")
 
