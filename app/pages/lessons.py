@@ -66,12 +66,12 @@ def prediction(block: Block, key: str, figs: Figures) -> bool:
         label = metric_label(spec["metric"])
         guess = st.number_input(t("lessons.your_number", figure=label), min_value=0.0, value=None,
                                 step=1.0, key=f"{key}.number", format="%g")
-    cols = st.columns([1, 1, 2])
-    if cols[0].button(t("lessons.commit"), key=f"{key}.commit", type="primary", disabled=guess is None,
-                      icon=":material/lock:"):
+    row = st.container(horizontal=True)
+    if row.button(t("lessons.commit"), key=f"{key}.commit", type="primary", disabled=guess is None,
+                  icon=":material/lock:"):
         ss[f"{key}.guess"] = guess
         st.rerun()
-    if cols[1].button(t("lessons.skip"), key=f"{key}.skip"):
+    if row.button(t("lessons.skip"), key=f"{key}.skip"):
         ss[f"{key}.guess"] = None
         st.rerun()
     st.caption(t("lessons.hidden"))
