@@ -18,7 +18,8 @@ from sim.scenario import Scenario, load_preset, preset_names
 
 TOPICS: dict[str, tuple[str, ...]] = {
     "basics": ("no-pool", "pooled"),
-    "bursts": ("burst-into-overflow", "burst-past-cap", "exhaustion-timeouts", "too-many-clients"),
+    "bursts": ("rush-hour", "burst-into-overflow", "burst-past-cap", "exhaustion-timeouts",
+               "too-many-clients"),
     "sizing": ("bigger-pool-not-faster", "right-sized-pool", "erlang-c-check"),
     "failures": ("slow-leak", "idle-cut-no-pre-ping", "idle-cut-pre-ping", "kill-idle", "restart", "recycle"),
     "libraries": ("asyncpg-idle-shrink", "asyncpg-idle-floor", "hikari-burst", "go-random-waiters"),

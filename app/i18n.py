@@ -71,8 +71,11 @@ def english_docs() -> dict[str, str]:
         for name, spec in specs(cls).items():
             if spec.doc and not (cls is sc.Scenario and name in ("name", "description")):
                 out.setdefault(f"field.{prefix}{name}", spec.doc)
-    presets = {f"preset.{name}.description": sc.load_preset(name).description for name in sc.preset_names()}
-    return out | presets
+    for name in sc.preset_names():
+        preset = sc.load_preset(name)
+        out[f"preset.{name}.description"] = preset.description
+        out |= {f"preset.{name}.scene{i}": scene.caption for i, scene in enumerate(preset.scenes)}
+    return out
 
 
 def tr(lang: str, key: str, _default: str | None = None, **params: Any) -> str:

@@ -44,7 +44,7 @@ from sim.spec import ScenarioError, Spec, setting, specs
 PRESETS_DIR = Path(__file__).resolve().parent.parent / "presets"
 MAX_TEXT_BYTES = 256 * 1024  # a scenario file or one --set value; presets are under 2 KB
 MAX_DEPTH = 6                # tables and lists inside each other: a scenario needs 4 (phases in workload)
-MAX_ITEMS = 100              # phases or faults in one scenario
+MAX_ITEMS = 100              # phases, faults or scenes in one scenario
 
 
 class NotToml(ScenarioError):
@@ -148,6 +148,17 @@ class Fault:
                                  doc="idle_cut: idle time after which a connection is dropped")
 
 
+@dataclass(frozen=True)
+class Scene:
+    """A moment of the run a teacher points at ("the pool is full"): the stand can jump to it.
+
+    Only a label on the clock: nothing in the model reads it, so scenes never change a run.
+    """
+
+    at_s: float = setting(0.0, float, 0, 86_400, unit="s", doc="the moment on the scenario's clock")
+    caption: str = setting("", str, hi=200, doc="what happens then, in a few words")
+
+
 # -------------------------------------------------------------------- scenario
 
 @dataclass(frozen=True)
@@ -161,6 +172,7 @@ class Scenario:
     database: Database = field(default_factory=Database)
     app: App = field(default_factory=App)
     faults: tuple[Fault, ...] = ()
+    scenes: tuple[Scene, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return to_dict(self)
@@ -319,6 +331,7 @@ def from_dict(raw: dict[str, Any]) -> Scenario:
         "database": lambda v, p: _build(Database, v, p),
         "app": lambda v, p: _build(App, v, p),
         "faults": _build_list(Fault),
+        "scenes": _build_list(Scene),
     }
     scenario = _build(Scenario, raw, "", sections)
     _check_across(scenario)
@@ -349,10 +362,16 @@ def _check_across(s: Scenario) -> None:
             raise ScenarioError(f"workload.phases.{i}.at_s = {_num(phase.at_s)}: phases must be "
                                 f"in time order (the one before starts at {_num(last)})")
         last = phase.at_s
-    for i, fault in enumerate(s.faults):
-        if fault.at_s > s.duration_s:
-            raise ScenarioError(f"faults.{i}.at_s = {_num(fault.at_s)}: must be within the run "
+    moments: list[tuple[str, float]] = [(f"faults.{i}", f.at_s) for i, f in enumerate(s.faults)]
+    moments += [(f"scenes.{i}", scene.at_s) for i, scene in enumerate(s.scenes)]
+    for where, at_s in moments:
+        if at_s > s.duration_s:
+            raise ScenarioError(f"{where}.at_s = {_num(at_s)}: must be within the run "
                                 f"(0 to duration_s = {_num(s.duration_s)})")
+    for i in range(1, len(s.scenes)):
+        if s.scenes[i].at_s < s.scenes[i - 1].at_s:
+            raise ScenarioError(f"scenes.{i}.at_s = {_num(s.scenes[i].at_s)}: scenes must be in time order "
+                                f"(the one before is at {_num(s.scenes[i - 1].at_s)})")
 
 
 # ------------------------------------------------------------------- load/save
@@ -464,7 +483,7 @@ def _set_path(raw: dict[str, Any], key: str, value: Any) -> None:
         else:
             nxt = node.get(part)
             if nxt is None:
-                nxt = [] if part in ("faults", "phases") else {}
+                nxt = [] if part in ("faults", "phases", "scenes") else {}
                 node[part] = nxt
             node = nxt
     last = parts[-1]
