@@ -1,0 +1,49 @@
+"""An exercise link: what it changed from its preset, the link itself (copyable, as a QR code) and its note.
+
+A teacher prepares one link per exercise (`/playground?preset=slow-leak&set=pool.pool_size%3D3&note=...`).
+The class needs to see what the link changed, a way to put it on their own
+screens, and the teacher's question. The question comes from a link, so it
+is text: never Markdown or HTML, and cut to a length a caption can hold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import segno
+
+from app.state import flatten
+from sim.scenario import Scenario, load_preset
+
+NOTE_MAX = 280
+"""The longest note a link may carry: a question, not a page."""
+
+
+@dataclass(frozen=True)
+class Change:
+    path: str          # "pool.pool_size"
+    before: Any        # the preset's value; None where the preset has no such field (a fault added)
+    after: Any         # None where the change removed it
+
+
+def changes(preset: str, scenario: Scenario) -> list[Change]:
+    """The settings `scenario` has that its preset does not, in the order of the scenario's fields."""
+    was = flatten(load_preset(preset).to_dict())
+    now = flatten(scenario.to_dict())
+    skip = ("name", "description")
+    paths = [p for p in now if p not in skip] + [p for p in was if p not in now and p not in skip]
+    return [Change(p, was.get(p), now.get(p)) for p in paths if was.get(p) != now.get(p)]
+
+
+def note(text: str | None) -> str | None:
+    """The exercise's question from `?note=`: one line of plain text, at most NOTE_MAX characters."""
+    line = " ".join((text or "").split())
+    if not line:
+        return None
+    return line if len(line) <= NOTE_MAX else line[:NOTE_MAX - 1].rstrip() + "…"
+
+
+def qr_svg(url: str) -> str:
+    """The link as a QR code (SVG), for a projected slide the class scans with their phones."""
+    return str(segno.make(url, error="m").svg_inline(scale=6, border=2))
