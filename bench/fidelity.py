@@ -3,10 +3,13 @@
 Runs each preset live on the embedded PostgreSQL (or DATABASE_URL), then the
 simulation with the costs the live setup measured, and prints per preset:
 
-* completed, timed-out and errored counts, live minus simulated, as a share
-  of the requests (target: within 5%);
+* completed, timed-out and errored counts, live minus simulated (target: within
+  5% of the requests);
 * p50 and p95 wait, live minus simulated (target: within 20% or 2 ms);
 * peak open connections (target: within 1).
+
+The targets are the tolerances the compare page and `python -m live compare`
+judge by (`live.compare.tolerance`), so the three cannot disagree.
 
 A benchmark, not a test: it takes minutes of wall-clock time (the presets
 run at their own speed unless --time-scale says otherwise) and prints
@@ -22,13 +25,12 @@ import argparse
 import asyncio
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from live.compare import compare
-from sim.measures import measure, shown
+from live.compare import compare, verdict
+from sim.measures import shown
 from sim.metrics import Metrics
 from sim.scenario import load_preset
 
@@ -40,37 +42,17 @@ PRESETS: dict[str, dict[str, float]] = {
 """The presets compared by default, with what the benchmark changes in them."""
 
 
-def share_of_requests(a: float, b: float, requests: int) -> tuple[str, bool]:
-    share = (b - a) / max(requests, 1)
-    return f"{share:+.1%} of requests", abs(share) <= 0.05
+FIGURES = ["completed", "timed_out", "errors.all", "wait_ms.p50", "wait_ms.p95", "peak.open"]
+"""The figures (`sim.measures` paths) checked; each one's target is its tolerance in live.compare."""
 
 
-def wait(a: float, b: float, requests: int) -> tuple[str, bool]:
-    return f"{b - a:+.2f} ms", abs(b - a) <= max(2.0, 0.2 * abs(a))
-
-
-def within_one(a: float, b: float, requests: int) -> tuple[str, bool]:
-    return f"{b - a:+.0f}", abs(b - a) <= 1
-
-
-TARGETS: list[tuple[str, Callable[[float, float, int], tuple[str, bool]]]] = [
-    ("completed", share_of_requests), ("timed_out", share_of_requests), ("errors.all", share_of_requests),
-    ("wait_ms.p50", wait), ("wait_ms.p95", wait), ("peak.open", within_one),
-]
-"""The figures (`sim.measures` paths) checked, each with its target."""
-
-
-def checks(sim: Metrics, live: Metrics) -> list[tuple[str, str, str, str, bool]]:
-    """(what, sim, live, difference, within target) rows."""
+def checks(sim: Metrics, live: Metrics) -> list[tuple[str, str, str, str, str, bool]]:
+    """(what, sim, live, difference, tolerance, within target) rows."""
     rows = []
-    for path, target in TARGETS:
-        figure = measure(path)
-        a, b = figure.read(sim), figure.read(live)
-        if a is None or b is None:
-            rows.append((figure.label, shown(figure, a), shown(figure, b), "-", a == b))
-            continue
-        difference, ok = target(a, b, live["requests"])
-        rows.append((figure.label, shown(figure, a), shown(figure, b), difference, ok))
+    for path in FIGURES:
+        v = verdict(path, sim, live)
+        rows.append((v.figure.label, shown(v.figure, v.sim), shown(v.figure, v.live),
+                     shown(v.figure, v.difference), "±" + shown(v.figure, v.allowance), v.agrees))
     return rows
 
 
@@ -89,11 +71,11 @@ def main() -> int:
         db = result["sim_database"]
         print(f"\n{name} ({sim['pool']}, {live['requests']} requests; simulation given measured "
               f"connect_ms {db['connect_ms']:.2f}, rtt_ms {db['rtt_ms']:.2f}, cores {db['cores']})")
-        print(f"  {'':18}{'sim':>10}{'live':>10}  {'live - sim':<22}target")
-        for label, a, b, d, ok in checks(sim, live):
+        print(f"  {'':18}{'sim':>10}{'live':>10}{'live - sim':>12}{'target':>12}")
+        for label, a, b, d, allowed, ok in checks(sim, live):
             total += 1
             missed += not ok
-            print(f"  {label:18}{a:>10}{b:>10}  {d:<22}{'ok' if ok else 'MISSED'}")
+            print(f"  {label:18}{a:>10}{b:>10}{d:>12}{allowed:>12}  {'ok' if ok else 'MISSED'}")
         print(f"  connections left on the server after the live run: {live['live']['left_open']}")
     print(f"\n{total - missed} of {total} figures within target")
     return 0

@@ -1,19 +1,31 @@
-"""Compare: the session's scenario simulated and run live, side by side, the differences marked."""
+"""Compare: a scenario simulated and run live, side by side, each figure judged against its tolerance."""
 
+import functools
+import math
 import os
+from typing import Any
 
+import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 
+from app import i18n
+from app.frame import preset_picker
 from app.live_panel import finished, follow, refuse_unrunnable, run_button
-from app.results import chart_figure, metric_cards, metric_label
-from app.ui import lang, num, plain, t
-from live.compare import SideBySide, rows_for, side_by_side
+from app.results import FRAMES, chart_figure, metric_cards, metric_label, taxi_figure
+from app.taxi import frame_times
+from app.ui import lang, num, pct, plain, t
+from live.compare import SideBySide, Verdict, side_by_side, verdicts
 from live.runner import LiveResult
 from live.session import Snapshot
 from live.worker import RemoteSession
-from sim.measures import measure
+from sim.measures import Measure
+from sim.trace import Trace
 
 ss = st.session_state
+
+RED = "#B3261E"      # only for a figure outside its tolerance
+ROW_PX = 35          # a dataframe row's height: the table is as tall as its rows, never scrolled
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
@@ -21,15 +33,130 @@ def simulated_beside(run_name: str, _live: LiveResult) -> SideBySide:
     """The simulation of a finished live run, once per run (every rerun of this page needs it)."""
     return side_by_side(_live)
 
+
+def value_text(figure: Measure, value: float | None, signed: bool = False) -> str:
+    """A figure as the table shows it, in the page's language: shares as percentages, times to 0.01 ms
+    below 10 ms; a difference with its sign (a minus sign, not a hyphen), and 0 when it rounds to 0."""
+    if value is None:
+        return "–"
+    size = abs(value) if signed else value
+    if figure.unit == "share":
+        size, digits = size * 100, 1
+    elif figure.unit == "ms":
+        digits = 2 if abs(size) < 10 else 1
+    else:
+        digits = 0 if float(size).is_integer() else 1
+    if signed and round(size, digits) == 0:
+        return "0"
+    text = pct(size / 100, digits) if figure.unit == "share" else num(size, digits)
+    return ("+" if value > 0 else "−") + text if signed else text
+
+
+def verdict_text(v: Verdict) -> str:
+    """"agrees" / "differs by 12%" in the page's language."""
+    return v.says(i18n.texts(lang(), "verdict"), functools.partial(i18n.number, lang()),
+                  functools.partial(i18n.percent, lang()))
+
+
+def verdict_table(judged: list[Verdict]) -> None:
+    """One row per figure: both values, the difference, the tolerance and the verdict; red only outside it."""
+    import pandas as pd
+
+    cols = {c: t(f"compare.col.{c}") for c in ("what", "sim", "live", "diff", "tolerance", "verdict")}
+    frame = pd.DataFrame([{
+        cols["what"]: metric_label(v.figure.path),
+        cols["sim"]: value_text(v.figure, v.sim),
+        cols["live"]: value_text(v.figure, v.live),
+        cols["diff"]: value_text(v.figure, v.difference, signed=True),
+        cols["tolerance"]: "±" + value_text(v.figure, v.allowance),
+        cols["verdict"]: ("✓ " if v.agrees else "✗ ") + verdict_text(v),
+    } for v in judged])
+    outside = [not v.agrees for v in judged]
+    alarm = f"color: {RED}; background-color: #FBE9E7"
+
+    def paint(column: pd.Series) -> list[str]:
+        if column.name not in (cols["diff"], cols["verdict"]):
+            return [""] * len(column)
+        return [alarm if out else "" for out in outside]
+
+    # Widths from the longest text of each column, so no name, number or verdict is cut at 1280 px.
+    def width(texts: list[str]) -> int:
+        return 24 + max(sum(15 if ord(ch) > 0x2E80 else 8 for ch in s) for s in texts)
+
+    config: dict[str, Any] = {
+        name: st.column_config.TextColumn(
+            name, width=width([name, *frame[name]]),
+            alignment="left" if key in ("what", "verdict") else "right",
+            help=t("compare.col.tolerance_help") if key == "tolerance" else None)
+        for key, name in cols.items()}
+    st.dataframe(frame.style.apply(paint), hide_index=True, width="content", column_config=config,
+                 height=ROW_PX * (len(frame) + 1) + 3, key="compare.table")
+
+
+def run_end(trace: Trace, end_s: float) -> float:
+    """Where a run's animation ends: its end, or its last event if that came later (a live drain)."""
+    t_col = trace.columns()["t"]
+    return max(float(end_s), float(t_col[-1]) if t_col.size else 0.0, 0.0)
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def stand_parts(run_key: str, in_lang: str, _figure: Any, end_s: float
+                ) -> tuple[list[dict[str, Any]], dict[str, Any], list[dict[str, Any]], np.ndarray]:
+    """A taxi stand's traces, its layout without Play and slider (the page's slider drives it), its frames
+    and the time each frame shows."""
+    whole = _figure.to_dict()
+    layout = {k: v for k, v in whole["layout"].items() if k not in ("updatemenus", "sliders", "template")}
+    layout["margin"] = {**layout.get("margin", {}), "b": 10, "r": 0}
+    layout["showlegend"] = False   # two legends would take a third of each half; the playground has it
+    layout["height"] = layout.get("height", 500) - 70
+    frames = whole["frames"]
+    times = frame_times(end_s, FRAMES)
+    if times.size != len(frames):   # the figure cut time otherwise: assume equal bins
+        times = np.linspace(end_s / max(len(frames), 1), end_s, max(len(frames), 1))
+    return whole["data"], layout, frames, times
+
+
+def stand_at(parts: tuple[list[dict[str, Any]], dict[str, Any], list[dict[str, Any]], np.ndarray],
+             at_s: float) -> go.Figure:
+    """The stand as it was at `at_s`: the frame showing that moment, drawn still."""
+    data, layout, frames, times = parts
+    k = min(int(np.searchsorted(times, at_s - 1e-9)), len(frames) - 1)
+    shown = list(data)
+    for i, moved in zip(frames[k]["traces"], frames[k]["data"], strict=True):
+        shown[i] = {**shown[i], **moved}
+    return go.Figure(data=shown, layout=layout, _validate=False)
+
+
+def levels_at(figure: go.Figure, at_s: float, top: float | None) -> go.Figure:
+    """A levels chart with a line at `at_s`, on a shared connection axis so the two read alike."""
+    whole = figure.to_dict()
+    layout = whole["layout"]
+    layout["shapes"] = [*layout.get("shapes", []), {
+        "type": "line", "x0": at_s, "x1": at_s, "xref": "x", "y0": 0, "y1": 1, "yref": "paper",
+        "line": {"color": "#333333", "width": 1.5, "dash": "dot"}}]
+    if top is not None:
+        layout["yaxis"] = {**layout.get("yaxis", {}), "range": [0, top]}
+    return go.Figure(data=whole["data"], layout=layout, _validate=False)
+
+
+def axis_top(figure: go.Figure) -> float | None:
+    y_range = figure.layout.yaxis.range
+    return None if y_range is None else float(y_range[1])
+
+
 DATABASE_URL = os.environ.get("DATABASE_URL") or None
 
 st.title(t("compare.title"))
 st.caption(t("compare.intro"))
+picker, start = st.columns([3, 1], vertical_alignment="bottom")
+with picker:
+    preset_picker("compare")
 scenario = ss.scenario
 st.markdown(t("live.scenario", name=plain(scenario.name), kind=scenario.pool.kind,
               duration=num(scenario.duration_s, 1)))
 refuse_unrunnable(scenario, DATABASE_URL)
-running = run_button("compare", t("compare.run"), scenario, DATABASE_URL, measure_costs=True)
+with start:
+    running = run_button("compare", t("compare.run"), scenario, DATABASE_URL, measure_costs=True)
 
 
 def stop_button(session: RemoteSession, snap: Snapshot) -> None:
@@ -51,28 +178,54 @@ if snap.phase == "cancelled":
 
 both = simulated_beside(live.application_name, live)
 fed, sim_metrics, live_metrics = both.fed, both.sim_metrics, both.live_metrics
+if session.scenario != scenario:   # the page's scenario was changed since this run
+    st.info(t("compare.other_scenario", name=plain(live.scenario.name)), icon=":material/history:")
 st.caption(t("compare.costs", connect=num(fed.database.connect_ms, 2), rtt=num(fed.database.rtt_ms, 2),
              server=plain(live.server)))
 
-left, right = st.columns(2)
-with left:
-    st.subheader(t("compare.sim"))
-    metric_cards(sim_metrics)
-with right:
-    st.subheader(t("compare.live"))
-    metric_cards(live_metrics, other=sim_metrics)
+judged = verdicts(sim_metrics, live_metrics)
+agree = sum(v.agrees for v in judged)
+st.markdown(t("compare.summary", agree=num(agree, 0), total=num(len(judged), 0)))
+verdict_table(judged)
 
-rows = []
-for figure in map(measure, rows_for(sim_metrics, live_metrics)):
-    a, b, d = figure.read(sim_metrics), figure.read(live_metrics), figure.read(both.diff)
-    rows.append({t("compare.col.what"): metric_label(figure.path),
-                 t("compare.col.sim"): a, t("compare.col.live"): b, t("compare.col.diff"): d})
-st.dataframe(rows, hide_index=True, width="stretch",
-             column_config={t("compare.col.diff"): st.column_config.NumberColumn(format="%+.2f")})
+@st.fragment
+def in_time(both: SideBySide, live: LiveResult) -> None:
+    """The two runs at one moment: the taxi stands (or the levels charts with a line there), one slider.
 
-name, sim = live.application_name, both.sim
-for col, figure, key in zip(st.columns(2), [
-        chart_figure("levels", f"{name}.sim", lang(), sim.trace, fed, sim.end_s),
-        chart_figure("levels", name, lang(), live.trace, live.scenario, live.end_s)],
-        ["compare.sim.levels", "compare.live.levels"], strict=True):
-    col.plotly_chart(figure, key=key, theme=None)
+    A fragment: moving the slider redraws two still figures, not the page.
+    """
+    name, sim = live.application_name, both.sim
+    views = ["stands", "levels"]
+    view = st.segmented_control(t("compare.view"), views, default="stands", key="compare.view",
+                                format_func=lambda v: t(f"compare.view_{v}"),
+                                label_visibility="collapsed") or "stands"
+    ends = run_end(sim.trace, sim.end_s), run_end(live.trace, live.end_s)
+    end = max(ends)
+    step = float(frame_times(end, FRAMES)[0])
+    digits = max(0, -math.floor(math.log10(step))) if step < 1 else 0
+    at_s = st.slider(t("compare.time"), 0.0, float(end), value=round(end / 2 / step) * step, step=step,
+                     format=f"%.{digits}f", key=f"compare.at.{name}")
+    runs = [(f"{name}.sim", sim.trace, both.fed, ends[0], "sim"),
+            (name, live.trace, live.scenario, ends[1], "live")]
+    if view == "levels":
+        charts = [chart_figure("levels", key, lang(), trace, scen, end_s)
+                  for key, trace, scen, end_s, _ in runs]
+        tops = [top for top in map(axis_top, charts) if top is not None]
+        figures = [levels_at(c, at_s, max(tops) if tops else None) for c in charts]
+    else:
+        figures = [stand_at(stand_parts(key, lang(), taxi_figure(key, lang(), trace, scen, end_s), end_s),
+                            at_s)
+                   for key, trace, scen, end_s, _ in runs]
+    for col, figure, (_, _, _, _, side) in zip(st.columns(2), figures, runs, strict=True):
+        with col:
+            st.markdown(f"**{t(f'compare.{side}')}**")
+            st.plotly_chart(figure, key=f"compare.{side}.{view}", theme=None,
+                            config={"displayModeBar": False})
+
+
+in_time(both, live)
+
+with st.expander(t("compare.cards")):
+    for side, metrics in (("sim", sim_metrics), ("live", live_metrics)):
+        st.markdown(f"**{t(f'compare.{side}')}**")
+        metric_cards(metrics)   # no deltas: the table above judges the differences, red only outside
