@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from live.compare import compare, verdict
+from live.compare import compare, signed, verdict
 from sim.measures import shown
 from sim.metrics import Metrics
 from sim.scenario import load_preset
@@ -52,7 +52,7 @@ def checks(sim: Metrics, live: Metrics) -> list[tuple[str, str, str, str, str, b
     for path in FIGURES:
         v = verdict(path, sim, live)
         rows.append((v.figure.label, shown(v.figure, v.sim), shown(v.figure, v.live),
-                     shown(v.figure, v.difference), "±" + shown(v.figure, v.allowance), v.agrees))
+                     signed(v.figure, v.difference), "±" + shown(v.figure, v.allowance), v.agrees))
     return rows
 
 

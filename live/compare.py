@@ -245,6 +245,14 @@ def diff(live: Any, sim: Any) -> Any:
     return None
 
 
+def signed(figure: Measure, difference: float | None) -> str:
+    """A difference with its sign, and 0 where it rounds to nothing (not "-0.0 per s")."""
+    text = shown(figure, None if difference is None else abs(difference))
+    if difference is None or not any(ch in "123456789" for ch in text):
+        return text if difference is None else "0"
+    return ("+" if difference > 0 else "-") + text
+
+
 def format_comparison(result: dict[str, Any]) -> str:
     sim, live = result["sim"], result["live"]
     info = live["live"]
@@ -257,7 +265,7 @@ def format_comparison(result: dict[str, Any]) -> str:
              f"cores {db['cores']} (measured on the live setup)",
              f"  {'':{width}}{'sim':>12}{'live':>12}{'live - sim':>12}{'tolerance':>12}  verdict"]
     for v in judged:
-        cells = (shown(v.figure, x) for x in (v.sim, v.live, v.difference))
+        cells = (shown(v.figure, v.sim), shown(v.figure, v.live), signed(v.figure, v.difference))
         lines.append(f"  {v.figure.label:{width}}" + "".join(f"{c:>12}" for c in cells)
                      + f"{'±' + shown(v.figure, v.allowance):>12}  {v.says()}")
     lines.append(f"  live run: {info['wall_seconds']:.1f} s wall clock, time scale {info['time_scale']:g}, "

@@ -17,6 +17,7 @@ from live.compare import (
     Verdict,
     format_comparison,
     rows_for,
+    signed,
     tolerance,
     verdict,
     verdicts,
@@ -122,3 +123,11 @@ def test_the_command_lines_table_has_the_tolerance_and_the_verdict_per_row() -> 
     assert rows["p50 latency (ms)"].endswith("differs by 100%")
     assert rows["Completed"].rstrip().endswith("±10  agrees")
     assert [v.agrees for v in verdicts(sim, live)].count(False) == 1
+    assert " -1 " in rows["Completed"] and " +0.60 " in rows["p95 wait (ms)"]
+
+
+def test_a_difference_that_rounds_to_nothing_is_0_and_others_keep_their_sign() -> None:
+    assert signed(measure("throughput_per_s"), -0.04) == "0"
+    assert signed(measure("throughput_per_s"), -0.4) == "-0.4 per s"
+    assert signed(measure("wait_ms.p95"), 0.6) == "+0.60"
+    assert signed(measure("wait_ms.p95"), None) == "-"
