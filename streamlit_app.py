@@ -8,8 +8,9 @@ from app.ui import t
 st.set_page_config(page_title="Pool Stand", page_icon=":material/local_taxi:", layout="wide")
 frame.setup()
 
+HOME = "app/pages/home.py"
 pages = [
-    st.Page("app/pages/home.py", title=t("page.home"), icon=":material/home:", url_path="home", default=True),
+    st.Page(HOME, title=t("page.home"), icon=":material/home:", url_path="", default=True),
     st.Page("app/pages/playground.py", title=t("page.playground"), icon=":material/tune:",
             url_path="playground"),
     st.Page("app/pages/live_lab.py", title=t("page.live"), icon=":material/database:", url_path="live"),
@@ -19,6 +20,10 @@ pages = [
             url_path="glossary"),
     st.Page("app/pages/reference.py", title=t("page.reference"), icon=":material/menu_book:",
             url_path="reference"),
+    # The default page is served at "/" only; "/home" (an address people type and links use) is
+    # the same script under a second, unlisted name. Listed after the others, so a link or
+    # switch_page to HOME resolves to the first, at "/".
+    st.Page(HOME, title=t("page.home"), icon=":material/home:", url_path="home", visibility="hidden"),
 ]
 frame.language_picker()
 st.navigation(pages, position="top").run()
