@@ -42,26 +42,47 @@ def setup() -> None:
         ss.version = 0
 
 
+PICKER_KEY = "nav-language"
+"""The picker's container; its CSS class (`st-key-nav-language`) is what the style below places."""
+
+PICKER_CSS = f"""<style>
+/* The language picker sits in the navigation row, at its right end before the app menu, instead of
+   taking a row of the page: Streamlit's top navigation holds no widgets, so the picker's container is
+   lifted out of the page's flow into the header (3.75rem high, above the page: z-index 999990). */
+[data-testid="stLayoutWrapper"]:has(> .st-key-{PICKER_KEY}), .st-key-{PICKER_KEY} {{
+  position: fixed; top: 0.625rem; right: 3.25rem; z-index: 999991; width: auto; margin: 0;
+}}
+</style>"""
+
+
 def language_picker() -> None:
-    """The session's language, at the top right of every page; the URL keeps it so a shared link opens in it.
+    """The session's language, in the navigation row of every page; the URL keeps it so a link opens in it.
 
     Not in the sidebar: a sidebar for one control took 300 px from the taxi
-    stand, which needs the width at 1280 x 720.
+    stand, which needs the width at 1280 x 720; and not in a row of its own
+    above each page, which took 70 px of the first screen. The URL says the
+    language on every page, also after the navigation menu or a page link
+    dropped it, so an address copied from any page opens in the same language.
     """
     ss = st.session_state
     codes = list(i18n.LANGUAGES)
-    with st.container(horizontal=True, horizontal_alignment="right", vertical_alignment="center"):
+    st.html(PICKER_CSS)   # style only: Streamlit draws it nowhere
+    with st.container(key=PICKER_KEY, horizontal=True, vertical_alignment="center", gap="small",
+                      width="content"):
         st.markdown(":material/translate:", help=t("app.language_help"), width="content")
         picked = st.selectbox(t("app.language"), codes, index=codes.index(ss.lang),
                               format_func=i18n.LANGUAGES.__getitem__, key="app.language",
-                              label_visibility="collapsed", width=180)
-    if picked != ss.lang:
-        ss.lang = picked
-        if picked == i18n.DEFAULT:
+                              label_visibility="collapsed", width=150)
+    changed = picked != ss.lang
+    ss.lang = picked
+    wanted = None if picked == i18n.DEFAULT else picked
+    if st.query_params.get("lang") != wanted:
+        if wanted is None:
             st.query_params.pop("lang", None)
         else:
-            st.query_params["lang"] = picked
-        st.rerun()
+            st.query_params["lang"] = wanted
+    if changed:
+        st.rerun()   # the pages' titles were made before the picker, in the old language
 
 
 def load(preset: str) -> None:
