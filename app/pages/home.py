@@ -1,14 +1,116 @@
-"""Home: what a pool is, in one picture, and where to start."""
+"""Home: the stand at work and three ways in on the first screen; below, what a pool is and where to start."""
+
+from typing import Any
 
 import streamlit as st
 
-from app import frame
+from app import frame, i18n, taxi
 from app.lessons import lesson_list
+from app.runs import simulate_scenario
 from app.ui import lang, t
+from sim.scenario import Scenario, load_preset
 
+LOOP_PRESET = "burst-into-overflow"
+# The preset's burst, cut to a loop: 4 s of calm, 6 s of burst with extra taxis, 6 s settling back.
+LOOP_SETS = ["duration_s=16", "workload.phases.0.at_s=4", "workload.phases.1.at_s=10"]
+LOOP_FRAMES = 80        # 0.2 s of the run per frame: at 1x the loop plays in real time
+LOOP_HEIGHT = 470       # px: the stand and the three ways in share the first 720 px
+LOOP_PAUSE_MS = 1500    # the last frame stays this long before the loop starts again
+FAIL_PRESET = "exhaustion-timeouts"
+TEACH_PRESET = "burst-into-overflow"
+
+# The first screen has room for the stand and the three ways in only without Streamlit's 8 rem above the page.
+STYLE = """<style>
+[data-testid="stMainBlockContainer"] { padding-top: 4.25rem; }
+.st-key-home-ways button { min-height: 3.5rem; }
+.st-key-home-ways button p { font-size: 1.2rem; font-weight: 600; }
+.st-key-home-stand [data-testid="stElementContainer"]:has([data-testid="stHtml"]) { display: none; }
+</style>"""
+
+LOOP_JS = f"""<script>
+/* Play the stand, and again from the start {LOOP_PAUSE_MS} ms after it ends, until the visitor
+   touches it (then its Play, Pause and slider are theirs); never for a reduced-motion setting.
+   Plotly has no autoplay of its own and Streamlit exposes no Plotly object: the script presses the
+   figure's own Play button, which plays from the first frame again once the last one is shown. */
+(() => {{
+  if (window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches) return;
+  let tries = 0;
+  const timer = setInterval(() => {{
+    const gd = document.querySelector(".st-key-home-stand .js-plotly-plot");
+    if (!gd || !gd.on || !gd.querySelector(".updatemenu-button")) {{
+      if (++tries > 240) clearInterval(timer);
+      return;
+    }}
+    clearInterval(timer);
+    if (gd.dataset.homeLoop) return;
+    gd.dataset.homeLoop = "1";
+    let touched = false;
+    const play = () => {{
+      const button = gd.querySelector(".updatemenu-button");
+      if (touched || !gd.isConnected || !button) return;
+      button.dispatchEvent(new MouseEvent("click", {{bubbles: true}}));
+    }};
+    gd.addEventListener("pointerdown", () => {{ touched = true; }}, {{capture: true}});
+    gd.on("plotly_animated", () => setTimeout(play, {LOOP_PAUSE_MS}));
+    play();
+  }}, 250);
+}})();
+</script>"""
+
+
+def with_lang(**params: str) -> dict[str, str]:
+    """A link's query parameters with the session's language, so the page it opens speaks it too."""
+    return params | ({} if lang() == i18n.DEFAULT else {"lang": lang()})
+
+
+def loop_scenario() -> Scenario:
+    return load_preset(LOOP_PRESET).with_overrides(LOOP_SETS)
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def loop_figure(in_lang: str) -> Any:
+    """The short run's stand, in the language; one per language for every visitor (a few ms to build)."""
+    scenario = loop_scenario()
+    trace, end_s, _ = simulate_scenario(scenario)
+    figure = taxi.build_taxi_figure(
+        trace, scenario, end_s, text=i18n.texts(in_lang, "taxi"), max_frames=LOOP_FRAMES,
+        number=lambda x: i18n.number(in_lang, x, 0 if float(x).is_integer() else 2),
+        plural=lambda n: i18n.plural(in_lang, n))
+    # A loop needs Play and Pause only: no speeds, no time slider, and the room they took below the plot.
+    figure.layout.updatemenus = figure.layout.updatemenus[:1]
+    figure.layout.sliders = ()
+    figure.update_layout(height=LOOP_HEIGHT, margin_b=40)
+    return figure
+
+
+def ways_in() -> None:
+    """Three buttons, one per reason to come: see a failure, look up an error, show a class."""
+    ss = st.session_state
+    fail, error, teach = st.columns(3)
+    if fail.button(t("home.way_fail"), icon=":material/warning:", help=t("home.way_fail_help"),
+                   key="home.way.fail", width="stretch", type="primary"):
+        frame.load(FAIL_PRESET)
+        st.switch_page("app/pages/playground.py", query_params=with_lang(preset=FAIL_PRESET))
+    if error.button(t("home.way_error"), icon=":material/search:", help=t("home.way_error_help"),
+                    key="home.way.error", width="stretch"):
+        st.switch_page("app/pages/glossary.py", query_params=with_lang())
+    if teach.button(t("home.way_teach"), icon=":material/co_present:", help=t("home.way_teach_help"),
+                    key="home.way.teach", width="stretch"):
+        frame.load(TEACH_PRESET)
+        ss.pop("present", None)   # the playground reads ?present= once per session: this link asks again
+        st.switch_page("app/pages/playground.py", query_params=with_lang(present="1", preset=TEACH_PRESET))
+
+
+st.html(STYLE)
 st.title(t("home.title"))
-st.markdown(t("home.lead"))
+with st.container(key="home-ways"):
+    ways_in()
+with st.container(key="home-stand"):
+    st.plotly_chart(loop_figure(lang()), key="home.stand", theme=None, config={"displayModeBar": False})
+    st.html(LOOP_JS, unsafe_allow_javascript=True)
+st.caption(t("home.stand_caption"))
 
+st.markdown(t("home.lead"))
 cols = st.columns([3, 2])
 with cols[0]:
     st.markdown(t("home.picture"))
@@ -23,8 +125,8 @@ for i, name in enumerate(PRESETS):
     with buttons[i % 4]:
         if st.button(frame.preset_title(name), key=f"home.{name}", width="stretch"):
             frame.load(name)
-            st.switch_page("app/pages/playground.py")
+            st.switch_page("app/pages/playground.py", query_params=with_lang())
 
 st.subheader(t("home.lessons"))
 for slug, title in lesson_list(lang()):
-    st.page_link("app/pages/lessons.py", label=title, query_params={"lesson": slug})
+    st.page_link("app/pages/lessons.py", label=title, query_params=with_lang(lesson=slug))
