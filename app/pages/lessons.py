@@ -307,9 +307,10 @@ if not files:
     st.info(t("lessons.none"))
     st.stop()
 slugs = list(files)
-asked = st.query_params.get("lesson")
+asked = st.query_params.get("lesson") or st.session_state.get("lessons.last")   # else the last one read
 slug = st.selectbox(t("lessons.pick"), slugs, index=slugs.index(asked) if asked in slugs else 0,
                     format_func=lambda s: lessons.title_of(files[s]), key=f"lesson.pick.{lang()}")
+st.session_state["lessons.last"] = slug
 if st.query_params.get("lesson") != slug:
     st.query_params["lesson"] = slug
 show_lesson(slug, files[slug])
