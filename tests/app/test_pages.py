@@ -269,3 +269,40 @@ def test_the_home_page_lists_the_lessons_in_the_sessions_language() -> None:
     titles = [title for _, title in lessons.lesson_list("ru")]
     links = [el.proto.label for el in at.get("page_link")]
     assert links == titles and titles != [title for _, title in lessons.lesson_list("en")]
+
+
+def test_links_from_a_page_carry_the_sessions_language() -> None:
+    at = app(lang="ru")
+    at.run()
+    links = at.get("page_link")
+    assert links and all("lang=ru" in el.proto.query_string.split("&") for el in links)
+    next(b for b in at.button if b.key == "home.way.error").click().run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Глоссарий" and at.query_params.get("lang") == "ru"
+    at.query_params.clear()                  # as the navigation menu opens a page: nothing in the URL
+    at.run()
+    assert at.query_params.get("lang") == "ru" and at.title[0].value == "Глоссарий"
+
+
+def test_see_a_pool_fail_opens_the_playground_on_a_failure() -> None:
+    at = app()
+    at.run()
+    next(b for b in at.button if b.key == "home.way.fail").click().run()
+    assert not at.exception, at.exception
+    assert at.session_state.preset == "exhaustion-timeouts"
+    assert at.session_state.scenario == load_preset("exhaustion-timeouts")
+    assert at.query_params.get("preset") == "exhaustion-timeouts"
+
+
+def test_the_lessons_page_reopens_the_last_lesson_of_the_session() -> None:
+    at = app(lesson="03-overflow")
+    at.run()
+    at.switch_page("app/pages/lessons.py").run()
+    pick = next(s for s in at.selectbox if s.key == "lesson.pick.en")
+    assert pick.value == "03-overflow"
+    at.switch_page("app/pages/glossary.py").run()
+    at.query_params.pop("lesson", None)      # the menu opens the lessons page without ?lesson=
+    at.switch_page("app/pages/lessons.py").run()
+    assert not at.exception, at.exception
+    pick = next(s for s in at.selectbox if s.key == "lesson.pick.en")
+    assert pick.value == "03-overflow" and at.query_params.get("lesson") == "03-overflow"

@@ -1,0 +1,141 @@
+"""Home and the frame around every page, in Chromium at 1280 x 720 (a projector, a laptop).
+
+What AppTest cannot see: which address serves Home, what fits in the first
+screen, the stand playing without a click, the language picker's place in the
+navigation row, and the language surviving the navigation menu. Screenshots
+go to tests/browser/screenshots/home-*.png.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app import i18n
+from bench.served import served_app
+from tests.browser.chromium import browser, page, playwright_api, settled  # noqa: F401 - fixtures
+
+pytestmark = pytest.mark.browser
+
+SHOTS = Path(__file__).resolve().parent / "screenshots"
+VIEWPORT_H = 720
+WAYS = tuple(i18n.tr("en", f"home.way_{way}") for way in ("fail", "error", "teach"))
+STAND = ".st-key-home-stand .js-plotly-plot"
+PICKER = ".st-key-nav-language"
+
+# The stand's clock as drawn now, in seconds (English: "Time 7.80 s"); every reading is kept in the page.
+CLOCK = """() => {
+    const plot = document.querySelector('.st-key-home-stand .js-plotly-plot');
+    const m = plot && JSON.stringify(plot.data.map(d => d.text)).match(/Time ([0-9.]+) s/);
+    if (!m) return null;
+    (window.homeClock = window.homeClock || []).push(parseFloat(m[1]));
+    return window.homeClock;
+}"""
+
+
+# The page's first element in the flow: how far below the top of the page's block, and if it holds the picker.
+FIRST_IN_PAGE = """() => {
+    const main = '[data-testid=stMainBlockContainer] > [data-testid=stVerticalBlock]';
+    const block = document.querySelector(main);
+    const kids = [...block.children].filter(
+        e => getComputedStyle(e).position !== 'fixed' && e.getBoundingClientRect().height > 0);
+    return [Math.round(kids[0].getBoundingClientRect().top - block.getBoundingClientRect().top),
+            kids.some(e => e.querySelector('.st-key-nav-language') !== null)];
+}"""
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    """`streamlit run streamlit_app.py` on a free port, for the module."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with served_app() as (url, _):
+        yield url
+
+
+def clock_until(condition: str) -> str:
+    """A page function true once the clock's readings so far, `c`, meet the condition."""
+    return f"() => {{ const c = ({CLOCK})(); return c !== null && ({condition}); }}"
+
+
+def box(page: Any, selector: str) -> dict[str, float]:
+    found = page.locator(selector).first
+    found.wait_for(state="visible", timeout=60_000)
+    return dict(found.bounding_box())
+
+
+def way_in(page: Any, label: str) -> Any:
+    return page.get_by_role("button", name=re.compile(re.escape(label)))
+
+
+@pytest.mark.parametrize("path", ["/", "/home"])
+def test_home_opens_at_its_address_and_at_the_root(server: str, page: Any, path: str) -> None:
+    page.goto(f"{server}{path}")
+    settled(page)
+    playwright_api.expect(page.get_by_role("heading", level=1)).to_have_text(i18n.tr("en", "home.title"))
+    playwright_api.expect(page.get_by_role("button", name=WAYS[0])).to_be_visible()
+    assert page.get_by_text("Page not found").count() == 0
+    assert page.url.split("?")[0] == f"{server}{path}"          # not redirected to "/" by a fallback
+
+
+def test_the_first_screen_is_the_stand_playing_and_three_ways_in(server: str, page: Any) -> None:
+    page.goto(server)
+    settled(page)
+    for label in WAYS:
+        button = box(page, f".st-key-home-ways button:has-text('{label}')")
+        assert button["y"] >= 0 and button["y"] + button["height"] <= VIEWPORT_H, label
+    stand = box(page, STAND)
+    assert stand["y"] + stand["height"] <= VIEWPORT_H                 # its clock and its Play button too
+    # nobody clicks: the stand plays, and starts again from the beginning after its last frame
+    page.wait_for_function(clock_until("c.length > 1 && c.at(-1) > c[0]"), polling=250, timeout=30_000)
+    page.screenshot(path=str(SHOTS / "home-first-screen.png"))
+    page.wait_for_function(clock_until("Math.max(...c) > 12 && c.at(-1) < 4"), polling=250, timeout=60_000)
+
+
+@pytest.mark.parametrize("path", ["/", "/playground", "/glossary"])
+def test_the_language_picker_is_in_the_navigation_row(server: str, page: Any, path: str) -> None:
+    page.goto(f"{server}{path}")
+    settled(page, 120)
+    header = box(page, "header[data-testid='stHeader']")
+    picker = box(page, PICKER)
+    assert header["y"] <= picker["y"] and picker["y"] + picker["height"] <= header["y"] + header["height"]
+    nav = box(page, "header [data-testid='stTopNavLink']")
+    assert nav["x"] + nav["width"] < picker["x"]                            # beside the links, not over them
+    # and it takes no room in the page: what the page draws first starts where the page starts
+    first, holds_picker = page.evaluate(FIRST_IN_PAGE)
+    assert first == 0 and not holds_picker
+    if path == "/":
+        page.screenshot(path=str(SHOTS / "home-picker-in-navigation.png"))
+
+
+def test_a_language_picked_stays_through_the_navigation_menu(server: str, page: Any) -> None:
+    page.goto(server)
+    settled(page)
+    page.locator(f"{PICKER} input").click()
+    page.get_by_role("option", name=i18n.LANGUAGES["ru"]).click()
+    settled(page)
+    playwright_api.expect(way_in(page, i18n.tr("ru", "home.way_error"))).to_be_visible()
+    assert "lang=ru" in page.url
+    glossary = i18n.tr("ru", "page.glossary")
+    page.locator("header [data-testid='stTopNavLink']", has_text=glossary).click()
+    settled(page)
+    playwright_api.expect(page.get_by_role("heading", level=1)).to_have_text(i18n.tr("ru", "glossary.title"))
+    assert "/glossary" in page.url and "lang=ru" in page.url
+
+
+@pytest.mark.parametrize(("label", "path", "params"), [
+    (WAYS[0], "/playground", ["preset=exhaustion-timeouts"]),
+    (WAYS[1], "/glossary", []),
+    (WAYS[2], "/playground", ["present=1", "preset=burst-into-overflow"]),
+])
+def test_each_way_in_opens_its_page(server: str, page: Any, label: str, path: str, params: list[str]) -> None:
+    page.goto(server)
+    settled(page)
+    way_in(page, label).click()
+    page.wait_for_url(re.compile(re.escape(path)), timeout=60_000)
+    settled(page, 120)
+    assert all(p in page.url for p in params), page.url
+    assert page.get_by_text("Page not found").count() == 0
