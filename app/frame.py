@@ -52,6 +52,8 @@ PICKER_CSS = f"""<style>
 [data-testid="stLayoutWrapper"]:has(> .st-key-{PICKER_KEY}), .st-key-{PICKER_KEY} {{
   position: fixed; top: 0.625rem; right: 3.25rem; z-index: 999991; width: auto; margin: 0;
 }}
+/* the links keep clear of it: a narrower menu folds its last links into "N more" */
+[data-testid="stTopNav"] {{ margin-right: 11rem; }}
 </style>"""
 
 
