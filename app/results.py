@@ -50,11 +50,12 @@ FRAMES = 200  # smooth enough to follow, and builds in a fraction of a second
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
-def taxi_figure(run_key: str, lang: str, _trace: Trace, _scenario: Scenario, end_s: float) -> Any:
-    """The animation of one run, built once per run and language (reruns only re-send it)."""
+def taxi_figure(run_key: str, lang: str, _trace: Trace, _scenario: Scenario, end_s: float,
+                height: int = taxi.HEIGHT, plot_px: float = taxi.WIDE_PLOT_PX) -> Any:
+    """The animation of one run, built once per run, language and size (reruns only re-send it)."""
     return taxi.build_taxi_figure(_trace, _scenario, end_s, text=i18n.texts(lang, "taxi"),
                                   number=lambda x: _number(x, lang), plural=lambda n: i18n.plural(lang, n),
-                                  max_frames=FRAMES)
+                                  max_frames=FRAMES, height=height, plot_px=plot_px)
 
 
 CHARTS: dict[str, Callable[..., Any]] = {
@@ -71,12 +72,28 @@ def chart_figure(name: str, run_key: str, lang: str, _trace: Trace, _scenario: S
 
 def show_results(trace: Trace, scenario: Scenario, end_s: float, metrics: Metrics, key: str,
                  run_key: str | None = None) -> None:
-    """Everything about one run; `run_key` names the run for caching (the scenario's TOML by default)."""
+    """Everything about one run; `run_key` names the run for caching (the scenario's TOML by default).
+
+    A page that lays the run out itself (the playground: the stand beside its
+    controls, the numbers under it) calls `stand`, `metric_cards` and `details`.
+    """
     metric_cards(metrics)
     st.subheader(t("results.taxi_stand"))
-    run = run_key or scenario.to_toml()
-    figure = taxi_figure(run, lang(), trace, scenario, end_s)
+    stand(trace, scenario, end_s, key, run_key)
+    details(trace, scenario, end_s, metrics, key, run_key)
+
+
+def stand(trace: Trace, scenario: Scenario, end_s: float, key: str, run_key: str | None = None,
+          height: int = taxi.HEIGHT, plot_px: float = taxi.WIDE_PLOT_PX) -> None:
+    """The taxi stand of one run, `height` px tall, its taxis sized for a plot area `plot_px` wide."""
+    figure = taxi_figure(run_key or scenario.to_toml(), lang(), trace, scenario, end_s, height, plot_px)
     st.plotly_chart(figure, key=f"{key}.taxi", theme=None, config={"displayModeBar": False})
+
+
+def details(trace: Trace, scenario: Scenario, end_s: float, metrics: Metrics, key: str,
+            run_key: str | None = None) -> None:
+    """The charts, the error texts, the trace and the downloads of one run, one tab drawn at a time."""
+    run = run_key or scenario.to_toml()
 
     def chart(name: str) -> None:
         figure = chart_figure(name, run, lang(), trace, scenario, end_s)

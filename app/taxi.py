@@ -80,7 +80,13 @@ FRAME_MS = 200      # frame duration at 1x
 SPEEDS = (0.5, 1.0, 2.0, 4.0)
 FONT = 18
 WIDTH, HEIGHT = 1280, 720
-PLOT_PX = 670       # the plot area's width in a 1280 x 720 window (wide layout, legend at the right)
+PLOT_PX = 540       # the plot area's width in the playground at 1280 x 720 (controls beside, legend right)
+WIDE_PLOT_PX = 670  # ... and across a whole page at 1280 x 720 (lessons, live lab): figures' default
+STAND_HEIGHT = 500  # the playground's figure: beside its controls, above its six numbers, in 720 px
+PRESENT_HEIGHT = 560  # presentation mode: the whole width, with a row of two or three controls below
+PRESENT_PLOT_PX = 850  # its plot area's width at 1280 x 720
+MARGIN_TOP, MARGIN_BOTTOM = 10, 100   # px: the stands note above; the slider and buttons below
+UNIT_PX_SIZED = 51.6  # px per y unit the rows' spacing was drawn for (a 720 px figure): taxis up to 30 px
 
 # rows, top to bottom (y in data units)
 Y_CLOCK, Y_COUNTERS, Y_STAND = 11.95, 11.3, 10.5
@@ -88,6 +94,8 @@ Y_LEAKED, Y_ROAD, Y_CHECK, Y_BAYS = 9.35, 8.45, 7.55, 7.0
 Y_FACTORY, Y_GARAGE, Y_SCRAP = 5.95, 5.05, 4.15
 Y_QUEUE, Y_GAVE_UP, Y_CAPTION = 3.15, 2.25, 1.25
 Y_RANGE = (0.7, 12.4)
+Y_PANEL = 9.9       # the top of the stands' panel: the clock, counters and stand headers are above it
+HEADER_PX = (18, 44, 80, 106)   # px below the plot's top of the clock, counters, stand header, panel top
 ROW_LABELS = ((Y_LEAKED, "row_leaked"), (Y_ROAD, "row_road"), (Y_BAYS, "row_bays"),
               (Y_FACTORY, "row_factory"), (Y_GARAGE, "row_garage"), (Y_SCRAP, "row_scrap"),
               (Y_QUEUE, "row_queue"), (Y_GAVE_UP, "row_gave_up"))
@@ -492,12 +500,34 @@ class _Geometry:
     cols: int
     size: float        # px of a taxi marker
     px_per_col: float  # px of one column at 1280 x 720
+    y_clock: float = Y_CLOCK       # the header's rows, in data units: fixed in px below the plot's top
+    y_counters: float = Y_COUNTERS
+    y_stand: float = Y_STAND
+    y_top: float = Y_RANGE[1]
 
     @classmethod
-    def fit(cls, shown: int, cols_needed: int) -> _Geometry:
+    def fit(cls, shown: int, cols_needed: int, plot_px: float = WIDE_PLOT_PX,
+            height: int = HEIGHT) -> _Geometry:
+        """Taxis as large as the columns allow, and no larger than the rows' spacing at this height.
+
+        In a figure shorter than the 720 px the rows were drawn for, the header's
+        text keeps its size in px (`HEADER_PX`) and the rows share what is left,
+        so the clock, the counters and the stand headers never run into each other.
+        """
         cols = max(MIN_COLS if shown <= 3 else MIN_COLS - 2, min(cols_needed, MAX_COLS))
-        px = PLOT_PX / (shown * (cols + GAP))
-        return cls(shown, cols, round(float(np.clip(0.8 * px, 14, 30)), 1), round(px, 1))
+        px = plot_px / (shown * (cols + GAP))
+        plot_h = height - MARGIN_TOP - MARGIN_BOTTOM
+        unit_px = plot_h / (Y_RANGE[1] - Y_RANGE[0])
+        header: dict[str, float] = {}
+        if unit_px < UNIT_PX_SIZED:
+            unit_px = (plot_h - HEADER_PX[3]) / (Y_PANEL - Y_RANGE[0])
+            top = Y_PANEL + HEADER_PX[3] / unit_px
+            header = {name: round(top - at / unit_px, 3)
+                      for name, at in zip(("y_clock", "y_counters", "y_stand"), HEADER_PX, strict=False)}
+            header["y_top"] = round(top, 3)
+        tallest = 30 * min(1.0, unit_px / UNIT_PX_SIZED)
+        size = round(float(np.clip(0.8 * px, min(14, tallest), tallest)), 1)
+        return cls(shown, cols, size, round(px, 1), **header)
 
     @property
     def bay_size(self) -> float:
@@ -617,7 +647,7 @@ def _info_texts(run: _Run, geo: _Geometry, k: int, words: _Words) -> list[str]:
 
 def _info_xy(geo: _Geometry) -> tuple[list[float], list[float], list[str], list[int]]:
     xs = [0.0, 0.0, geo.x_max, geo.x_max / 2] + [geo.centre(s) for s in range(geo.shown)]
-    ys = [Y_CLOCK, Y_COUNTERS, Y_CLOCK, Y_CAPTION] + [Y_STAND] * geo.shown
+    ys = [geo.y_clock, geo.y_counters, geo.y_clock, Y_CAPTION] + [geo.y_stand] * geo.shown
     pos = ["middle right", "middle right", "middle left", "middle center"] + ["middle center"] * geo.shown
     sizes = [FONT + 8, FONT, FONT + 4, FONT + 4] + [FONT] * geo.shown
     return xs, ys, pos, sizes
@@ -628,7 +658,7 @@ def _gauge(run: _Run, geo: _Geometry, k: int) -> dict[str, Any]:
     x0, width = _gauge_span(geo)
     share = min(float(run.server[k]) / run.limit, 1.0) if run.limit > 0 else 0.0
     full = run.limit > 0 and run.server[k] >= run.limit
-    return {"x": [x0, round(x0 + share * width, 3)], "y": [Y_COUNTERS, Y_COUNTERS],
+    return {"x": [x0, round(x0 + share * width, 3)], "y": [geo.y_counters, geo.y_counters],
             "line": {"color": VERMILLION if full else BLUE, "width": 14}}
 
 
@@ -696,19 +726,22 @@ _CAPTIONS: tuple[tuple[str, Callable[[_Words, int, _Events, slice], str]], ...] 
 def build_taxi_figure(trace: Trace, scenario: Scenario, end_s: float, *,
                       text: Mapping[str, str] | None = None, max_frames: int = 300,
                       number: Callable[[float], str] | None = None,
-                      plural: Callable[[int], str] | None = None) -> go.Figure:
+                      plural: Callable[[int], str] | None = None,
+                      height: int = HEIGHT, plot_px: float = WIDE_PLOT_PX) -> go.Figure:
     """The taxi stand of one run (simulated or live) as an animated plotly figure.
 
     `plural(n)` names n's plural form in the language (Babel's "one", "few", "many", "other").
+    `height` is the figure's in px and `plot_px` the width its plot area will get on the page:
+    the taxis are sized for both, so neighbours neither overlap nor shrink to dots.
     """
     words = _Words(text, number, plural)
     run = _Run(trace, scenario, end_s, max_frames)
-    geo = _Geometry.fit(run.shown, run.cols_needed)
+    geo = _Geometry.fit(run.shown, run.cols_needed, plot_px, height)
     static = _static_traces(geo, run, words)
     first_dynamic = len(static)
     frames = [_frame(run, geo, k, words, first_dynamic) for k in range(run.times.size)]
     dynamic = [_style_dynamic(i, trace_data, geo, words) for i, trace_data in enumerate(frames[0]["data"])]
-    return Animation(data=static + dynamic, layout=_layout(run, geo, words), frames=frames)
+    return Animation(data=static + dynamic, layout=_layout(run, geo, words, height), frames=frames)
 
 
 class Animation(go.Figure):
@@ -791,7 +824,7 @@ def _static_traces(geo: _Geometry, run: _Run, words: _Words) -> list[dict[str, A
         {"type": "scatter", "x": xs, "y": [Y_BAYS] * len(xs), "mode": "markers", "name": words("legend_bay"),
          "hoverinfo": "skip", "marker": {"symbol": "square-open", "color": GREY, "size": geo.bay_size,
                                          "line": {"width": 2.5}}},
-        {"type": "scatter", "x": [x0, x0 + width], "y": [Y_COUNTERS, Y_COUNTERS], "mode": "lines",
+        {"type": "scatter", "x": [x0, x0 + width], "y": [geo.y_counters, geo.y_counters], "mode": "lines",
          "showlegend": False, "hoverinfo": "skip", "line": {"color": "#D9D9D9", "width": 14}},
     ]
     off = Y_RANGE[0] - 10
@@ -801,7 +834,7 @@ def _static_traces(geo: _Geometry, run: _Run, words: _Words) -> list[dict[str, A
     return out
 
 
-def _layout(run: _Run, geo: _Geometry, words: _Words) -> dict[str, Any]:
+def _layout(run: _Run, geo: _Geometry, words: _Words, height: int = HEIGHT) -> dict[str, Any]:
     annotations = []
     if run.instances > run.shown:
         annotations.append({"text": words("stands_note", shown=run.shown, total=run.instances),
@@ -809,16 +842,17 @@ def _layout(run: _Run, geo: _Geometry, words: _Words) -> dict[str, Any]:
                             "yanchor": "bottom", "showarrow": False,
                             "font": {"size": FONT - 2, "color": GREY}})
     return {
-        "height": HEIGHT,
+        "height": height,
         "font": {"size": FONT, "color": BLACK, "family": "Arial, Helvetica, sans-serif"},
         "paper_bgcolor": "white", "plot_bgcolor": "white",
-        "margin": {"l": 130, "r": 10, "t": 30 if annotations else 10, "b": 100},
+        "margin": {"l": 130, "r": 10, "t": MARGIN_TOP + (20 if annotations else 0), "b": MARGIN_BOTTOM},
         "xaxis": {"range": [-0.4, geo.x_max + 0.4], "visible": False, "fixedrange": True},
-        "yaxis": {"range": list(Y_RANGE), "fixedrange": True, "showgrid": False, "zeroline": False,
+        "yaxis": {"range": [Y_RANGE[0], geo.y_top], "fixedrange": True, "showgrid": False, "zeroline": False,
                   "automargin": True,
                   "tickvals": [y for y, _ in ROW_LABELS], "ticktext": [words(key) for _, key in ROW_LABELS],
                   "ticks": "", "tickfont": {"size": FONT - 2, "color": GREY}},
-        "legend": {"orientation": "v", "x": 1.01, "y": 1.0, "font": {"size": FONT - 2},
+        "legend": {"orientation": "v", "x": 1.01, "y": 1.0,
+                   "font": {"size": FONT - (2 if height >= HEIGHT else 4)},
                    "itemsizing": "constant", "tracegroupgap": 2},
         "shapes": list(_shapes(geo)),
         "annotations": annotations,
