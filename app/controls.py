@@ -84,9 +84,10 @@ def shown_value(value: Any) -> str:
 class Form:
     """One set of controls: where each field's message goes, and the raw values they hold."""
 
-    def __init__(self, key: str, t: Translate) -> None:
+    def __init__(self, key: str, t: Translate, compact: bool = False) -> None:
         self.key = key
         self.t = t
+        self.compact = compact   # one column of controls (a narrow column beside the stand)
         self.values: dict[str, Any] = {}
         self.slots: dict[str, Any] = {}   # field path -> st.empty() under its control
         self.specs: dict[str, Spec] = {}  # field path -> its spec, for a message in the page's language
@@ -169,7 +170,7 @@ class OpenGroup:
 
 
 def grouped_controls(current: Scenario, key: str, t: Translate,
-                     tabs_key: str) -> tuple[Scenario | None, str | None]:
+                     tabs_key: str, compact: bool = False) -> tuple[Scenario | None, str | None]:
     """Every field, one tab per group; return the scenario they describe (None if invalid) and the error.
 
     Only the open tab's controls are drawn: a browser laying out fifty widgets
@@ -180,6 +181,7 @@ def grouped_controls(current: Scenario, key: str, t: Translate,
     last one's controls once more, out of sight (a value typed just before the
     click may not have been read yet), and draws the new tab from the result.
     Back from another page, the controls start from the values they last held.
+    `compact` stacks every group's controls in one column, for a narrow one beside the stand.
     """
     ss = st.session_state
     returning = tabs_key not in ss   # first visit, or back from another page: every widget was dropped
@@ -191,13 +193,30 @@ def grouped_controls(current: Scenario, key: str, t: Translate,
     elif shown.group != group:
         holder = st.empty()
         with holder.container():
-            *_, held = _read(Form(f"{key}.{shown.generation}", t), shown.start, shown.group)
+            *_, held = _read(Form(f"{key}.{shown.generation}", t, compact), shown.start, shown.group)
         holder.empty()
         shown = OpenGroup(group, held, shown.generation + 1)
     ss[f"{key}.open"] = shown
     with tab:
-        scenario, error, ss[f"{key}.held"] = _read(Form(f"{key}.{shown.generation}", t), shown.start, group)
+        scenario, error, ss[f"{key}.held"] = _read(Form(f"{key}.{shown.generation}", t, compact),
+                                                   shown.start, group)
     return scenario, error
+
+
+def key_fields(scenario: Scenario, group: str, n: int = 2) -> tuple[str, ...]:
+    """The first `n` settings of a control group, as paths: what presentation mode shows unless told.
+
+    A group with none of its own (no pool, faults) gives the pool's, then the traffic's.
+    """
+    owners: dict[str, list[tuple[str, type]]] = {
+        "pool": [("pool", type(scenario.pool))], "traffic": [("workload", Workload), ("workload.hold", Hold)],
+        "database": [("database", Database)], "instances": [("app", App)]}
+    fallback: list[tuple[str, type]] = [("pool", type(scenario.pool)), ("workload", Workload)]
+    paths = [f"{prefix}.{name}" for prefix, cls in owners.get(group, []) + fallback
+             for name, spec in specs(cls).items() if spec.type in (int, float) and not spec.optional]
+    if group == "traffic":   # the rate, then how long each request holds its connection
+        paths = [p for p in paths if p == "workload.rate_per_s" or p.startswith("workload.hold.")] + paths
+    return tuple(dict.fromkeys(paths))[:n]
 
 
 def field_controls(scenario: Scenario, key: str, t: Translate,
@@ -254,7 +273,7 @@ def _said(form: Form, path: str, value: Any, message: str) -> str:
 
 def _traffic(form: Form, flat: Flat) -> None:
     top, defaults = specs(Scenario), Scenario()
-    cols = st.columns(2)
+    cols = [st.container(), st.container()] if form.compact else st.columns(2)
     with cols[0]:
         for name in ("duration_s", "seed"):
             default = getattr(defaults, name)

@@ -40,6 +40,28 @@ def setup() -> None:
         scenario, preset, problems = from_url(st.query_params.get("preset"), st.query_params.get_all("set"))
         ss.scenario, ss.preset, ss.url_problems = scenario, preset, problems
         ss.version = 0
+    if "present" not in ss:
+        ss.present = st.query_params.get("present") == "1"
+        ss.present_controls = control_paths(st.query_params.get("controls"))
+
+
+PRESENT_CONTROLS = 3
+"""At most this many controls in presentation mode: the stand keeps the screen."""
+
+
+def control_paths(text: str | None) -> list[str]:
+    """The field paths a presentation link names (`pool.pool_size,workload.rate_per_s`), as written."""
+    paths = [p.strip()[:60] for p in (text or "").split(",") if p.strip()]
+    return list(dict.fromkeys(paths))[:PRESENT_CONTROLS]
+
+
+def present(on: bool, controls: list[str] | None = None) -> None:
+    """Enter or leave presentation mode; the URL says so, with the controls it shows."""
+    ss = st.session_state
+    ss.present = on
+    ss.present_controls = list(controls or [])[:PRESENT_CONTROLS] if on else []
+    ss.version = ss.get("version", 0) + 1   # each mode's controls start afresh from the scenario
+    write_url(ss.get("scenario"))
 
 
 PICKER_KEY = "nav-language"
@@ -153,6 +175,10 @@ def write_url(scenario: Scenario | None = None) -> None:
         sets = overrides(scenario, load_preset(params["preset"]))  # type: ignore[arg-type]
         if sets:
             params["set"] = sets
+    if ss.get("present"):
+        params["present"] = "1"
+        if ss.get("present_controls"):
+            params["controls"] = ",".join(ss.present_controls)
     if ss.get("lang", i18n.DEFAULT) != i18n.DEFAULT:
         params["lang"] = ss.lang
     current = {k: st.query_params.get_all(k) for k in st.query_params}

@@ -1,33 +1,117 @@
-"""Playground: every setting of one scenario, and its simulated run, redrawn on every change."""
+"""Playground: every setting of one scenario, and its simulated run, redrawn on every change.
+
+The first screen (1280 x 720, a projector) holds the whole taxi stand with
+the open group's controls beside it and the run's six numbers under it, so a
+slider and its effect are seen together; the prose, the charts and the
+downloads follow. `?present=1` is the classroom layout: the stand across the
+screen, the two or three controls the link names (`&controls=pool.pool_size,...`)
+under it, no prose, large type.
+"""
 
 import streamlit as st
 
-from app import frame
-from app.controls import grouped_controls
-from app.results import show_results
+from app import frame, taxi
+from app.controls import field_controls, grouped_controls, key_fields
+from app.results import details, metric_cards, stand
 from app.runs import refuse, simulate_scenario
+from app.state import field_spec
 from app.ui import plain, t
 from sim.budget import TooMuchWork
+from sim.scenario import Scenario
 
 ss = st.session_state
-st.title(t("playground.title"))
-st.caption(t("playground.intro"))
+
+# The first screen has no room for Streamlit's 6 rem of padding above the page and 5 rem beside it.
+PAGE_CSS = """<style>
+[data-testid="stMainBlockContainer"] { padding-top: 4.25rem; padding-left: 2rem; padding-right: 2rem; }
+</style>"""
+PRESENT_CSS = """<style>
+[data-testid="stMainBlockContainer"] { padding-top: 4.25rem; padding-left: 1rem; padding-right: 1rem; }
+[data-testid="stMainBlockContainer"] [data-testid="stWidgetLabel"] p { font-size: 1.6rem; }
+[data-testid="stMainBlockContainer"] [data-testid="stSliderThumbValue"],
+[data-testid="stMainBlockContainer"] [data-testid="stSliderTickBar"] { font-size: 1.4rem; }
+[data-testid="stMainBlockContainer"] [data-testid="stMetricValue"] { font-size: 3rem; }
+[data-testid="stMainBlockContainer"] [data-testid="stMetricLabel"] p { font-size: 1.3rem; }
+[data-testid="stMainBlockContainer"] button p { font-size: 1.3rem; }
+</style>"""
+
+
+def run(scenario: Scenario) -> tuple:   # type: ignore[type-arg]
+    """The simulated run of the scenario, or stop the page with the budget's message."""
+    try:
+        with st.spinner(t("playground.running")):
+            return simulate_scenario(scenario)
+    except TooMuchWork as e:
+        refuse(e, scenario, key="pg")
+        st.stop()
+        raise   # st.stop() does not return
+
+
+def presentation_fields(scenario: Scenario) -> tuple[str, ...]:
+    """The controls the link names that this scenario has (each unknown one is said once), else the open
+    group's first two."""
+    known = []
+    for path in ss.get("present_controls", []):
+        try:
+            field_spec(scenario, path)
+            known.append(path)
+        except KeyError:
+            st.warning(t("present.unknown_control", path=plain(path)))
+    return tuple(known) or key_fields(scenario, ss.get("pg.group.name", "pool"))
+
+
+def presentation() -> None:
+    st.html(PRESENT_CSS)
+    scenario = ss.scenario
+    only = presentation_fields(scenario)
+    stand_slot = st.container()
+    controls, leave = st.columns([4, 1], vertical_alignment="bottom")
+    with leave:
+        if st.button(t("present.leave"), icon=":material/close_fullscreen:", key="pg.present.leave"):
+            frame.present(False)
+            st.rerun()
+    with controls:
+        changed, error = field_controls(scenario, f"pr.v{ss.version}", t, only)
+    if changed is None:
+        st.error(t("playground.invalid", message=plain(error)))
+        st.stop()
+    frame.remember(changed)
+    trace, end_s, metrics = run(changed)
+    with stand_slot:
+        stand(trace, changed, end_s, key="pg", height=taxi.PRESENT_HEIGHT, plot_px=taxi.PRESENT_PLOT_PX)
+    metric_cards(metrics)
+
+
+def playground() -> None:
+    st.html(PAGE_CSS)
+    stand_col, side = st.columns([3.4, 1])
+    with side, st.container(height=taxi.STAND_HEIGHT, border=False):
+        frame.preset_picker("pg")
+        if st.button(t("present.button"), icon=":material/co_present:", help=t("present.help"),
+                     key="pg.present"):
+            frame.present(True, list(key_fields(ss.scenario, ss.get("pg.group.name", "pool"))))
+            st.rerun()
+        scenario, error = grouped_controls(ss.scenario, key=f"pg.v{ss.version}", t=t, tabs_key="pg.group",
+                                           compact=True)
+    if scenario is None:
+        with stand_col:
+            st.error(t("playground.invalid", message=plain(error)))
+        st.stop()
+    frame.remember(scenario)
+    with stand_col:
+        trace, end_s, metrics = run(scenario)
+        stand(trace, scenario, end_s, key="pg", height=taxi.STAND_HEIGHT, plot_px=taxi.PLOT_PX)
+    metric_cards(metrics)
+
+    st.title(t("playground.title"))
+    st.caption(t("playground.intro"))
+    st.caption(plain(frame.preset_description(ss.preset, ss.scenario)))
+    details(trace, scenario, end_s, metrics, key="pg")
+
+
 for problem in ss.get("url_problems", []):
     st.warning(t("playground.url_problem", problem=plain(problem)))
-
-frame.preset_picker("pg")
-st.caption(plain(frame.preset_description(ss.preset, ss.scenario)))
-
-with st.container(border=True):
-    scenario, error = grouped_controls(ss.scenario, key=f"pg.v{ss.version}", t=t, tabs_key="pg.group")
-if scenario is None:
-    st.error(t("playground.invalid", message=plain(error)))
-    st.stop()
-frame.remember(scenario)
-try:
-    with st.spinner(t("playground.running")):
-        trace, end_s, metrics = simulate_scenario(scenario)
-except TooMuchWork as e:
-    refuse(e, scenario, key="pg")
-    st.stop()
-show_results(trace, scenario, end_s, metrics, key="pg")
+if ss.get("present"):
+    presentation()
+else:
+    playground()
