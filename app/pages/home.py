@@ -28,32 +28,28 @@ STYLE = """<style>
 </style>"""
 
 LOOP_JS = f"""<script>
-/* Play the stand, and again from the start {LOOP_PAUSE_MS} ms after it ends, until the visitor
-   touches it (then its Play, Pause and slider are theirs); never for a reduced-motion setting.
-   Plotly has no autoplay of its own and Streamlit exposes no Plotly object: the script presses the
-   figure's own Play button, which plays from the first frame again once the last one is shown. */
+/* Play the stand, and again from the start {LOOP_PAUSE_MS} ms after it stops, until the visitor
+   touches it (then its Play and Pause are theirs); never for a reduced-motion setting. Plotly has
+   no autoplay of its own and Streamlit exposes no Plotly object: the script presses the figure's
+   own Play button, which plays from the first frame again once the last one is shown. One timer
+   for the browser tab: it also restarts a figure Streamlit redrew (another language) or drew
+   anew (Home opened again), which replaces the animation without a word. */
 (() => {{
+  if (window.homeStandLoop) return;
   if (window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches) return;
-  let tries = 0;
-  const timer = setInterval(() => {{
+  window.homeStandLoop = setInterval(() => {{
     const gd = document.querySelector(".st-key-home-stand .js-plotly-plot");
-    if (!gd || !gd.on || !gd.querySelector(".updatemenu-button")) {{
-      if (++tries > 240) clearInterval(timer);
-      return;
+    const button = gd && gd.on && gd.querySelector(".updatemenu-button");
+    if (!button) return;
+    if (!gd.homeLoop) {{
+      gd.homeLoop = {{touched: false, tick: 0}};
+      gd.addEventListener("pointerdown", () => {{ gd.homeLoop.touched = true; }}, {{capture: true}});
+      gd.on("plotly_animatingframe", () => {{ gd.homeLoop.tick = Date.now(); }});
     }}
-    clearInterval(timer);
-    if (gd.dataset.homeLoop) return;
-    gd.dataset.homeLoop = "1";
-    let touched = false;
-    const play = () => {{
-      const button = gd.querySelector(".updatemenu-button");
-      if (touched || !gd.isConnected || !button) return;
-      button.dispatchEvent(new MouseEvent("click", {{bubbles: true}}));
-    }};
-    gd.addEventListener("pointerdown", () => {{ touched = true; }}, {{capture: true}});
-    gd.on("plotly_animated", () => setTimeout(play, {LOOP_PAUSE_MS}));
-    play();
-  }}, 250);
+    if (gd.homeLoop.touched || Date.now() - gd.homeLoop.tick < {LOOP_PAUSE_MS}) return;
+    gd.homeLoop.tick = Date.now();
+    button.dispatchEvent(new MouseEvent("click", {{bubbles: true}}));
+  }}, 500);
 }})();
 </script>"""
 

@@ -27,13 +27,15 @@ WAYS = tuple(i18n.tr("en", f"home.way_{way}") for way in ("fail", "error", "teac
 STAND = ".st-key-home-stand .js-plotly-plot"
 PICKER = ".st-key-nav-language"
 
-# The stand's clock as drawn now, in seconds (English: "Time 7.80 s"); every reading is kept in the page.
-CLOCK = """() => {
+# The stand's clock as drawn now, in seconds, read with the pattern of the language's clock text;
+# every reading is kept in the page, under the pattern.
+CLOCK = """(pattern) => {
     const plot = document.querySelector('.st-key-home-stand .js-plotly-plot');
-    const m = plot && JSON.stringify(plot.data.map(d => d.text)).match(/Time ([0-9.]+) s/);
+    const m = plot && JSON.stringify(plot.data.map(d => d.text)).match(new RegExp(pattern));
     if (!m) return null;
-    (window.homeClock = window.homeClock || []).push(parseFloat(m[1]));
-    return window.homeClock;
+    const seen = (window.homeClock = window.homeClock || {});
+    (seen[pattern] = seen[pattern] || []).push(parseFloat(m[1].replace(',', '.')));
+    return seen[pattern];
 }"""
 
 
@@ -56,9 +58,11 @@ def server() -> Iterator[str]:
         yield url
 
 
-def clock_until(condition: str) -> str:
-    """A page function true once the clock's readings so far, `c`, meet the condition."""
-    return f"() => {{ const c = ({CLOCK})(); return c !== null && ({condition}); }}"
+def clock_until(page: Any, condition: str, timeout_s: float, lang: str = "en") -> None:
+    """Wait until the stand's clock readings so far, `c` (in the language's text), meet the condition."""
+    pattern = re.escape(i18n.tr(lang, "taxi.clock", t="@")).replace("@", "([0-9.,]+)")
+    met = f"(pattern) => {{ const c = ({CLOCK})(pattern); return c !== null && ({condition}); }}"
+    page.wait_for_function(met, arg=pattern, polling=250, timeout=timeout_s * 1000)
 
 
 def box(page: Any, selector: str) -> dict[str, float]:
@@ -90,9 +94,9 @@ def test_the_first_screen_is_the_stand_playing_and_three_ways_in(server: str, pa
     stand = box(page, STAND)
     assert stand["y"] + stand["height"] <= VIEWPORT_H                 # its clock and its Play button too
     # nobody clicks: the stand plays, and starts again from the beginning after its last frame
-    page.wait_for_function(clock_until("c.length > 1 && c.at(-1) > c[0]"), polling=250, timeout=30_000)
+    clock_until(page, "c.length > 1 && c.at(-1) > c[0]", 30)
     page.screenshot(path=str(SHOTS / "home-first-screen.png"))
-    page.wait_for_function(clock_until("Math.max(...c) > 12 && c.at(-1) < 4"), polling=250, timeout=60_000)
+    clock_until(page, "Math.max(...c) > 12 && c.at(-1) < 4", 60)
 
 
 @pytest.mark.parametrize(("path", "width"), [("/", 1280), ("/playground", 1280), ("/glossary?lang=ru", 1280),
@@ -122,6 +126,7 @@ def test_a_language_picked_stays_through_the_navigation_menu(server: str, page: 
     settled(page)
     playwright_api.expect(way_in(page, i18n.tr("ru", "home.way_error"))).to_be_visible()
     assert "lang=ru" in page.url
+    clock_until(page, "c.length > 1 && c.at(-1) > c[0]", 30, "ru")     # the stand redrawn in Russian plays on
     glossary = i18n.tr("ru", "page.glossary")
     page.locator("header [data-testid='stTopNavLink']", has_text=glossary).click()
     settled(page)
