@@ -15,6 +15,7 @@ LOOP_PRESET = "burst-into-overflow"
 LOOP_SETS = ["duration_s=16", "workload.phases.0.at_s=4", "workload.phases.1.at_s=10"]
 LOOP_FRAMES = 80        # 0.2 s of the run per frame: at 1x the loop plays in real time
 LOOP_HEIGHT = 470       # px: the stand and the three ways in share the first 720 px
+LOOP_MARGIN_BOTTOM = 40  # px under the plot: Play and Pause
 LOOP_PAUSE_MS = 1500    # the last frame stays this long before the loop starts again
 FAIL_PRESET = "exhaustion-timeouts"
 TEACH_PRESET = "burst-into-overflow"
@@ -65,17 +66,22 @@ def loop_scenario() -> Scenario:
 
 @st.cache_resource(max_entries=8, show_spinner=False)
 def loop_figure(in_lang: str) -> Any:
-    """The short run's stand, in the language; one per language for every visitor (a few ms to build)."""
+    """The short run's stand, in the language; one per language for every visitor (a few ms to build).
+
+    A loop needs Play and Pause only: no speeds and no time slider, so the
+    figure is built as tall as its plot area plus the room those take below
+    (taxis, rows and clock sized for that plot area), then given back that room.
+    """
     scenario = loop_scenario()
     trace, end_s, _ = simulate_scenario(scenario)
     figure = taxi.build_taxi_figure(
         trace, scenario, end_s, text=i18n.texts(in_lang, "taxi"), max_frames=LOOP_FRAMES,
         number=lambda x: i18n.number(in_lang, x, 0 if float(x).is_integer() else 2),
-        plural=lambda n: i18n.plural(in_lang, n))
-    # A loop needs Play and Pause only: no speeds, no time slider, and the room they took below the plot.
+        plural=lambda n: i18n.plural(in_lang, n),
+        height=LOOP_HEIGHT + taxi.MARGIN_BOTTOM - LOOP_MARGIN_BOTTOM, plot_px=taxi.WIDE_PLOT_PX)
     figure.layout.updatemenus = figure.layout.updatemenus[:1]
     figure.layout.sliders = ()
-    figure.update_layout(height=LOOP_HEIGHT, margin_b=40)
+    figure.update_layout(height=LOOP_HEIGHT, margin_b=LOOP_MARGIN_BOTTOM)
     return figure
 
 
