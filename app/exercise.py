@@ -8,12 +8,15 @@ is text: never Markdown or HTML, and cut to a length a caption can hold.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import segno
+import streamlit as st
 
 from app.state import flatten
+from app.ui import plain, t
 from sim.scenario import Scenario, load_preset
 
 NOTE_MAX = 280
@@ -47,3 +50,38 @@ def note(text: str | None) -> str | None:
 def qr_svg(url: str) -> str:
     """The link as a QR code (SVG), for a projected slide the class scans with their phones."""
     return str(segno.make(url, error="m").svg_inline(scale=6, border=2))
+
+
+def link(params: dict[str, list[str]]) -> str:
+    """This page's address with its query: the link a class opens (st.context.url has no query)."""
+    from urllib.parse import urlencode
+
+    base = (st.context.url or "").split("?")[0]
+    return base + ("?" + urlencode([(k, v) for k, vs in params.items() for v in vs]) if params else "")
+
+
+def panel(preset: str, scenario: Scenario, key: str, reset: Callable[[], None]) -> None:
+    """The exercise's question, what the link changed from its preset (with a way back), and the link."""
+    question = st.session_state.get("note")
+    if question:
+        st.markdown(f"**{t('exercise.question')}** {plain(question)}")
+    changed = changes(preset, scenario)
+    if changed:
+        shown = ", ".join(f"{c.path} {_value(c.before)}→{_value(c.after)}" for c in changed[:MAX_SHOWN])
+        more = len(changed) - MAX_SHOWN
+        st.caption(plain(t("exercise.changed", changes=shown) + (f" (+{more})" if more > 0 else "")))
+        st.button(t("exercise.reset"), key=f"{key}.reset", icon=":material/restart_alt:", on_click=reset,
+                  type="tertiary")
+    url = link({k: st.query_params.get_all(k) for k in st.query_params})
+    with st.popover(t("exercise.share"), icon=":material/qr_code_2:"):
+        st.caption(t("exercise.share_help"))
+        st.code(url, language=None, wrap_lines=True)
+        st.image(qr_svg(url), width=240)
+
+
+MAX_SHOWN = 4
+"""Changes named in the chip; the rest are counted."""
+
+
+def _value(value: Any) -> str:
+    return "–" if value is None else str(value)

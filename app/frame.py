@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app import i18n
+from app import exercise, i18n
 from app.state import DEFAULT_PRESET, from_url, overrides
 from app.ui import t
 from sim.scenario import Scenario, load_preset, preset_names
@@ -43,6 +43,8 @@ def setup() -> None:
     if "present" not in ss:
         ss.present = st.query_params.get("present") == "1"
         ss.present_controls = control_paths(st.query_params.get("controls"))
+    if "note" not in ss:
+        ss.note = exercise.note(st.query_params.get("note"))   # the exercise's question, kept in the URL
 
 
 PRESENT_CONTROLS = 3
@@ -179,6 +181,8 @@ def write_url(scenario: Scenario | None = None) -> None:
         params["present"] = "1"
         if ss.get("present_controls"):
             params["controls"] = ",".join(ss.present_controls)
+    if ss.get("note"):
+        params["note"] = ss.note
     if ss.get("lang", i18n.DEFAULT) != i18n.DEFAULT:
         params["lang"] = ss.lang
     current = {k: st.query_params.get_all(k) for k in st.query_params}

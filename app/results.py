@@ -84,9 +84,12 @@ def show_results(trace: Trace, scenario: Scenario, end_s: float, metrics: Metric
 
 
 def stand(trace: Trace, scenario: Scenario, end_s: float, key: str, run_key: str | None = None,
-          height: int = taxi.HEIGHT, plot_px: float = taxi.WIDE_PLOT_PX) -> None:
-    """The taxi stand of one run, `height` px tall, its taxis sized for a plot area `plot_px` wide."""
+          height: int = taxi.HEIGHT, plot_px: float = taxi.WIDE_PLOT_PX, at_s: float | None = None) -> None:
+    """The taxi stand of one run, `height` px tall, its taxis sized for a plot area `plot_px` wide;
+    standing at `at_s` (a scene) instead of the start when given."""
     figure = taxi_figure(run_key or scenario.to_toml(), lang(), trace, scenario, end_s, height, plot_px)
+    if at_s is not None:
+        figure = taxi.starting_at(figure, end_s, at_s)
     st.plotly_chart(figure, key=f"{key}.taxi", theme=None, config={"displayModeBar": False})
 
 

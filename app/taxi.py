@@ -771,6 +771,25 @@ class Animation(go.Figure):
         return out
 
 
+def starting_at(figure: Animation, end_s: float, at_s: float) -> Animation:
+    """The same animation, standing at the frame that shows `at_s` (a scene): Play goes on from there."""
+    frames = figure._plain_frames
+    if not frames:
+        return figure
+    times = frame_times(end_s, len(frames))
+    if times.size != len(frames):   # the figure cut its time otherwise: equal bins, as the compare page reads
+        times = np.linspace(end_s / len(frames), end_s, len(frames))
+    k = min(int(np.searchsorted(times, at_s - 1e-9)), len(frames) - 1)
+    whole = figure.to_plotly_json()
+    data = [dict(d) for d in whole["data"]]
+    for i, moved in zip(frames[k]["traces"], frames[k]["data"], strict=True):
+        data[i] = {**data[i], **moved}
+    layout = whole["layout"]
+    first, *others = layout["sliders"]
+    layout["sliders"] = [{**first, "active": k}, *others]
+    return Animation(data=data, layout=layout, frames=frames)
+
+
 def _frame(run: _Run, geo: _Geometry, k: int, words: _Words, first_dynamic: int) -> dict[str, Any]:
     """Only what moves: x/y of each kind, the "+N" labels, the texts and the licence bar."""
     pts = _frame_points(run, geo, k, words)

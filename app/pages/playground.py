@@ -10,14 +10,14 @@ under it, no prose, large type.
 
 import streamlit as st
 
-from app import frame, taxi
+from app import exercise, frame, taxi
 from app.controls import field_controls, grouped_controls, key_fields
 from app.results import details, metric_cards, stand
 from app.runs import refuse, simulate_scenario
 from app.state import field_spec
-from app.ui import plain, t
+from app.ui import num, plain, t
 from sim.budget import TooMuchWork
-from sim.scenario import Scenario
+from sim.scenario import Scenario, load_preset
 
 ss = st.session_state
 
@@ -47,6 +47,25 @@ def run(scenario: Scenario) -> tuple:   # type: ignore[type-arg]
         raise   # st.stop() does not return
 
 
+def scene_moment(scenario: Scenario, key: str) -> float | None:
+    """The scenario's scenes as numbered buttons; the moment of the one picked (the stand jumps there)."""
+    if not scenario.scenes:
+        return None
+    scenes = scenario.scenes
+    own = scenes == load_preset(ss.preset).scenes   # the preset's own scenes have translated captions
+    picked = st.segmented_control(t("scenes.label"), range(len(scenes)), format_func=lambda i: str(i + 1),
+                                  key=f"{key}.scene", help=t("scenes.help"))
+    if picked is None:
+        return None
+    caption = t(f"preset.{ss.preset}.scene{picked}") if own else scenes[picked].caption
+    st.markdown(f"**{num(scenes[picked].at_s, 1)} s** · {plain(caption)}")
+    return scenes[picked].at_s
+
+
+def reset_to_preset() -> None:
+    frame.load(ss.preset)
+
+
 def presentation_fields(scenario: Scenario) -> tuple[str, ...]:
     """The controls the link names that this scenario has (each unknown one is said once), else the open
     group's first two."""
@@ -71,6 +90,7 @@ def presentation() -> None:
             frame.present(False)
             st.rerun()
     with controls:
+        at_s = scene_moment(scenario, "pr")
         changed, error = field_controls(scenario, f"pr.v{ss.version}", t, only)
     if changed is None:
         st.error(t("playground.invalid", message=plain(error)))
@@ -78,7 +98,8 @@ def presentation() -> None:
     frame.remember(changed)
     trace, end_s, metrics = run(changed)
     with stand_slot:
-        stand(trace, changed, end_s, key="pg", height=taxi.PRESENT_HEIGHT, plot_px=taxi.PRESENT_PLOT_PX)
+        stand(trace, changed, end_s, key="pg", height=taxi.PRESENT_HEIGHT, plot_px=taxi.PRESENT_PLOT_PX,
+              at_s=at_s)
     metric_cards(metrics)
 
 
@@ -91,6 +112,8 @@ def playground() -> None:
                      key="pg.present"):
             frame.present(True, list(key_fields(ss.scenario, ss.get("pg.group.name", "pool"))))
             st.rerun()
+        exercise.panel(ss.preset, ss.scenario, "pg.exercise", reset_to_preset)
+        at_s = scene_moment(ss.scenario, "pg")
         scenario, error = grouped_controls(ss.scenario, key=f"pg.v{ss.version}", t=t, tabs_key="pg.group",
                                            compact=True)
     if scenario is None:
@@ -100,7 +123,7 @@ def playground() -> None:
     frame.remember(scenario)
     with stand_col:
         trace, end_s, metrics = run(scenario)
-        stand(trace, scenario, end_s, key="pg", height=taxi.STAND_HEIGHT, plot_px=taxi.PLOT_PX)
+        stand(trace, scenario, end_s, key="pg", height=taxi.STAND_HEIGHT, plot_px=taxi.PLOT_PX, at_s=at_s)
     metric_cards(metrics)
 
     st.title(t("playground.title"))

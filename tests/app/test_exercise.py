@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
+import pytest
+
 from app.exercise import NOTE_MAX, Change, changes, note, qr_svg
 from sim.scenario import load_preset
 
@@ -32,3 +37,41 @@ def test_the_qr_code_encodes_the_link() -> None:
     svg = qr_svg(url)
     assert svg.startswith("<svg") and "</svg>" in svg
     assert qr_svg(url) == svg and qr_svg(url + "x") != svg
+
+
+# ---------------------------------------------------------------- on the playground, in AppTest
+
+def playground(**query: str) -> Any:
+    from tests.app.test_pages import playground as open_playground
+    return open_playground(**query)
+
+
+@pytest.mark.app
+def test_a_link_shows_its_question_as_text_what_it_changed_and_keeps_the_note() -> None:
+    at = playground(preset="slow-leak", set="pool.pool_size=3", note="What if **pool_size** is 3? <b>x</b>")
+    texts = [m.value for m in at.markdown]
+    question = next(text for text in texts if "What if" in text)
+    assert "\\*\\*pool\\_size\\*\\*" in question and "\\<b\\>" in question   # escaped: shown, not rendered
+    from tests.app.test_pages import unescaped
+    assert any("pool.pool_size 5→3" in unescaped(c.value) for c in at.caption)
+    note_kept = "What if **pool_size** is 3? <b>x</b>"
+    assert at.query_params["note"] in ([note_kept], note_kept)
+    at.button(key="pg.exercise.reset").click().run()
+    assert not any("5→3" in unescaped(c.value) for c in at.caption)
+    assert next(w.value for w in at.slider if w.key.endswith(".pool.pool_size")) == 5   # the preset's
+
+
+@pytest.mark.app
+def test_a_scene_puts_the_stand_at_its_moment() -> None:
+    at = playground(preset="rush-hour")
+    scenes = at.get("button_group")
+    assert scenes, "the rush-hour preset shows its scenes"
+
+    def active() -> int:
+        chart = next(c for c in at.get("plotly_chart") if "sliders" in c.proto.spec)
+        return int(json.loads(chart.proto.spec)["layout"]["sliders"][0]["active"])
+    assert active() == 0
+    scenes[0].set_value(3).run()
+    assert not at.exception
+    assert active() == pytest.approx(31 / 50 * 200, abs=2)   # scene 4 is at 31 s of 50, 200 frames
+    assert any("31.0 s" in m.value and "queue" in m.value for m in at.markdown)
