@@ -87,7 +87,6 @@ def loop_figure(in_lang: str) -> Any:
 
 def ways_in() -> None:
     """Three buttons, one per reason to come: see a failure, look up an error, show a class."""
-    ss = st.session_state
     fail, error, teach = st.columns(3)
     if fail.button(t("home.way_fail"), icon=":material/warning:", help=t("home.way_fail_help"),
                    key="home.way.fail", width="stretch", type="primary"):
@@ -99,7 +98,7 @@ def ways_in() -> None:
     if teach.button(t("home.way_teach"), icon=":material/co_present:", help=t("home.way_teach_help"),
                     key="home.way.teach", width="stretch"):
         frame.load(TEACH_PRESET)
-        ss.pop("present", None)   # the playground reads ?present= once per session: this link asks again
+        frame.present(True)
         st.switch_page("app/pages/playground.py", query_params=with_lang(present="1", preset=TEACH_PRESET))
 
 

@@ -306,3 +306,12 @@ def test_the_lessons_page_reopens_the_last_lesson_of_the_session() -> None:
     assert not at.exception, at.exception
     pick = next(s for s in at.selectbox if s.key == "lesson.pick.en")
     assert pick.value == "03-overflow" and at.query_params.get("lesson") == "03-overflow"
+
+
+def test_teach_a_class_opens_the_playground_in_presentation_mode() -> None:
+    at = app(lang="zh-TW")
+    at.run()
+    next(b for b in at.button if b.key == "home.way.teach").click().run()
+    assert not at.exception, at.exception
+    assert at.session_state.present is True and at.session_state.preset == "burst-into-overflow"
+    assert at.query_params.get("present") == "1" and at.query_params.get("lang") == "zh-TW"
