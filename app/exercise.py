@@ -47,9 +47,13 @@ def note(text: str | None) -> str | None:
     return line if len(line) <= NOTE_MAX else line[:NOTE_MAX - 1].rstrip() + "…"
 
 
-def qr_svg(url: str) -> str:
-    """The link as a QR code (SVG), for a projected slide the class scans with their phones."""
-    return str(segno.make(url, error="m").svg_inline(scale=6, border=2))
+def qr_svg(url: str) -> str | None:
+    """The link as a QR code (SVG), for a projected slide the class scans with their phones; None for a
+    link too long for any QR code (a link may carry up to 256 KB of settings)."""
+    try:
+        return str(segno.make(url, error="m").svg_inline(scale=6, border=2))
+    except segno.DataOverflowError:
+        return None
 
 
 def link(params: dict[str, list[str]]) -> str:
@@ -76,7 +80,11 @@ def panel(preset: str, scenario: Scenario, key: str, reset: Callable[[], None]) 
     with st.popover(t("exercise.share"), icon=":material/qr_code_2:"):
         st.caption(t("exercise.share_help"))
         st.code(url, language=None, wrap_lines=True)
-        st.image(qr_svg(url), width=240)
+        code = qr_svg(url)
+        if code is None:
+            st.caption(t("exercise.too_long"))
+        else:
+            st.image(code, width=240)
 
 
 MAX_SHOWN = 4

@@ -37,6 +37,7 @@ def test_the_qr_code_encodes_the_link() -> None:
     svg = qr_svg(url)
     assert svg.startswith("<svg") and "</svg>" in svg
     assert qr_svg(url) == svg and qr_svg(url + "x") != svg
+    assert qr_svg(url + "&set=" + "x" * 5000) is None   # too long for any QR code: no code, no crash
 
 
 # ---------------------------------------------------------------- on the playground, in AppTest
