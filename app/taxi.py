@@ -82,6 +82,7 @@ FONT = 18
 WIDTH, HEIGHT = 1280, 720
 PLOT_PX = 540       # the plot area's width in the playground at 1280 x 720 (controls beside, legend right)
 WIDE_PLOT_PX = 670  # ... and across a whole page at 1280 x 720 (lessons, live lab): figures' default
+TIGHT_PLOT_PX = 480  # below this (two stands side by side on the compare page) the counters' line needs room
 STAND_HEIGHT = 500  # the playground's figure: beside its controls, above its six numbers, in 720 px
 PRESENT_HEIGHT = 540  # presentation mode: the whole width, with a row of two or three controls below
 PRESENT_PLOT_PX = 850  # its plot area's width at 1280 x 720
@@ -505,6 +506,7 @@ class _Geometry:
     y_stand: float = Y_STAND
     y_top: float = Y_RANGE[1]
     narrow: bool = False   # a plot narrower than a page's: smaller counters and licence bar, side by side
+    tight: bool = False    # half a page (two stands side by side): smaller again, and a short bar
 
     @classmethod
     def fit(cls, shown: int, cols_needed: int, plot_px: float = WIDE_PLOT_PX,
@@ -528,7 +530,8 @@ class _Geometry:
             header["y_top"] = round(top, 3)
         tallest = 30 * min(1.0, unit_px / UNIT_PX_SIZED)
         size = round(float(np.clip(0.8 * px, min(14, tallest), tallest)), 1)
-        return cls(shown, cols, size, round(px, 1), **header, narrow=plot_px < WIDE_PLOT_PX)
+        return cls(shown, cols, size, round(px, 1), **header, narrow=plot_px < WIDE_PLOT_PX,
+                   tight=plot_px < TIGHT_PLOT_PX)
 
     @property
     def bay_size(self) -> float:
@@ -650,7 +653,8 @@ def _info_xy(geo: _Geometry) -> tuple[list[float], list[float], list[str], list[
     xs = [0.0, 0.0, geo.x_max, geo.x_max / 2] + [geo.centre(s) for s in range(geo.shown)]
     ys = [geo.y_clock, geo.y_counters, geo.y_clock, Y_CAPTION] + [geo.y_stand] * geo.shown
     pos = ["middle right", "middle right", "middle left", "middle center"] + ["middle center"] * geo.shown
-    sizes = [FONT + 8, FONT - 2 if geo.narrow else FONT, FONT + 4, FONT + 4] + [FONT] * geo.shown
+    counters = FONT - 5 if geo.tight else FONT - 2 if geo.narrow else FONT
+    sizes = [FONT + 8, counters, FONT + 4, FONT + 4] + [FONT] * geo.shown
     return xs, ys, pos, sizes
 
 
@@ -664,7 +668,7 @@ def _gauge(run: _Run, geo: _Geometry, k: int) -> dict[str, Any]:
 
 
 def _gauge_span(geo: _Geometry) -> tuple[float, float]:
-    width = max(geo.x_max * (0.2 if geo.narrow else 0.28), 2.0)
+    width = max(geo.x_max * (0.12 if geo.tight else 0.2 if geo.narrow else 0.28), 1.2 if geo.tight else 2.0)
     return round(geo.x_max - width, 3), round(width, 3)
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from app import i18n
+from app import i18n, taxi
 from app.frame import preset_picker
 from app.live_panel import finished, follow, refuse_unrunnable, run_button
 from app.results import FRAMES, chart_figure, metric_cards, metric_label, taxi_figure
@@ -26,6 +26,7 @@ ss = st.session_state
 
 RED = "#B3261E"      # only for a figure outside its tolerance
 ROW_PX = 35          # a dataframe row's height: the table is as tall as its rows, never scrolled
+HALF_PLOT_PX = 420   # a stand's plot area in half of a 1280 px page (no legend): its taxis are sized for it
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
@@ -213,8 +214,8 @@ def in_time(both: SideBySide, live: LiveResult) -> None:
         tops = [top for top in map(axis_top, charts) if top is not None]
         figures = [levels_at(c, at_s, max(tops) if tops else None) for c in charts]
     else:
-        figures = [stand_at(stand_parts(key, lang(), taxi_figure(key, lang(), trace, scen, end_s), end_s),
-                            at_s)
+        figures = [stand_at(stand_parts(key, lang(), taxi_figure(key, lang(), trace, scen, end_s, taxi.HEIGHT,
+                                                                 HALF_PLOT_PX), end_s), at_s)
                    for key, trace, scen, end_s, _ in runs]
     for col, figure, (_, _, _, _, side) in zip(st.columns(2), figures, runs, strict=True):
         with col:

@@ -312,3 +312,14 @@ def test_the_json_of_the_default_scenario_and_a_burst_stays_small():
         size = len(figure(r).to_json())
         assert size < 3_000_000, (scenario.name, size)
         json.loads(figure(r, max_frames=5).to_json())  # valid JSON
+
+
+def test_two_stands_side_by_side_keep_the_counters_clear_of_the_licence_bar() -> None:
+    """Half a page (the compare page): smaller counters and a bar a third shorter than the playground's,
+    so 'Completed 129 · ... · Leaked 0' no longer runs under the bar."""
+    from app.taxi import FONT, _gauge_span, _Geometry, _info_xy
+
+    half, beside = _Geometry.fit(1, 10, plot_px=420), _Geometry.fit(1, 10, plot_px=540)
+    assert half.tight and not beside.tight
+    assert _info_xy(half)[3][1] < _info_xy(beside)[3][1] < FONT
+    assert _gauge_span(half)[1] / half.x_max < _gauge_span(beside)[1] / beside.x_max
