@@ -89,7 +89,7 @@ def stand(trace: Trace, scenario: Scenario, end_s: float, key: str, run_key: str
     standing at `at_s` (a scene) instead of the start when given."""
     figure = taxi_figure(run_key or scenario.to_toml(), lang(), trace, scenario, end_s, height, plot_px)
     if at_s is not None:
-        figure = taxi.starting_at(figure, end_s, at_s)
+        figure = taxi.starting_at(figure, end_s, at_s, FRAMES)
     st.plotly_chart(figure, key=f"{key}.taxi", theme=None, config={"displayModeBar": False})
 
 

@@ -775,23 +775,33 @@ class Animation(go.Figure):
         return out
 
 
-def starting_at(figure: Animation, end_s: float, at_s: float) -> Animation:
+def frame_at(frames: list[dict[str, Any]], end_s: float, at_s: float, max_frames: int) -> int:
+    """The index of the frame that shows `at_s`, in frames built with `max_frames` over `end_s`."""
+    times = frame_times(end_s, max_frames)
+    if times.size != len(frames):   # the figure cut its time otherwise: assume equal bins
+        times = np.linspace(end_s / max(len(frames), 1), end_s, max(len(frames), 1))
+    return min(int(np.searchsorted(times, at_s - 1e-9)), len(frames) - 1)
+
+
+def drawn_at(data: list[dict[str, Any]], frame: dict[str, Any]) -> list[dict[str, Any]]:
+    """A figure's traces as `frame` draws them (frames carry only what moves)."""
+    shown = list(data)
+    for i, moved in zip(frame["traces"], frame["data"], strict=True):
+        shown[i] = {**shown[i], **moved}
+    return shown
+
+
+def starting_at(figure: Animation, end_s: float, at_s: float, max_frames: int) -> Animation:
     """The same animation, standing at the frame that shows `at_s` (a scene): Play goes on from there."""
     frames = figure._plain_frames
     if not frames:
         return figure
-    times = frame_times(end_s, len(frames))
-    if times.size != len(frames):   # the figure cut its time otherwise: equal bins, as the compare page reads
-        times = np.linspace(end_s / len(frames), end_s, len(frames))
-    k = min(int(np.searchsorted(times, at_s - 1e-9)), len(frames) - 1)
+    k = frame_at(frames, end_s, at_s, max_frames)
     whole = figure.to_plotly_json()
-    data = [dict(d) for d in whole["data"]]
-    for i, moved in zip(frames[k]["traces"], frames[k]["data"], strict=True):
-        data[i] = {**data[i], **moved}
     layout = whole["layout"]
     first, *others = layout["sliders"]
     layout["sliders"] = [{**first, "active": k}, *others]
-    return Animation(data=data, layout=layout, frames=frames)
+    return Animation(data=drawn_at(list(whole["data"]), frames[k]), layout=layout, frames=frames)
 
 
 def _frame(run: _Run, geo: _Geometry, k: int, words: _Words, first_dynamic: int) -> dict[str, Any]:

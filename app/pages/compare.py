@@ -5,7 +5,6 @@ import math
 import os
 from typing import Any
 
-import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -13,7 +12,7 @@ from app import i18n, taxi
 from app.frame import preset_picker
 from app.live_panel import finished, follow, refuse_unrunnable, run_button
 from app.results import FRAMES, chart_figure, metric_cards, metric_label, taxi_figure
-from app.taxi import frame_times
+from app.taxi import drawn_at, frame_at, frame_times
 from app.ui import lang, num, pct, plain, t
 from live.compare import SideBySide, Verdict, side_by_side, verdicts
 from live.runner import LiveResult
@@ -101,30 +100,23 @@ def run_end(trace: Trace, end_s: float) -> float:
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
-def stand_parts(run_key: str, in_lang: str, _figure: Any, end_s: float
-                ) -> tuple[list[dict[str, Any]], dict[str, Any], list[dict[str, Any]], np.ndarray]:
-    """A taxi stand's traces, its layout without Play and slider (the page's slider drives it), its frames
-    and the time each frame shows."""
+def stand_parts(run_key: str, in_lang: str, _figure: Any
+                ) -> tuple[list[dict[str, Any]], dict[str, Any], list[dict[str, Any]]]:
+    """A taxi stand's traces, its layout without Play and slider (the page's slider drives it), and its
+    frames."""
     whole = _figure.to_dict()
     layout = {k: v for k, v in whole["layout"].items() if k not in ("updatemenus", "sliders", "template")}
     layout["margin"] = {**layout.get("margin", {}), "b": 10, "r": 0}
     layout["showlegend"] = False   # two legends would take a third of each half; the playground has it
     layout["height"] = layout.get("height", 500) - 70
-    frames = whole["frames"]
-    times = frame_times(end_s, FRAMES)
-    if times.size != len(frames):   # the figure cut time otherwise: assume equal bins
-        times = np.linspace(end_s / max(len(frames), 1), end_s, max(len(frames), 1))
-    return whole["data"], layout, frames, times
+    return whole["data"], layout, whole["frames"]
 
 
-def stand_at(parts: tuple[list[dict[str, Any]], dict[str, Any], list[dict[str, Any]], np.ndarray],
+def stand_at(parts: tuple[list[dict[str, Any]], dict[str, Any], list[dict[str, Any]]], end_s: float,
              at_s: float) -> go.Figure:
     """The stand as it was at `at_s`: the frame showing that moment, drawn still."""
-    data, layout, frames, times = parts
-    k = min(int(np.searchsorted(times, at_s - 1e-9)), len(frames) - 1)
-    shown = list(data)
-    for i, moved in zip(frames[k]["traces"], frames[k]["data"], strict=True):
-        shown[i] = {**shown[i], **moved}
+    data, layout, frames = parts
+    shown = drawn_at(data, frames[frame_at(frames, end_s, at_s, FRAMES)])
     return go.Figure(data=shown, layout=layout, _validate=False)
 
 
@@ -215,7 +207,7 @@ def in_time(both: SideBySide, live: LiveResult) -> None:
         figures = [levels_at(c, at_s, max(tops) if tops else None) for c in charts]
     else:
         figures = [stand_at(stand_parts(key, lang(), taxi_figure(key, lang(), trace, scen, end_s, taxi.HEIGHT,
-                                                                 HALF_PLOT_PX), end_s), at_s)
+                                                                 HALF_PLOT_PX)), end_s, at_s)
                    for key, trace, scen, end_s, _ in runs]
     for col, figure, (_, _, _, _, side) in zip(st.columns(2), figures, runs, strict=True):
         with col:
