@@ -303,34 +303,53 @@ def predict_problems(block: Block, labels: list[str]) -> list[str]:
     return out
 
 
-def claim_paths(claim: object, where: str, out: list[str]) -> list[str]:
-    """The figures a claim compares; a line in `out` when it is not `[k *] figure < [k *] figure`."""
+@dataclass(frozen=True)
+class Side:
+    """One side of a claim: `factor * figure`, or a number."""
+
+    factor: float
+    figure: str | None     # a placeholder path; None for a number
+    number: float = 0.0
+
+    def value(self, figs: Figures) -> float | None:
+        found = self.number if self.figure is None else lookup(figs, self.figure)
+        return None if found is None else self.factor * found
+
+
+def claim_parts(claim: object) -> tuple[Side, str, Side] | None:
+    """A claim's two sides and its comparison; None when it is not `[k *] figure < [k *] figure`."""
     match = CLAIM.match(claim) if isinstance(claim, str) else None
     if match is None:
+        return None
+    k1, a, op, k2, b = match.groups()
+    return _side(k1, a), op, _side(k2, b)
+
+
+def _side(factor: str | None, text: str) -> Side:
+    try:
+        return Side(float(factor or 1), None, float(text))
+    except ValueError:
+        return Side(float(factor or 1), text)
+
+
+def claim_paths(claim: object, where: str, out: list[str]) -> list[str]:
+    """The figures a claim compares; a line in `out` when it is not `[k *] figure < [k *] figure`."""
+    parts = claim_parts(claim)
+    if parts is None:
         out.append(f"{where}: claims: {claim!r} is not `figure < figure` "
                    f"(or >, <=, >=, with an optional `2 *`)")
         return []
-    return [p for p in match.group(2, 5) if not _is_number(p)]
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
+    return [side.figure for side in (parts[0], parts[2]) if side.figure is not None]
 
 
 def claim_holds(claim: str, figs: Figures) -> bool | None:
     """Whether a claim is true of these runs; None when a figure it compares does not apply."""
-    match = CLAIM.match(claim)
-    if match is None:
+    parts = claim_parts(claim)
+    if parts is None:
         raise ValueError(f"claims: {claim!r} is not `figure < figure`")
-    k1, a, op, k2, b = match.groups()
-    left, right = (float(x) if _is_number(x) else lookup(figs, x) for x in (a, b))
+    left, op, right = parts[0].value(figs), parts[1], parts[2].value(figs)
     if left is None or right is None:
         return None
-    left, right = left * float(k1 or 1), right * float(k2 or 1)
     return {"<": left < right, ">": left > right, "<=": left <= right, ">=": left >= right}[op]
 
 

@@ -132,15 +132,16 @@ def as_written(block: Block, key: str, figs: Figures, mine: Figures, explained: 
 
 def claim_text(claim: str, figs: Figures) -> str:
     """A claim in the page's words: each figure by its name and value in this run."""
-    def side(k: str | None, path: str) -> str:
-        if lessons._is_number(path):
-            return num(float(path), 1)
-        _, _, figure = lessons.locate(figs, path)
-        return f"{k} × " * bool(k) + f"{metric_label(figure.path)} {shown(lessons.lookup(figs, path))}"
-    match = lessons.CLAIM.match(claim)
-    assert match is not None   # the checker refused malformed claims before the page drew
-    k1, a, op, k2, b = match.groups()
-    return f"{side(k1, a)} {op} {side(k2, b)}"
+    def side(s: lessons.Side) -> str:
+        if s.figure is None:
+            return num(s.number, 1)
+        _, _, figure = lessons.locate(figs, s.figure)
+        factor = f"{num(s.factor, 0 if s.factor.is_integer() else 1)} × " if s.factor != 1 else ""
+        return f"{factor}{metric_label(figure.path)} {shown(lessons.lookup(figs, s.figure))}"
+    parts = lessons.claim_parts(claim)
+    assert parts is not None   # the checker refused malformed claims before the page drew
+    left, op, right = parts
+    return f"{side(left)} {op} {side(right)}"
 
 
 def reset_controls(key: str, controls: tuple[str, ...]) -> None:
