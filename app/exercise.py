@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 import segno
 import streamlit as st
@@ -58,8 +59,6 @@ def qr_svg(url: str) -> str | None:
 
 def link(params: dict[str, list[str]]) -> str:
     """This page's address with its query: the link a class opens (st.context.url has no query)."""
-    from urllib.parse import urlencode
-
     base = (st.context.url or "").split("?")[0]
     return base + ("?" + urlencode([(k, v) for k, vs in params.items() for v in vs]) if params else "")
 
