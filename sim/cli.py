@@ -11,11 +11,15 @@ import json
 import sys
 from typing import IO, NoReturn
 
+import tomli_w
+
 from sim import budget
+from sim.diagnose import MAX_TEXT, NothingRecognised, diagnose
 from sim.errors import LibraryError
 from sim.measures import group, measure, shown
 from sim.metrics import Message, Metrics, summarize_run
 from sim.model import run
+from sim.pools import POOL_KINDS
 from sim.scenario import Scenario, ScenarioError, load, load_preset, preset_names
 from sim.trace import Trace
 
@@ -55,6 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help=f"refuse a run expected to be more than N requests and connections "
                             f"(default {DEFAULT_LIMIT:,}); raise it for a bigger run on purpose")
     sub.add_parser("presets", help="list the presets")
+    diag = sub.add_parser("diagnose", help="read an error, a log excerpt or a pool's configuration and "
+                                           "print a scenario that shows the same failure")
+    diag.add_argument("text", nargs="?", default="-", metavar="TEXT",
+                      help="the text itself, or - (the default) to read it from standard input")
+    diag.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
 
 
@@ -73,6 +82,8 @@ def _main(argv: list[str] | None) -> int:
             for name in preset_names():
                 print(f"{name:28} {load_preset(name).description}")
             return 0
+        if args.command == "diagnose":
+            return _diagnose(args.text, args.json)
         if args.requests is not None and args.requests < 1:
             raise ScenarioError(f"--requests = {args.requests}: must be a whole number of at least 1")
         scenario = scenario_from_args(args)
@@ -91,6 +102,30 @@ def _main(argv: list[str] | None) -> int:
     print(json.dumps(metrics, indent=2) if args.json else format_table(metrics))
     return 0
 
+
+
+def _diagnose(text: str, as_json: bool) -> int:
+    if text == "-":
+        text = sys.stdin.read(MAX_TEXT + 1)
+    try:
+        found = diagnose(text)
+    except NothingRecognised as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_INVALID
+    if as_json:
+        print(json.dumps(found.to_dict(), indent=2, ensure_ascii=False))
+        return 0
+    print(f"library: {POOL_KINDS[found.kind].library}")
+    print(f"symptom: {found.symptom.value if found.symptom else 'none (a configuration)'}")
+    for f in found.found:
+        read = ", ".join(f"{k} = {v}" for k, v in f.settings.items())
+        print(f"recognised {f.key}: {f.excerpt}" + (f"  [{read}]" if read else ""))
+    for problem in found.problems:
+        print(f"not used: {problem}")
+    print(f"explained in lesson {found.lesson}; assumed: "
+          + ", ".join(k for k in found.assumptions) + "\n")
+    print(tomli_w.dumps(found.scenario), end="")
+    return 0
 
 
 def write_trace(trace: Trace, out: IO[str], path: str) -> None:

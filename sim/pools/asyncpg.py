@@ -34,6 +34,7 @@ from typing import Any
 from sim.connection import FIN, Conn
 from sim.pools.base import TIMED_OUT, AcquireTimeout, Pool, PoolSettings, RequestFailed
 from sim.server import ConnectFailed
+from sim.signs import Sign, Symptom
 from sim.spec import setting
 from sim.trace import Ev, Why
 
@@ -50,6 +51,13 @@ class AsyncpgPool(PoolSettings):
     kind = "asyncpg"
     library = "asyncpg Pool"
     size_names = ("min_size", "max_size")
+    markers = r"asyncpg|create_pool|\bmin_size\b|\bmax_size\b|max_inactive_connection_lifetime"
+    # the driver's texts: SQLAlchemy over asyncpg passes them on too
+    signs = (Sign("asyncpg_too_many", r"TooManyConnectionsError", Symptom.TOO_MANY, "07-server-limit",
+                  names_pool=False),
+             Sign("asyncpg_closed",
+                  r"connection was closed in the middle of operation|ConnectionDoesNotExistError",
+                  Symptom.BROKEN, "06-stale-connections", names_pool=False))
     version: str = setting(VERSIONS[-1], str, choices=VERSIONS,
                            doc="the asyncpg release modelled: 0.32 keeps min_size connected and refills it")
     min_size: int = setting(10, int, 0, 1000,
@@ -101,6 +109,9 @@ class AsyncpgPool(PoolSettings):
 
     def acquire_timeout(self) -> AcquireTimeout:
         return AcquireTimeout("timeout", self.timeout, "s")
+
+    def patient_for(self, seconds: float) -> dict[str, Any]:
+        return {"pool.timeout": seconds}   # pool.acquire(timeout=...)
 
     def queue(self) -> tuple[int, float]:
         return self.cap, math.inf if self.timeout is None else self.timeout

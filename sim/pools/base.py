@@ -19,6 +19,7 @@ import simpy
 from sim.connection import Conn
 from sim.errors import ASYNCIO_TIMEOUT, IN_FLIGHT, LibraryError, PoolState, asyncpg_broken, asyncpg_too_many
 from sim.server import ConnectFailed, Server
+from sim.signs import Sign
 from sim.trace import Ev, Trace, Why
 
 TIMED_OUT = object()  # what a waiter receives when its deadline passes first
@@ -50,6 +51,8 @@ class PoolSettings:
     library: ClassVar[str]                          # its name as people know it
     size_names: ClassVar[tuple[str, str] | None] = None   # its base size and its cap, as it names them
     simulation_only: ClassVar[str] = ""             # why the live lab cannot run it, if it cannot
+    markers: ClassVar[str] = ""      # a regex of the words that name it in pasted code or logs (sim.diagnose)
+    signs: ClassVar[tuple[Sign, ...]] = ()          # the error texts it writes that tell an incident
 
     @property
     def cap(self) -> int | None:
@@ -80,6 +83,15 @@ class PoolSettings:
     def acquire_timeout(self) -> AcquireTimeout | None:
         """How long a checkout may wait; None when there is no waiting for a connection at all."""
         return None
+
+    def capped_at(self, n: int) -> dict[str, Any]:
+        """The settings (scenario paths) that cap one instance's pool at about n connections, for a pool
+        with no cap whose incident says it had one; empty when it cannot have one."""
+        return {}
+
+    def patient_for(self, seconds: float) -> dict[str, Any]:
+        """The settings that make a checkout give up after `seconds`; empty when nothing can."""
+        return {}
 
     def queue(self) -> tuple[int, float] | None:
         """(servers, patience in s) when each instance is a plain M/M/c queue; None otherwise."""

@@ -29,6 +29,7 @@ from sim.connection import FIN, Conn
 from sim.errors import IN_FLIGHT, TOO_MANY_SQLSTATE, LibraryError, PoolState
 from sim.pools.base import TIMED_OUT, AcquireTimeout, Pool, PoolSettings, RequestFailed
 from sim.server import ConnectFailed
+from sim.signs import Sign, Symptom
 from sim.spec import setting
 from sim.trace import Ev, Why
 
@@ -48,6 +49,10 @@ class GoPool(PoolSettings):
     library = "Go database/sql"
     size_names = ("MaxIdleConns", "MaxOpenConns")
     simulation_only = "Go's database/sql is a Go library"
+    markers = r"database/sql|\bsql\.Open\b|SetMaxOpenConns|SetMaxIdleConns|SetConnMax|pgx|\bgolang\b"
+    signs = (Sign("go_deadline", r"context deadline exceeded", Symptom.TIMEOUT, "13-timeouts-and-retries"),
+             Sign("go_bad_connection", r"driver: bad connection|unexpected EOF", Symptom.BROKEN,
+                  "06-stale-connections"))
     MaxOpenConns: int = setting(0, int, 0, 10_000, doc="cap on open connections; 0 = unlimited",
                                 slider_max=100)
     MaxIdleConns: int = setting(2, int, 0, 10_000, doc="idle connections kept; returns beyond are closed",
@@ -76,6 +81,12 @@ class GoPool(PoolSettings):
 
     def acquire_timeout(self) -> AcquireTimeout:
         return AcquireTimeout("ContextTimeout", self.ContextTimeout or None, "s")
+
+    def capped_at(self, n: int) -> dict[str, Any]:
+        return {"pool.MaxOpenConns": n}
+
+    def patient_for(self, seconds: float) -> dict[str, Any]:
+        return {"pool.ContextTimeout": seconds}   # context.WithTimeout around the query
 
     def queue(self) -> tuple[int, float] | None:
         """A freed connection goes to a random waiter: P(wait) and the mean wait are M/M/c's, the tail

@@ -27,6 +27,7 @@ from sim.connection import Conn
 from sim.errors import IN_FLIGHT, TOO_MANY_SQLSTATE, LibraryError, PoolState
 from sim.pools.base import TIMED_OUT, AcquireTimeout, Pool, PoolSettings, RequestFailed
 from sim.server import ConnectFailed
+from sim.signs import Sign, Symptom
 from sim.spec import setting
 from sim.trace import Ev, Why
 
@@ -46,6 +47,12 @@ class HikariPool(PoolSettings):
     library = "HikariCP"
     size_names = ("minimumIdle", "maximumPoolSize")
     simulation_only = "HikariCP is a Java library"
+    markers = r"hikari|maximum-?pool-?size|minimum-?idle|spring\.datasource"
+    # total is what the pool held when the request gave up: at a timeout that is its maximumPoolSize
+    signs = (Sign("hikari_timeout",
+                  r"Connection is not available, request timed out after (?P<connectionTimeout>\d+)\s*ms"
+                  r"(?:\.?\s*\(total=(?P<maximumPoolSize>\d+), active=\d+, idle=\d+, waiting=\d+\))?",
+                  Symptom.TIMEOUT, "04-timeouts"),)
     maximumPoolSize: int = setting(10, int, 1, 1000, doc="hard cap on connections",  # noqa: N815
                                    slider_max=100)
     minimumIdle: int | None = setting(None, int, 0, 1000, optional=True,  # noqa: N815

@@ -52,6 +52,7 @@ from sim.connection import Conn
 from sim.errors import LibraryError, PoolState, installed_version
 from sim.pools.base import TIMED_OUT, AcquireTimeout, Pool, PoolSettings, RequestFailed
 from sim.server import first_time
+from sim.signs import Sign, Symptom
 from sim.spec import setting
 from sim.trace import Ev, Why
 
@@ -78,6 +79,11 @@ class SQLAlchemyPool(PoolSettings):
     kind = "sqlalchemy"
     library = "SQLAlchemy QueuePool"
     size_names = ("pool_size", "pool_size + max_overflow")
+    markers = r"sqlalchemy|create_(?:async_)?engine|QueuePool|\bmax_overflow\b|\bpool_(?:size|pre_ping)\b"
+    signs = (Sign("queuepool_timeout",
+                  r"QueuePool limit of size (?P<pool_size>\d+) overflow (?P<max_overflow>-?\d+) reached, "
+                  r"connection timed out, timeout (?P<pool_timeout>\d+(?:\.\d+)?)",
+                  Symptom.TIMEOUT, "04-timeouts"),)
     pool_size: int = setting(5, int, 0, 1000, doc="idle connections kept; 0 = unlimited, never discarded",
                              slider_max=100)
     max_overflow: int = setting(10, int, -1, 1000, doc="connections allowed beyond pool_size; -1 = unlimited",
@@ -114,6 +120,13 @@ class SQLAlchemyPool(PoolSettings):
 
     def acquire_timeout(self) -> AcquireTimeout:
         return AcquireTimeout("pool_timeout", self.pool_timeout, "s")
+
+    def capped_at(self, n: int) -> dict[str, Any]:
+        size = self.pool_size or min(5, n)
+        return {"pool.pool_size": size, "pool.max_overflow": max(n - size, 0)}
+
+    def patient_for(self, seconds: float) -> dict[str, Any]:
+        return {"pool.pool_timeout": seconds}
 
     def queue(self) -> tuple[int, float] | None:
         """Overflow connections come and go: only a pool without them is a fixed set of servers."""
