@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from concurrent.futures import ProcessPoolExecutor
 from typing import IO, NoReturn
 
 import tomli_w
@@ -21,6 +23,7 @@ from sim.metrics import Message, Metrics, summarize_run
 from sim.model import run
 from sim.pools import POOL_KINDS
 from sim.scenario import Scenario, ScenarioError, load, load_preset, preset_names
+from sim.sizing import Need, sweep
 from sim.trace import Trace
 
 EXIT_INVALID = 2
@@ -64,7 +67,29 @@ def build_parser() -> argparse.ArgumentParser:
     diag.add_argument("text", nargs="?", default="-", metavar="TEXT",
                       help="the text itself, or - (the default) to read it from standard input")
     diag.add_argument("--json", action="store_true", help="print one JSON object")
+    add_size_arguments(sub.add_parser("size", help="simulate a range of pool sizes for your traffic and "
+                                                   "recommend one that fits the server's budget"))
     return parser
+
+
+def add_size_arguments(size: argparse.ArgumentParser) -> None:
+    kinds = [k for k in POOL_KINDS if k != "none"]
+    size.add_argument("--kind", choices=kinds, default="sqlalchemy", help="the pool library")
+    size.add_argument("--instances", type=int, default=1, help="app processes, each with its own pool")
+    size.add_argument("--workers", type=int, default=0,
+                      help="requests one instance serves at once (workers x threads); 0 = no limit")
+    size.add_argument("--rate", type=float, required=True, metavar="R",
+                      help="requests per second, all instances together")
+    hold = size.add_mutually_exclusive_group(required=True)
+    hold.add_argument("--hold-ms", type=float, metavar="MEAN", help="mean time a request holds a connection")
+    hold.add_argument("--hold-p50-ms", type=float, metavar="A", help="median hold time (with --hold-p95-ms)")
+    size.add_argument("--hold-p95-ms", type=float, metavar="B", help="95th percentile hold time")
+    size.add_argument("--max-connections", type=int, required=True, help="the server's max_connections")
+    size.add_argument("--reserved", type=int, default=3, help="superuser_reserved_connections (default 3)")
+    size.add_argument("--cores", type=int, default=0, help="the server's cores, for the rule of thumb")
+    size.add_argument("--p99-wait-ms", type=float, default=50.0, help="target p99 wait for a connection")
+    size.add_argument("--seeds", type=int, default=3, help="runs per size (default 3)")
+    size.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -84,6 +109,8 @@ def _main(argv: list[str] | None) -> int:
             return 0
         if args.command == "diagnose":
             return _diagnose(args.text, args.json)
+        if args.command == "size":
+            return _size(args)
         if args.requests is not None and args.requests < 1:
             raise ScenarioError(f"--requests = {args.requests}: must be a whole number of at least 1")
         scenario = scenario_from_args(args)
@@ -125,6 +152,32 @@ def _diagnose(text: str, as_json: bool) -> int:
     print(f"explained in lesson {found.lesson}; assumed: "
           + ", ".join(k for k in found.assumptions) + "\n")
     print(tomli_w.dumps(found.scenario), end="")
+    return 0
+
+
+def _size(args: argparse.Namespace) -> int:
+    need = Need(kind=args.kind, instances=args.instances, workers=args.workers, rate_per_s=args.rate,
+                hold_ms=args.hold_ms, hold_p50_ms=args.hold_p50_ms, hold_p95_ms=args.hold_p95_ms,
+                max_connections=args.max_connections, reserved=args.reserved, cores=args.cores,
+                p99_wait_ms=args.p99_wait_ms, seeds=args.seeds)
+    need.check()
+    with ProcessPoolExecutor(os.cpu_count() or 1) as workers:
+        found = sweep(need, workers)
+    if args.json:
+        print(json.dumps(found.to_dict(), indent=2))
+        return 0
+    print(f"{'size':>5} {'p95 wait ms':>12} {'p99 wait ms (95% CI)':>26} {'timed out':>10} "
+          f"{'server conns':>13}")
+    for r in found.rows:
+        ci = f"{r.p99_wait_ms.mean:.1f} ({r.p99_wait_ms.low:.1f}-{r.p99_wait_ms.high:.1f})"
+        mark = "  <- recommended" if r is found.recommended else ("  over budget" if not r.fits else "")
+        print(f"{r.size:>5} {r.p95_wait_ms.mean:>12.1f} {ci:>26} {r.timed_out.mean:>10.2%} "
+              f"{r.server_connections:>7}/{need.budget:<5}{mark}")
+    settings = ", ".join(f"{k}={v}" for k, v in found.settings.items()) or "none meets the targets in budget"
+    print(f"\nrecommended: {settings}")
+    print(f"Little's law (busy on average, a floor): {found.little:.1f}; Erlang C: {found.erlang_c}; "
+          f"cores x 2 + spindles: {'-' if found.rule_of_thumb is None else f'{found.rule_of_thumb:.1f}'}"
+          " per instance")
     return 0
 
 

@@ -283,7 +283,7 @@ def _overload(raw: dict[str, Any], read: dict[str, Any], assumptions: dict[str, 
     """Half the cap busy, then twice what the cap serves, for longer than a checkout waits."""
     pool = _pool(raw)
     if pool.cap is None:   # the text says the pool timed out, so it had a cap: assume one
-        for path, value in pool.capped_at(10).items():
+        for path, value in pool.sized(10).items():
             raw = _choose(raw, assumptions, path, value)
         pool = _pool(raw)
     if _patience_s(pool) is None:   # ... and a timeout

@@ -110,6 +110,9 @@ class AsyncpgPool(PoolSettings):
     def acquire_timeout(self) -> AcquireTimeout:
         return AcquireTimeout("timeout", self.timeout, "s")
 
+    def sized(self, n: int) -> dict[str, Any]:
+        return {"pool.min_size": n, "pool.max_size": n}
+
     def patient_for(self, seconds: float) -> dict[str, Any]:
         return {"pool.timeout": seconds}   # pool.acquire(timeout=...)
 

@@ -84,9 +84,9 @@ class PoolSettings:
         """How long a checkout may wait; None when there is no waiting for a connection at all."""
         return None
 
-    def capped_at(self, n: int) -> dict[str, Any]:
-        """The settings (scenario paths) that cap one instance's pool at about n connections, for a pool
-        with no cap whose incident says it had one; empty when it cannot have one."""
+    def sized(self, n: int) -> dict[str, Any]:
+        """The settings (scenario paths) of a pool of n connections per instance, kept open: what a
+        sizing recommends and what an incident's pool with no cap is given; empty when it has no size."""
         return {}
 
     def patient_for(self, seconds: float) -> dict[str, Any]:

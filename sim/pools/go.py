@@ -82,8 +82,8 @@ class GoPool(PoolSettings):
     def acquire_timeout(self) -> AcquireTimeout:
         return AcquireTimeout("ContextTimeout", self.ContextTimeout or None, "s")
 
-    def capped_at(self, n: int) -> dict[str, Any]:
-        return {"pool.MaxOpenConns": n}
+    def sized(self, n: int) -> dict[str, Any]:
+        return {"pool.MaxOpenConns": n, "pool.MaxIdleConns": n}
 
     def patient_for(self, seconds: float) -> dict[str, Any]:
         return {"pool.ContextTimeout": seconds}   # context.WithTimeout around the query

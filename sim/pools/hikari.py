@@ -94,6 +94,9 @@ class HikariPool(PoolSettings):
     def acquire_timeout(self) -> AcquireTimeout:
         return AcquireTimeout("connectionTimeout", float(self.connectionTimeout), "ms")
 
+    def sized(self, n: int) -> dict[str, Any]:
+        return {"pool.maximumPoolSize": n}   # minimumIdle unset: a fixed pool, as HikariCP advises
+
     def timeout_error(self, reason: str, state: PoolState) -> LibraryError:
         def n(v: int | None) -> str:
             return "?" if v is None else str(v)

@@ -121,9 +121,8 @@ class SQLAlchemyPool(PoolSettings):
     def acquire_timeout(self) -> AcquireTimeout:
         return AcquireTimeout("pool_timeout", self.pool_timeout, "s")
 
-    def capped_at(self, n: int) -> dict[str, Any]:
-        size = self.pool_size or min(5, n)
-        return {"pool.pool_size": size, "pool.max_overflow": max(n - size, 0)}
+    def sized(self, n: int) -> dict[str, Any]:
+        return {"pool.pool_size": n, "pool.max_overflow": 0}
 
     def patient_for(self, seconds: float) -> dict[str, Any]:
         return {"pool.pool_timeout": seconds}
