@@ -17,6 +17,7 @@ import sys
 from types import FrameType
 from typing import Any
 
+from live import concurrency
 from live.calibrate import measure
 from live.compare import compare, format_comparison, live_metrics
 from live.limits import CONNECT_TIMEOUT_S, check_connect_timeout, check_samples, check_time_scale
@@ -33,6 +34,7 @@ from sim.cli import (
     open_trace,
     scenario_from_args,
 )
+from sim.crowding_fit import fit
 from sim.scenario import ScenarioError
 
 
@@ -49,8 +51,12 @@ def build_parser() -> Parser:
         p.add_argument("--requests", type=int, metavar="N", help="stop arrivals after N requests")
         p.add_argument("--json", action="store_true", help="print one JSON object")
     run_p.add_argument("--trace", metavar="CSV", help="also write the event trace to this file")
-    cal = sub.add_parser("calibrate", help="measure this server's connect cost and round trip")
+    cal = sub.add_parser("calibrate", help="measure this server's connect cost and round trip, or with "
+                                           "--concurrency how it slows down when crowded")
     cal.add_argument("--samples", type=int, default=15, metavar="N", help="connects to time (default 15)")
+    cal.add_argument("--concurrency", action="store_true",
+                     help="time 1, 2, 4 ... 64 clients at once (a hot-row UPDATE and a CPU part) and fit "
+                          "[database] contention and coherency to the curve")
     cal.add_argument("--json", action="store_true", help="print one JSON object")
     for p in (run_p, cmp_p, cal):
         p.add_argument("--connect-timeout", type=float, default=CONNECT_TIMEOUT_S, metavar="S",
@@ -65,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _as_sigint)
     try:
         check_connect_timeout(args.connect_timeout)
+        if args.command == "calibrate" and args.concurrency:
+            return calibrate_concurrency(url, args.json, args.connect_timeout)
         if args.command == "calibrate":
             return calibrate(url, args.samples, args.json, args.connect_timeout)
         if args.requests is not None and args.requests < 1:
@@ -114,6 +122,48 @@ def _as_sigint(_signum: int, frame: FrameType | None) -> None:
         handler(signal.SIGINT, frame)   # asyncio.run's own handler while a run goes on
     else:
         raise KeyboardInterrupt
+
+
+def calibrate_concurrency(url: str | None, as_json: bool, connect_timeout_s: float = CONNECT_TIMEOUT_S
+                          ) -> int:
+    target = external(url) if url else SANDBOX.target()
+    try:
+        points = asyncio.run(concurrency.measure(target, connect_timeout_s=connect_timeout_s))
+    except LiveError:
+        raise
+    except Exception as e:
+        raise LiveError(f"on {target.display}: {type(e).__name__}: {e}") from None
+    found = fit([p.concurrency for p in points], [p.throughput_per_s for p in points])
+    measured_peak = max(points, key=lambda p: p.throughput_per_s).concurrency
+    database = {"contention": round(found.crowding.sigma, 5), "coherency": round(found.crowding.kappa, 6)}
+    if as_json:
+        print(json.dumps({"server": target.display, "database": database, "x1_per_s": found.x1,
+                          "points": [{**p.__dict__, "fitted_per_s": found.throughput(p.concurrency)}
+                                     for p in points],
+                          "max_rel_error": found.max_rel_error, "peak_measured": measured_peak,
+                          "peak_fitted": found.crowding.peak}))
+        return 0
+    top = max(max(p.throughput_per_s, found.throughput(p.concurrency)) for p in points)
+    print(f"# measured on {target.display}: transactions a second, n clients at once "
+          f"(# measured, + fitted)")
+    for p in points:
+        fitted = found.throughput(p.concurrency)
+        bar = _bar(p.throughput_per_s / top, fitted / top)
+        print(f"{p.concurrency:>4} {p.throughput_per_s:>9.0f} {fitted:>9.0f} {p.latency_ms:>8.1f} ms  {bar}")
+    peak = found.crowding.peak
+    print(f"# peak: measured at {measured_peak}, fitted at {'-' if peak is None else f'{peak:.1f}'}; "
+          f"largest error {found.max_rel_error:.1%}")
+    print("[database]")
+    for key, value in database.items():
+        print(f"{key} = {value}")
+    return 0
+
+
+def _bar(measured: float, fitted: float, width: int = 40) -> str:
+    """Two values of 0..1 on one line: '#' up to the measured, '+' where the fitted one ends."""
+    cells = ["#" if i < round(measured * width) else " " for i in range(width)]
+    cells[min(max(round(fitted * width) - 1, 0), width - 1)] = "+"
+    return "".join(cells).rstrip()
 
 
 def calibrate(url: str | None, samples: int, as_json: bool, connect_timeout_s: float = CONNECT_TIMEOUT_S

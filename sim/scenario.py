@@ -117,6 +117,13 @@ class Database:
     superuser_reserved_connections: int = setting(3, int, 0, 100_000,
                                              doc="slots an ordinary role may not use")
     cores: int = setting(0, int, 0, 1024, doc="database CPU cores; 0 = no CPU contention modelled")
+    contention: float = setting(0.0, float, 0, 1,
+                                doc="USL sigma: each other active query slows a query by this share "
+                                    "(queueing on shared locks); 0 = off. Fit it: python -m live calibrate "
+                                    "--concurrency")
+    coherency: float = setting(0.0, float, 0, 1,
+                               doc="USL kappa: each pair of active queries slows a query by this share "
+                                   "(keeping shared state coherent): throughput falls past a peak; 0 = off")
     transport: str = setting(
         "tcp", str, choices=TRANSPORTS,
         doc="how the app reaches the server, which decides what a connect raises while it is down: "

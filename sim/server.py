@@ -1,11 +1,13 @@
 """The PostgreSQL server as the pools meet it.
 
-Four things about the server shape what a pool does, so those four are
+Five things about the server shape what a pool does, so those five are
 modelled and nothing else: a new connection costs a fork and an
 authentication (plus round trips across the network); every statement costs
 a round trip; backend slots are limited and shared by every application
-instance, with the last few reserved for superusers; and CPU cores are
-finite, so queries beyond the core count wait for one.
+instance, with the last few reserved for superusers; CPU cores are
+finite, so queries beyond the core count wait for one; and, when a scenario
+asks for it (`contention`, `coherency`, fitted to a real server), a crowded
+server is slower for every query (`Crowding`).
 
 A connect over the limit is refused the way PostgreSQL refuses it: after
 the full startup cost, with SQLSTATE 53300.
@@ -13,7 +15,9 @@ the full startup cost, with SQLSTATE 53300.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Generator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import simpy
@@ -25,6 +29,37 @@ if TYPE_CHECKING:   # the scenario imports the pool libraries, which import this
     from sim.scenario import Database
 
 CONNECT_ROUND_TRIPS = 2  # TCP handshake, then startup packet to ReadyForQuery (trust auth)
+
+
+@dataclass(frozen=True)
+class Crowding:
+    """How a crowded server slows each query: the Universal Scalability Law's two terms.
+
+    With n statements under way (this one included), a query takes
+    1 + sigma (n - 1) + kappa n (n - 1) times as long as alone, so n busy
+    connections complete n / that many queries per query-time: Gunther's
+    X(n) = X(1) n / (1 + sigma (n - 1) + kappa n (n - 1)). sigma is queueing
+    for something shared (a hot row's lock, WAL insertion); kappa is the cost
+    of keeping shared state coherent, which makes throughput fall past a
+    peak at n = sqrt((1 - sigma) / kappa). The load is counted when the
+    statement starts, a snapshot: a closed loop of n clients sees exactly n.
+    Both 0 (the default): nothing changes, every run stays as it was.
+    """
+
+    sigma: float = 0.0
+    kappa: float = 0.0
+
+    def slowdown(self, n: int) -> float:
+        return 1.0 + self.sigma * (n - 1) + self.kappa * n * (n - 1)
+
+    def throughput(self, n: float) -> float:
+        """Relative to one client's."""
+        return n / (1.0 + self.sigma * (n - 1) + self.kappa * n * (n - 1))
+
+    @property
+    def peak(self) -> float | None:
+        """The concurrency of highest throughput; None when it only levels off."""
+        return math.sqrt((1 - self.sigma) / self.kappa) if self.kappa > 0 else None
 
 
 class ConnectFailed(Exception):
@@ -48,6 +83,8 @@ class Server:
         self.max_connections = db.max_connections
         self.role_limit = db.role_limit
         self.cores = simpy.Resource(env, db.cores) if db.cores else None
+        self.crowding = Crowding(db.contention, db.coherency)
+        self.active = 0                  # statements under way, every instance's
         self.used = 0                    # backend slots taken, connecting ones included
         self.up = True
         self.epoch = 0                   # bumped by every restart: connects in flight fail
@@ -126,6 +163,8 @@ class Server:
             yield from self._fail_dead(conn)
         conn.queries += 1
         conn.user = env.active_process
+        self.active += 1
+        hold_s *= self.crowding.slowdown(self.active)
         duration = self.rtt * (round_trips + first_time(conn, "query", prepares)) + hold_s
         try:
             if command_timeout is not None and duration > command_timeout:
@@ -141,6 +180,7 @@ class Server:
         except simpy.Interrupt:
             raise QueryFailed(Why.BROKEN) from None
         finally:
+            self.active -= 1
             conn.user = None
             conn.last_io = env.now
 
