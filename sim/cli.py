@@ -87,7 +87,8 @@ def add_size_arguments(size: argparse.ArgumentParser) -> None:
     size.add_argument("--max-connections", type=int, required=True, help="the server's max_connections")
     size.add_argument("--reserved", type=int, default=3, help="superuser_reserved_connections (default 3)")
     size.add_argument("--cores", type=int, default=0, help="the server's cores, for the rule of thumb")
-    size.add_argument("--p99-wait-ms", type=float, default=50.0, help="target p99 wait for a connection")
+    size.add_argument("--p99-wait-ms", type=float, default=10.0,
+                      help="target p99 wait for a connection (default 10)")
     size.add_argument("--seeds", type=int, default=3, help="runs per size (default 3)")
     size.add_argument("--json", action="store_true", help="print one JSON object")
 

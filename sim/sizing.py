@@ -26,16 +26,19 @@ from concurrent.futures import Executor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numpy as np
 from scipy import stats  # type: ignore[import-untyped]
 
-from sim.metrics import summarize_run
+from sim.metrics import request_times, summarize_run
 from sim.model import run
 from sim.pools import POOL_KINDS
 from sim.scenario import Scenario, ScenarioError, from_dict
 from sim.theory import mmc
+from sim.trace import Ev
 
 REQUESTS_PER_RUN = 2_000     # enough for a p99 on each seed; 60 runs of it take about 3 s on 2 cores
 MIN_RUN_S, MAX_RUN_S = 1.0, 120.0
+WARM_UP_S = 1.0             # waits of requests that began before this are left out (see measure)
 SPINDLES = 1                 # the rule's effective spindle count: an SSD, data mostly cached
 Z95 = 1.6448536269514722     # the standard normal's 95th percentile: p95 = p50 * exp(Z95 * sigma)
 
@@ -48,13 +51,14 @@ class Need:
     instances: int = 1
     workers: int = 0               # requests one instance serves at once; 0 = no limit (asyncio)
     rate_per_s: float = 100.0      # all instances together
+    phases: tuple[tuple[float, float], ...] = ()   # (from s, requests a second) after the first rate
     hold_ms: float | None = 20.0   # mean query hold time; or p50 and p95 below
     hold_p50_ms: float | None = None
     hold_p95_ms: float | None = None
     max_connections: int = 100
     reserved: int = 3
     cores: int = 0                 # the server's cores; 0 = unknown (no rule of thumb)
-    p99_wait_ms: float = 50.0      # target: a checkout's p99 wait
+    p99_wait_ms: float = 10.0      # target: a checkout's p99 wait
     timeout_share: float = 0.001   # target: at most this share of requests time out
     seeds: int = 3
     sizes: int = 20
@@ -78,6 +82,9 @@ class Need:
         if self.hold_p50_ms is not None and not 0 < self.hold_p50_ms < (self.hold_p95_ms or 0):
             raise ScenarioError(f"--hold-p95-ms = {self.hold_p95_ms:g}: must be above --hold-p50-ms "
                                 f"({self.hold_p50_ms:g}), which must be above 0")
+        for at_s, rate in self.phases:
+            if not (0 <= at_s <= 3600 and 0 <= rate <= 100_000):
+                raise ScenarioError(f"--phase {at_s:g}:{rate:g}: from 0 to 3600 s, 0 to 100000 a second")
         if self.hold_p50_ms is None and not (self.hold_ms and self.hold_ms > 0):
             raise ScenarioError("--hold-ms: must be above 0 (or give --hold-p50-ms and --hold-p95-ms)")
 
@@ -96,18 +103,25 @@ class Need:
         return self.max_connections - self.reserved
 
     @property
+    def peak_rate(self) -> float:
+        """The highest rate of any phase: a pool is sized for its busiest moment."""
+        return max([self.rate_per_s, *(rate for _, rate in self.phases)])
+
+    @property
     def per_instance_rate(self) -> float:
-        return self.rate_per_s / self.instances
+        return self.peak_rate / self.instances
 
 
 def scenario(need: Need, size: int, seed: int) -> Scenario:
     """The engineer's situation with the library's pool fixed at `size` connections per instance."""
-    duration = min(max(REQUESTS_PER_RUN / need.rate_per_s, MIN_RUN_S), MAX_RUN_S)
+    last = max((at for at, _ in need.phases), default=0.0)
+    duration = max(min(max(REQUESTS_PER_RUN / need.peak_rate, MIN_RUN_S), MAX_RUN_S), last + MIN_RUN_S)
     pool = {"kind": need.kind, **{path.split(".", 1)[1]: v for path, v in
                                   POOL_KINDS[need.kind]().sized(size).items()}}
     return from_dict({
         "name": f"size-{size}", "seed": seed, "duration_s": round(duration, 3),
-        "workload": {"rate_per_s": need.rate_per_s, "hold": need.hold},
+        "workload": {"rate_per_s": need.rate_per_s, "hold": need.hold,
+                     "phases": [{"at_s": at, "rate_per_s": rate} for at, rate in need.phases]},
         "pool": pool,
         "database": {"max_connections": need.max_connections,
                      "superuser_reserved_connections": need.reserved, "cores": need.cores},
@@ -117,6 +131,21 @@ def scenario(need: Need, size: int, seed: int) -> Scenario:
 
 DEFAULT = Need(kind="sqlalchemy", instances=4, rate_per_s=2000.0, hold_ms=20.0, max_connections=100)
 """The sizing page's first answer: four instances sharing 2,000 requests a second of 20 ms queries."""
+
+CASES: dict[str, Need] = {
+    # 4 pods x `uvicorn --workers 2`: 8 processes, each with its engine's pool and anyio's 40 threads
+    # for sync endpoints
+    "fastapi": Need(kind="sqlalchemy", instances=8, workers=40, rate_per_s=800.0, hold_ms=10.0,
+                    max_connections=100),
+    # one asyncio service: 150 a second, with bursts to 600 for five seconds, queries p50 4 ms, p95 20 ms
+    "asyncpg-bursts": Need(kind="asyncpg", instances=2, rate_per_s=150.0,
+                           phases=((5.0, 600.0), (10.0, 150.0)), hold_ms=None, hold_p50_ms=4.0,
+                           hold_p95_ms=20.0, max_connections=100),
+    # three JVM instances against a 4-core server
+    "hikari-4-cores": Need(kind="hikari", instances=3, rate_per_s=600.0, hold_ms=8.0, cores=4,
+                           max_connections=100),
+}
+"""The prepared cases the sizing page offers and `bench/sizing_live.py` proves on a real server."""
 
 
 @dataclass(frozen=True)
@@ -133,14 +162,22 @@ class Run:
 
 
 def measure(s: Scenario, size: int) -> Run:
-    """Run it and keep only the figures (a worker process sends back this, not the trace)."""
-    m = summarize_run(run(s))
-    requests = max(m["requests"], 1)
-    waits, workers = m["wait_ms"], m["worker_wait_ms"]
+    """Run it and keep only the figures (a worker process sends back this, not the trace).
+
+    The waits are those of requests that began after a warm-up: a pool that opens its connections
+    as they are first needed (SQLAlchemy's, Go's) makes its first requests wait for a connect, once
+    after a deploy, which would otherwise be most of a short run's p99.
+    """
+    result = run(s)
+    m = summarize_run(result)
+    cols = result.trace.columns()
+    waits_s, _ = request_times(cols)
+    began = cols["t"][cols["kind"] == Ev.QUERY_START] - waits_s
+    steady = waits_s[began >= min(WARM_UP_S, 0.25 * s.duration_s)] * 1000.0
     never = math.inf   # no request got a connection: its wait has no end
-    return Run(size, s.seed, never if waits["p95"] is None else waits["p95"],
-               never if waits["p99"] is None else waits["p99"], m["timed_out"] / requests,
-               m["peak"]["server"], workers["p99"] or 0.0)
+    p95, p99 = (float(np.percentile(steady, q)) if steady.size else never for q in (95, 99))
+    return Run(size, s.seed, p95, p99, m["timed_out"] / max(m["requests"], 1), m["peak"]["server"],
+               m["worker_wait_ms"]["p99"] or 0.0)
 
 
 def _measure(args: tuple[Scenario, int]) -> Run:
