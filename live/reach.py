@@ -23,8 +23,12 @@ from live.server import LiveError, Target, address
 PREFLIGHT_NAME = "poolstand-preflight"   # its application_name: never counted as a run's connection
 
 
-async def reach(target: Target, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
-    """Connect once to `target` as the runs will, and close; LiveError (one line) if that fails."""
+async def reach(target: Target, timeout_s: float = CONNECT_TIMEOUT_S) -> str:
+    """Connect once to `target` as the runs will, and close; LiveError (one line) if that fails.
+
+    Returns what the server says it is (`SHOW server_version`, "" if it will
+    not say), so a result can name the server it was recorded on.
+    """
     where = address(target.dsn)
     try:
         # asyncpg's own timeout covers the whole connect; wait_for bounds whatever it does not
@@ -36,7 +40,13 @@ async def reach(target: Target, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
                         "is a PostgreSQL server listening there?") from None
     except Exception as e:
         raise LiveError(why_not(e, where)) from None
-    await conn.close(timeout=timeout_s)
+    try:
+        version = await conn.fetchval("SHOW server_version", timeout=timeout_s)
+    except Exception:   # a proxy or pooler in front that does not pass SHOW: the run goes on unnamed
+        version = ""
+    finally:
+        await conn.close(timeout=timeout_s)
+    return str(version or "")
 
 
 def why_not(e: Exception, where: str) -> str:

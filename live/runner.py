@@ -55,7 +55,7 @@ from live.pools.base import bounded
 from live.proxy import Proxy
 from live.reach import reach
 from live.recorder import REQUEST, Recorder, Tracked, caught_messages
-from live.server import SANDBOX, Lease, LiveError, Target, external, refusal, upstream
+from live.server import SANDBOX, Lease, LiveError, Target, address, external, refusal, upstream
 from sim import workload
 from sim.scenario import Scenario
 from sim.trace import Ev, Trace, Why
@@ -83,6 +83,10 @@ class LiveResult:
     cancelled: bool = False
     costs: Costs | None = None  # what a connect and a round trip really cost here (scenario clock)
     sandbox: bool = False       # on the lab's embedded server (this machine's cores), not DATABASE_URL
+    server_version: str = ""    # what the server said it is (SHOW server_version); "" if it never did
+    server_address: str = ""    # DATABASE_URL's host:port (or socket), never its user or password;
+    #                             "" on the sandbox, whose socket directory says nothing to a reader
+    lease_seconds: float = 0.0  # of wall_seconds, the wait for a sandbox server (its start, the first time)
 
     @property
     def messages(self) -> list[dict[str, Any]]:
@@ -182,6 +186,8 @@ class LiveRun:
         self.server_work: set[asyncio.Future[None]] = set()   # a sandbox restart under way
         self.reached = False   # it has started to connect to its server
         self.result: LiveResult | None = None
+        self.server_version = ""   # once `reach` has asked the server
+        self.lease_seconds = 0.0
         self._watcher: asyncpg.Connection | None = None   # the server view's admin connection
         self._watching = asyncio.Lock()
 
@@ -212,6 +218,7 @@ class LiveRun:
             if self._target is None:
                 self.lease = await self._lease()
                 self._target = self.lease.target
+                self.lease_seconds = time.monotonic() - started
             return await self._go(started)
         except asyncio.CancelledError:
             if self.result is None:   # cancelled before it connected (0 left), or its cleanup was (unknown)
@@ -248,7 +255,8 @@ class LiveRun:
     def _result(self, started: float, end_s: float, left_open: int, cancelled: bool) -> LiveResult:
         return LiveResult(
             self.scenario, self.recorder.trace, self.recorder.arrived, end_s, time.monotonic() - started,
-            self.display, self.name, self.scale, left_open, cancelled, self.costs, not self.external)
+            self.display, self.name, self.scale, left_open, cancelled, self.costs, not self.external,
+            self.server_version, address(self.target.dsn) if self.external else "", self.lease_seconds)
 
     async def _lease(self) -> Lease:
         """Borrow a sandbox server (it may have to start first); given back even if cancelled meanwhile."""
@@ -266,7 +274,8 @@ class LiveRun:
         """Measure the server, build the network the scenario describes, open the pools."""
         db = self.scenario.database
         cut = faults.idle_cut(self.scenario.faults)
-        await reach(self.target, self.connect_timeout_s)   # a server that cannot be used, said plainly
+        # a server that cannot be used, said plainly; one that can says what it is
+        self.server_version = await reach(self.target, self.connect_timeout_s)
         connector = self.connector = Connector(self.recorder, self.target.dsn, self.name)
         try:
             base = await measure(connector.raw_connect, samples=3)

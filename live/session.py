@@ -5,8 +5,10 @@ objects of the run's event loop. So the run lives on a `BackgroundLoop`, and
 the UI only calls this class: `start()` and `stop()` return at once,
 `snapshot()` is a frozen copy of plain numbers taken from the recorder's
 tally (the trace itself must not be read while it grows, see
-`live.recorder`), and the faults on demand and the server's own view are
-short coroutines submitted to the loop and waited for.
+`live.recorder`), `trace_since()` copies out a bounded stretch of the rows
+written so far (a `TraceSoFar` on the caller's side puts them together
+again), and the faults on demand and the server's own view are short
+coroutines submitted to the loop and waited for.
 
 Errors reach the UI as one line, with DATABASE_URL's password masked.
 """
@@ -16,12 +18,12 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import threading
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
 from live.loop import BackgroundLoop
-from live.recorder import Counts
+from live.recorder import Counts, LiveTrace, Rows
 from live.runner import RESTART_REFUSED, LiveResult, LiveRun
 from live.server import LiveError, mask, redact
 from sim.scenario import Scenario
@@ -31,6 +33,7 @@ T = TypeVar("T")
 Phase = Literal["starting", "running", "stopping", "done", "failed", "cancelled"]
 FINISHED: tuple[Phase, ...] = ("done", "failed", "cancelled")
 SANDBOX_DISPLAY = "embedded PostgreSQL (sandbox)"
+ROWS_PER_POLL = 25_000   # about 550 kB: a poll that is far behind catches up over several, never in one
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,41 @@ def one_line(error: BaseException, url: str | None = None) -> str:
     return redact(text, url)
 
 
+class TraceSoFar:
+    """A running trace as the page has fetched it so far, from the session that records it.
+
+    Each `pull` asks only for the rows after those it already has, at most
+    `limit` of them, so a page polling twice a second a run of tens of
+    thousands of rows receives each row once, and a poll that is far behind
+    catches up over several polls instead of sending megabytes in one.
+    """
+
+    def __init__(self) -> None:
+        self.trace = LiveTrace()
+        self.written = 0          # rows the run had written at the last pull (this may be fewer)
+        self.received = 0         # bytes received over every pull
+        self._lock = threading.Lock()
+
+    @property
+    def behind(self) -> int:
+        """Rows the run had written at the last pull that this does not have yet."""
+        return max(self.written - len(self.trace), 0)
+
+    @property
+    def last_s(self) -> float:
+        """The scenario time of the latest row here (0 with none)."""
+        return self.trace.last_t
+
+    def pull(self, since: Callable[[int, int], Rows], limit: int = ROWS_PER_POLL) -> TraceSoFar:
+        """Fetch the next rows with `since(start, limit)` and add them; itself, for chaining."""
+        with self._lock:
+            rows = since(len(self.trace), limit)
+            self.trace.append(rows)
+            self.written = max(self.written, rows.written)
+            self.received += rows.nbytes
+        return self
+
+
 class LiveSession:
     """One live run on a `BackgroundLoop`, seen from a synchronous caller.
 
@@ -105,6 +143,7 @@ class LiveSession:
         self._outcome: Phase | None = None   # written once, when the run has ended
         self._error = ""
         self._result: LiveResult | None = None
+        self._so_far = TraceSoFar()
 
     # -- starting and stopping
     def start(self) -> None:
@@ -217,6 +256,20 @@ class LiveSession:
             if run.recorder.tally.server_down:
                 return []
             raise
+
+    def trace_since(self, start: int, limit: int = ROWS_PER_POLL) -> Rows:
+        """The run's trace rows from `start` on, at most `limit` of them: none before it has a recorder.
+
+        After the run has ended these are the result's own rows, so the
+        stretches put together are a prefix of (or all of) the result's trace.
+        """
+        run = self._run
+        trace = run.recorder.trace if run is not None else LiveTrace()
+        return trace.rows_since(start, limit)
+
+    def trace_so_far(self, limit: int = ROWS_PER_POLL) -> TraceSoFar:
+        """The trace as far as it has been fetched, grown by at most `limit` rows at each call."""
+        return self._so_far.pull(self.trace_since, limit)
 
     # -- faults on demand
     def kill_idle_now(self, timeout_s: float = 10.0) -> int:

@@ -7,7 +7,9 @@ behind it (a pooled run's p95 wait went from 0.4 ms to 66 ms while a page
 redrew). So the web app starts one worker process, which owns the event
 loop, the sessions and the sandbox servers, and talks to it only through
 short calls: start, stop, snapshot, result, faults, the server's view,
-answered side by side so one slow call holds up no other.
+answered side by side so one slow call holds up no other. The trace so far
+comes over in stretches of the rows not sent before (`trace_since`), so
+following a run costs each row's 22 bytes once.
 
 `RemoteSession` has the methods of `live.session.LiveSession`, so a page
 uses either without knowing. The worker stops its runs and its servers when
@@ -33,9 +35,10 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from live.calibrate import Delay
+from live.recorder import Rows
 from live.runner import LiveResult
 from live.server import LiveError, Target
-from live.session import FINISHED, LiveSession, Phase, Snapshot, one_line
+from live.session import FINISHED, ROWS_PER_POLL, LiveSession, Phase, Snapshot, TraceSoFar, one_line
 from sim.scenario import Scenario
 
 _log = logging.getLogger(__name__)
@@ -44,6 +47,7 @@ CALL_TIMEOUT_S = 30.0   # the longest call (a fault, the server view) is bounded
 START_TIMEOUT_S = 60.0  # spawning the process imports asyncpg, numpy and simpy
 STOP_GRACE_S = 40.0     # a run's cleanup is bounded (runner.CLEANUP_S) below this
 EXIT = "exit"           # the call that asks the worker to stop everything and end
+TRACE_TIMEOUT_S = 5.0   # a stretch of the trace is a copy of at most ROWS_PER_POLL rows: far less than this
 CALL_THREADS = 8        # calls answered at once in the worker: a slow one leaves the rest going
 
 
@@ -198,10 +202,12 @@ class RemoteSession:
         self.sid = sid
         self.scenario = scenario
         self.database_url = database_url
+        self.time_scale = time_scale
         self._options = (database_url, time_scale, max_requests, measure_costs)
         self._last: Snapshot | None = None
         self._result: LiveResult | None = None
         self._fetched = False
+        self._so_far = TraceSoFar()
 
     def _call(self, method: str, *args: Any, timeout_s: float = CALL_TIMEOUT_S) -> Any:
         return self.worker.call("session", self.sid, method, *args, timeout_s=timeout_s)
@@ -248,6 +254,8 @@ class RemoteSession:
 
         A fetch that fails (the worker slow to answer, say) is tried again at
         the next access: only the worker's own answer, a result or none, is kept.
+        Once it has come, the copy of the trace put together during the run is
+        let go: the result holds the whole of it.
         """
         if not self._fetched and self.snapshot().finished:
             try:
@@ -257,6 +265,7 @@ class RemoteSession:
                              self.sid, e)
             else:
                 self._fetched = True
+                self._so_far = TraceSoFar()
         return self._result
 
     @property
@@ -269,6 +278,20 @@ class RemoteSession:
 
     def server_view(self, timeout_s: float = 5.0) -> list[dict[str, Any]]:
         return list(self._call("server_view", timeout_s))
+
+    def trace_since(self, start: int, limit: int = ROWS_PER_POLL) -> Rows:
+        rows = self._call("trace_since", start, limit, timeout_s=TRACE_TIMEOUT_S)
+        if not isinstance(rows, Rows):
+            raise LiveError("the live lab's worker sent no trace rows")
+        return rows
+
+    def trace_so_far(self, limit: int = ROWS_PER_POLL) -> TraceSoFar:
+        """The trace put together here from the rows not fetched before: each row crosses the pipe once.
+
+        A call that fails (the worker slow to answer) leaves it as it was;
+        the next call asks again from the same row.
+        """
+        return self._so_far.pull(self.trace_since, limit)
 
     def kill_idle_now(self, timeout_s: float = 10.0) -> int:
         return int(self._call("kill_idle_now", timeout_s))
@@ -288,7 +311,8 @@ def _failed(scenario: Scenario, error: str, last: Snapshot | None) -> Snapshot:
 # ------------------------------------------------------------------ the worker's side
 
 SLOW_METHODS = frozenset({"measure"})   # seconds, or minutes against an unreachable server
-SESSION_METHODS = frozenset({"stop", "snapshot", "result", "server_view", "kill_idle_now", "restart_now"})
+SESSION_METHODS = frozenset({"stop", "snapshot", "result", "server_view", "kill_idle_now", "restart_now",
+                             "trace_since"})
 
 
 def serve(conn: Connection) -> None:

@@ -7,7 +7,7 @@ import streamlit as st
 
 from app import frame
 from app.background import live_worker
-from app.live_panel import finished, follow, refuse_unrunnable, run_button
+from app.live_panel import about, finished, follow, live_stand, overhead, refuse_unrunnable, run_button
 from app.results import show_results
 from app.ui import num, plain, t
 from live.server import LiveError, external
@@ -55,7 +55,16 @@ if cols[2].button(t("live.edit"), key="live.edit"):
     st.switch_page("app/pages/playground.py")
 
 refuse_unrunnable(scenario, DATABASE_URL, scale)
-running = run_button("live", t("live.run"), scenario, DATABASE_URL, time_scale=scale)
+# how long it will take on the wall clock: the scenario at this scale, plus the setup and cleanup the
+# page's last whole run took (starting a sandbox, opening pools, checking nothing was left), once known
+wall = scenario.duration_s / scale + (overhead("live") or 0.0)
+words = about(wall)
+label = t("live.run_minutes" if "minutes" in words else "live.run_seconds", **words)
+running = run_button("live", label, scenario, DATABASE_URL, time_scale=scale)
+
+
+# pg_stat_activity's columns in the order a narrow table should show them: who, doing what, waiting on what
+SERVER_COLUMNS = ("pid", "state", "wait_event_type", "wait_event", "query", "state_change", "backend_start")
 
 
 def watch(session: RemoteSession, snap: Snapshot) -> None:
@@ -69,6 +78,7 @@ def watch(session: RemoteSession, snap: Snapshot) -> None:
         col.metric(t(key), num(value, 0))
     buttons = st.columns(3)
     going = snap.phase == "running" and not snap.server_down
+    rows: list[dict[str, object]] = []
     try:
         if buttons[0].button(t("live.kill_idle"), key="live.kill", help=t("live.kill_idle_help"),
                              disabled=not going):
@@ -81,9 +91,12 @@ def watch(session: RemoteSession, snap: Snapshot) -> None:
         rows = session.server_view()
     except LiveError as e:
         st.toast(plain(e))
-        rows = []
-    st.caption(t("live.server_view", name=plain(snap.application_name)))
-    st.dataframe(rows, hide_index=True, width="stretch")
+    stand, server = st.columns([3, 2])
+    with stand:
+        live_stand("live", session, snap)
+    with server:
+        st.caption(t("live.server_view", name=plain(snap.application_name)))
+        st.dataframe(rows, hide_index=True, width="stretch", column_order=SERVER_COLUMNS)
 
 
 follow("live", running, watch)
@@ -98,6 +111,11 @@ if session is not None:
             st.warning(t("live.cancelled"))
         st.success(t("live.done", server=plain(result.server), name=plain(result.application_name),
                      wall=num(result.wall_seconds, 1), left=num(result.left_open, 0)))
+        if result.server_version:   # as the server itself said it, during the run
+            st.caption(":material/database: " + (
+                t("live.recorded_embedded", version=plain(result.server_version)) if result.sandbox else
+                t("live.recorded_external", version=plain(result.server_version),
+                  host=plain(result.server_address))))
         metrics = summarize(result.trace, result.scenario, result.end_s)
         show_results(result.trace, result.scenario, result.end_s, metrics, key="live",
                      run_key=result.application_name)
