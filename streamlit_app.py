@@ -13,6 +13,7 @@ pages = [
     st.Page(HOME, title=t("page.home"), icon=":material/home:", url_path="", default=True),
     st.Page("app/pages/playground.py", title=t("page.playground"), icon=":material/tune:",
             url_path="playground"),
+    st.Page("app/pages/race.py", title=t("page.race"), icon=":material/join:", url_path="race"),
     st.Page("app/pages/live_lab.py", title=t("page.live"), icon=":material/database:", url_path="live"),
     st.Page("app/pages/compare.py", title=t("page.compare"), icon=":material/compare:", url_path="compare"),
     st.Page("app/pages/lessons.py", title=t("page.lessons"), icon=":material/school:", url_path="lessons"),

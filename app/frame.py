@@ -169,7 +169,8 @@ def remember(scenario: Scenario) -> None:
     write_url(scenario)
 
 
-def write_url(scenario: Scenario | None = None) -> None:
+def write_url(scenario: Scenario | None = None, extra: dict[str, list[str]] | None = None) -> None:
+    """The URL that reopens this page as it is; `extra`: a page's own repeated params (A against B's `b`)."""
     ss = st.session_state
     params: dict[str, str | list[str]] = {}
     if scenario is not None:
@@ -177,6 +178,7 @@ def write_url(scenario: Scenario | None = None) -> None:
         sets = overrides(scenario, load_preset(params["preset"]))  # type: ignore[arg-type]
         if sets:
             params["set"] = sets
+    params |= {key: values for key, values in (extra or {}).items() if values}
     if ss.get("present"):
         params["present"] = "1"
         if ss.get("present_controls"):

@@ -1,4 +1,10 @@
-"""Compare: a scenario simulated and run live, side by side, each figure judged against its tolerance."""
+"""Compare: a scenario simulated and run live, side by side, each figure judged against its tolerance.
+
+The two taxi stands are one animation (`app.pair`), simulation left and live
+right: one Play and one slider move both in the browser, so they are seen at
+the same moment of the scenario's clock. The levels charts, still figures,
+take a moment from a slider of the page's own.
+"""
 
 import functools
 import math
@@ -8,48 +14,29 @@ from typing import Any
 import plotly.graph_objects as go
 import streamlit as st
 
-from app import i18n, taxi
+from app import i18n, pair
 from app.frame import preset_picker
 from app.live_panel import finished, follow, refuse_unrunnable, run_button
-from app.results import FRAMES, chart_figure, metric_cards, metric_label, taxi_figure
-from app.taxi import drawn_at, frame_at, frame_times
-from app.ui import lang, num, pct, plain, t
+from app.numbers_table import column_width, value_text
+from app.results import FRAMES, chart_figure, metric_cards, metric_label
+from app.taxi import frame_times
+from app.ui import lang, num, plain, t
 from live.compare import SideBySide, Verdict, side_by_side, verdicts
 from live.runner import LiveResult
 from live.session import Snapshot
 from live.worker import RemoteSession
-from sim.measures import Measure
-from sim.trace import Trace
 
 ss = st.session_state
 
 RED = "#B3261E"      # only for a figure outside its tolerance
 ROW_PX = 35          # a dataframe row's height: the table is as tall as its rows, never scrolled
-HALF_PLOT_PX = 420   # a stand's plot area in half of a 1280 px page (no legend): its taxis are sized for it
+PLOT_PX = 960        # both stands' plot area across a 1280 px page with Streamlit's padding (row labels left)
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
 def simulated_beside(run_name: str, _live: LiveResult) -> SideBySide:
     """The simulation of a finished live run, once per run (every rerun of this page needs it)."""
     return side_by_side(_live)
-
-
-def value_text(figure: Measure, value: float | None, signed: bool = False) -> str:
-    """A figure as the table shows it, in the page's language: shares as percentages, times to 0.01 ms
-    below 10 ms; a difference with its sign (a minus sign, not a hyphen), and 0 when it rounds to 0."""
-    if value is None:
-        return "–"
-    size = abs(value) if signed else value
-    if figure.unit == "share":
-        size, digits = size * 100, 1
-    elif figure.unit == "ms":
-        digits = 2 if abs(size) < 10 else 1
-    else:
-        digits = 0 if float(size).is_integer() else 1
-    if signed and round(size, digits) == 0:
-        return "0"
-    text = pct(size / 100, digits) if figure.unit == "share" else num(size, digits)
-    return ("+" if value > 0 else "−") + text if signed else text
 
 
 def verdict_text(v: Verdict) -> str:
@@ -80,44 +67,14 @@ def verdict_table(judged: list[Verdict]) -> None:
         return [alarm if out else "" for out in outside]
 
     # Widths from the longest text of each column, so no name, number or verdict is cut at 1280 px.
-    def width(texts: list[str]) -> int:
-        return 24 + max(sum(15 if ord(ch) > 0x2E80 else 8 for ch in s) for s in texts)
-
     config: dict[str, Any] = {
         name: st.column_config.TextColumn(
-            name, width=width([name, *frame[name]]),
+            name, width=column_width([name, *frame[name]]),
             alignment="left" if key in ("what", "verdict") else "right",
             help=t("compare.col.tolerance_help") if key == "tolerance" else None)
         for key, name in cols.items()}
     st.dataframe(frame.style.apply(paint), hide_index=True, width="content", column_config=config,
                  height=ROW_PX * (len(frame) + 1) + 3, key="compare.table")
-
-
-def run_end(trace: Trace, end_s: float) -> float:
-    """Where a run's animation ends: its end, or its last event if that came later (a live drain)."""
-    t_col = trace.columns()["t"]
-    return max(float(end_s), float(t_col[-1]) if t_col.size else 0.0, 0.0)
-
-
-@st.cache_resource(max_entries=8, show_spinner=False)
-def stand_parts(run_key: str, in_lang: str, _figure: Any
-                ) -> tuple[list[dict[str, Any]], dict[str, Any], list[dict[str, Any]]]:
-    """A taxi stand's traces, its layout without Play and slider (the page's slider drives it), and its
-    frames."""
-    whole = _figure.to_dict()
-    layout = {k: v for k, v in whole["layout"].items() if k not in ("updatemenus", "sliders", "template")}
-    layout["margin"] = {**layout.get("margin", {}), "b": 10, "r": 0}
-    layout["showlegend"] = False   # two legends would take a third of each half; the playground has it
-    layout["height"] = layout.get("height", 500) - 70
-    return whole["data"], layout, whole["frames"]
-
-
-def stand_at(parts: tuple[list[dict[str, Any]], dict[str, Any], list[dict[str, Any]]], end_s: float,
-             at_s: float) -> go.Figure:
-    """The stand as it was at `at_s`: the frame showing that moment, drawn still."""
-    data, layout, frames = parts
-    shown = drawn_at(data, frames[frame_at(frames, end_s, at_s, FRAMES)])
-    return go.Figure(data=shown, layout=layout, _validate=False)
 
 
 def levels_at(figure: go.Figure, at_s: float, top: float | None) -> go.Figure:
@@ -183,37 +140,34 @@ verdict_table(judged)
 
 @st.fragment
 def in_time(both: SideBySide, live: LiveResult) -> None:
-    """The two runs at one moment: the taxi stands (or the levels charts with a line there), one slider.
+    """The two runs in time: the taxi stands as one animation, or the levels charts with a line at a moment.
 
-    A fragment: moving the slider redraws two still figures, not the page.
+    A fragment: switching the view, or moving the levels' slider, redraws this part, not the page.
     """
     name, sim = live.application_name, both.sim
     views = ["stands", "levels"]
     view = st.segmented_control(t("compare.view"), views, default="stands", key="compare.view",
                                 format_func=lambda v: t(f"compare.view_{v}"),
                                 label_visibility="collapsed") or "stands"
-    ends = run_end(sim.trace, sim.end_s), run_end(live.trace, live.end_s)
-    end = max(ends)
+    end = max(pair.run_end(sim.trace, sim.end_s), pair.run_end(live.trace, live.end_s))
+    runs = [(f"{name}.sim", sim.trace, both.fed, "sim"), (name, live.trace, live.scenario, "live")]
+    if view == "stands":   # both over the later end, so frame k is the same moment on both sides
+        figure = pair.pair_figure((runs[0][0], runs[1][0]), lang(), ((runs[0][:3]), (runs[1][:3])), end,
+                                  (t("compare.sim"), t("compare.live")), plot_px=PLOT_PX)
+        st.plotly_chart(figure, key="compare.stands", theme=None, config={"displayModeBar": False})
+        return
     step = float(frame_times(end, FRAMES)[0])
     digits = max(0, -math.floor(math.log10(step))) if step < 1 else 0
     at_s = st.slider(t("compare.time"), 0.0, float(end), value=round(end / 2 / step) * step, step=step,
                      format=f"%.{digits}f", key=f"compare.at.{name}")
-    runs = [(f"{name}.sim", sim.trace, both.fed, ends[0], "sim"),
-            (name, live.trace, live.scenario, ends[1], "live")]
-    if view == "levels":
-        charts = [chart_figure("levels", key, lang(), trace, scen, end_s)
-                  for key, trace, scen, end_s, _ in runs]
-        tops = [top for top in map(axis_top, charts) if top is not None]
-        figures = [levels_at(c, at_s, max(tops) if tops else None) for c in charts]
-    else:
-        figures = [stand_at(stand_parts(key, lang(), taxi_figure(key, lang(), trace, scen, end_s, taxi.HEIGHT,
-                                                                 HALF_PLOT_PX)), end_s, at_s)
-                   for key, trace, scen, end_s, _ in runs]
-    for col, figure, (_, _, _, _, side) in zip(st.columns(2), figures, runs, strict=True):
+    charts = [chart_figure("levels", key, lang(), trace, scen, pair.run_end(trace, end_s))
+              for (key, trace, scen, _), end_s in zip(runs, (sim.end_s, live.end_s), strict=True)]
+    tops = [top for top in map(axis_top, charts) if top is not None]
+    for col, chart, (*_, side) in zip(st.columns(2), charts, runs, strict=True):
         with col:
             st.markdown(f"**{t(f'compare.{side}')}**")
-            st.plotly_chart(figure, key=f"compare.{side}.{view}", theme=None,
-                            config={"displayModeBar": False})
+            st.plotly_chart(levels_at(chart, at_s, max(tops) if tops else None), key=f"compare.{side}.levels",
+                            theme=None, config={"displayModeBar": False})
 
 
 in_time(both, live)

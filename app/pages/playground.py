@@ -112,6 +112,9 @@ def playground() -> None:
                      key="pg.present"):
             frame.present(True, list(key_fields(ss.scenario, ss.get("pg.group.name", "pool"))))
             st.rerun()
+        if st.button(t("playground.compare_with"), icon=":material/join:", help=t("playground.compare_help"),
+                     key="pg.compare_with"):
+            st.switch_page("app/pages/race.py")   # A is this scenario; B, a copy to change (or as last left)
         exercise.panel(ss.preset, ss.scenario, "pg.exercise", reset_to_preset)
         at_s = scene_moment(ss.scenario, "pg")
         scenario, error = grouped_controls(ss.scenario, key=f"pg.v{ss.version}", t=t, tabs_key="pg.group",

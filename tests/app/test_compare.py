@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -110,21 +109,34 @@ def test_a_tolerance_and_a_difference_are_in_every_row(slower_live: LiveResult) 
         assert difference == "0" or difference[0] in ("+", MINUS), name
 
 
-def stand_data(at: AppTest) -> list[Any]:
-    return [json.loads(chart.proto.spec)["data"] for chart in at.get("plotly_chart")]
-
-
-def test_one_slider_moves_both_stands_and_the_levels_view_marks_the_moment(slower_live: LiveResult) -> None:
+def test_one_slider_and_one_play_move_both_stands_in_the_browser(slower_live: LiveResult) -> None:
+    """The stands are one animation, simulation left and live right: no slider of the page's own."""
     at = compared(slower_live)
-    moment = next(s for s in at.slider if s.key and s.key.startswith("compare.at."))
-    before = stand_data(at)
-    assert len(before) == 2
-    moment.set_value(1.0).run()
-    after = stand_data(at)
-    assert after[0] != before[0] and after[1] != before[1]           # both stands moved to 1 s
+    charts = at.get("plotly_chart")
+    assert len(charts) == 1
+    assert not [s for s in at.slider if s.key and s.key.startswith("compare.at.")]
+    figure = json.loads(charts[0].proto.spec)
+    layout = figure["layout"]
+    assert len(layout["sliders"]) == 1
+    plays = [b for menu in layout["updatemenus"] for b in menu["buttons"] if b["label"].endswith("Play")]
+    assert len(plays) == 1
+    titles = [n["text"] for n in layout["annotations"]]
+    assert "<b>Simulation</b>" in titles and "<b>Live</b>" in titles
+    live_traces = {i for i, trace in enumerate(figure["data"]) if trace.get("xaxis") == "x2"}
+    assert live_traces and len(live_traces) < len(figure["data"])
+    for frame in figure["frames"]:   # every frame moves both stands
+        assert set(frame["traces"]) & live_traces and set(frame["traces"]) - live_traces
+
+
+def test_the_levels_view_marks_the_moment_its_slider_picks_on_both_charts(slower_live: LiveResult) -> None:
+    at = compared(slower_live)
     at.session_state["compare.view"] = "levels"
     at.run()
+    assert not at.exception, at.exception
+    moment = next(s for s in at.slider if s.key and s.key.startswith("compare.at."))
+    moment.set_value(1.0).run()
     shapes = [json.loads(chart.proto.spec)["layout"]["shapes"] for chart in at.get("plotly_chart")]
+    assert len(shapes) == 2
     assert all(any(s.get("x0") == 1.0 and s.get("x1") == 1.0 for s in chart) for chart in shapes)
 
 

@@ -256,9 +256,10 @@ def test_compare_draws_a_finished_live_run_beside_its_simulation() -> None:
         at.run()
     assert not at.exception, at.exception
     assert metric(at, "Completed") != "0"
-    assert len(at.metric) == 12 and len(at.dataframe) == 1 and len(at.get("plotly_chart")) == 2
+    # both stands are one figure (one Play, one slider for both runs)
+    assert len(at.metric) == 12 and len(at.dataframe) == 1 and len(at.get("plotly_chart")) == 1
     at.run()                                     # a rerun draws the same from the cached simulation
-    assert not at.exception and len(at.get("plotly_chart")) == 2
+    assert not at.exception and len(at.get("plotly_chart")) == 1
 
 
 def test_the_home_page_lists_the_lessons_in_the_sessions_language() -> None:
