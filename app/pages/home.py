@@ -86,7 +86,7 @@ def loop_figure(in_lang: str) -> Any:
 
 
 def ways_in() -> None:
-    """Three buttons, one per reason to come: see a failure, look up an error, show a class."""
+    """Three buttons, one per reason to come: see a failure, bring an error, show a class."""
     fail, error, teach = st.columns(3)
     if fail.button(t("home.way_fail"), icon=":material/warning:", help=t("home.way_fail_help"),
                    key="home.way.fail", width="stretch", type="primary"):
@@ -94,7 +94,7 @@ def ways_in() -> None:
         st.switch_page("app/pages/playground.py", query_params=with_lang(preset=FAIL_PRESET))
     if error.button(t("home.way_error"), icon=":material/search:", help=t("home.way_error_help"),
                     key="home.way.error", width="stretch"):
-        st.switch_page("app/pages/glossary.py", query_params=with_lang())
+        st.switch_page("app/pages/incident.py", query_params=with_lang())
     if teach.button(t("home.way_teach"), icon=":material/co_present:", help=t("home.way_teach_help"),
                     key="home.way.teach", width="stretch"):
         frame.load(TEACH_PRESET)

@@ -279,10 +279,10 @@ def test_links_from_a_page_carry_the_sessions_language() -> None:
     assert links and all("lang=ru" in el.proto.query_string.split("&") for el in links)
     next(b for b in at.button if b.key == "home.way.error").click().run()
     assert not at.exception, at.exception
-    assert at.title[0].value == "Глоссарий" and at.query_params.get("lang") == "ru"
+    assert at.title[0].value == "Разбор инцидента" and at.query_params.get("lang") == "ru"
     at.query_params.clear()                  # as the navigation menu opens a page: nothing in the URL
     at.run()
-    assert at.query_params.get("lang") == "ru" and at.title[0].value == "Глоссарий"
+    assert at.query_params.get("lang") == "ru" and at.title[0].value == "Разбор инцидента"
 
 
 def test_see_a_pool_fail_opens_the_playground_on_a_failure() -> None:
