@@ -30,10 +30,9 @@ import numpy as np
 import streamlit as st
 
 from app.ui import num, t
-from sim.metrics import request_times
 from sim.scenario import Scenario
-from sim.sizing import WARM_UP_S, Need, Sizing, scenario, sweep
-from sim.trace import Ev, Trace
+from sim.sizing import Need, Sizing, scenario, steady_waits_ms, sweep
+from sim.trace import Trace
 
 WORKERS = os.cpu_count() or 1
 PROGRESS_STEPS = 25            # the bar moves at most this many times: each move is a message to replay
@@ -130,10 +129,7 @@ def playground_scenario(need: Need, size: int, description: str) -> Scenario:
 def steady_p99_ms(trace: Trace, duration_s: float) -> float | None:
     """A run's p99 wait as the sweep counts it (`sim.sizing.measure`): requests begun after the
     warm-up only; None when none got a connection."""
-    cols = trace.columns()
-    waits_s, _ = request_times(cols)
-    began = cols["t"][cols["kind"] == Ev.QUERY_START] - waits_s
-    steady = waits_s[began >= min(WARM_UP_S, 0.25 * duration_s)] * 1000.0
+    steady = steady_waits_ms(trace, duration_s)
     return float(np.percentile(steady, 99)) if steady.size else None
 
 

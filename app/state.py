@@ -20,6 +20,7 @@ from sim.scenario import (
     Spec,
     Workload,
     from_dict,
+    in_any_order,
     load_preset,
     preset_names,
     show,
@@ -96,15 +97,14 @@ def from_url(preset: str | None, sets: list[str]) -> tuple[Scenario, str, list[s
     if len(sets) > MAX_SETS:
         problems.append(f"set: {len(sets)} assignments; a link may carry {MAX_SETS}, the rest are left out")
         sets = sets[:MAX_SETS]
+    fit = []
     for assignment in sets:
         if len(assignment) > MAX_SET_CHARS:
             problems.append(f"set = {show(assignment)}: longer than {MAX_SET_CHARS:,} characters, left out")
-            continue
-        try:
-            scenario = apply(scenario, [assignment])
-        except ScenarioError as e:
-            problems.append(str(e))
-    return scenario, name, problems
+        else:
+            fit.append(assignment)
+    scenario, refused = in_any_order(scenario, fit, lambda s, a: apply(s, [a]))
+    return scenario, name, problems + [message for _, message in refused]
 
 
 def apply(scenario: Scenario, assignments: list[str]) -> Scenario:

@@ -27,16 +27,13 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from the checkout
 
 from live.runner import run as run_live
-from sim.metrics import request_times, summarize
-from sim.sizing import CASES, WARM_UP_S, scenario, sweep
-from sim.trace import Ev, Trace
+from sim.metrics import summarize
+from sim.sizing import CASES, scenario, steady_waits_ms, sweep
+from sim.trace import Trace
 
 
 def steady_p99(trace: Trace, duration_s: float) -> float:
-    cols = trace.columns()
-    waits, _ = request_times(cols)
-    began = cols["t"][cols["kind"] == Ev.QUERY_START] - waits
-    steady = waits[began >= min(WARM_UP_S, 0.25 * duration_s)] * 1000.0
+    steady = steady_waits_ms(trace, duration_s)
     return float(np.percentile(steady, 99)) if steady.size else float("inf")
 
 

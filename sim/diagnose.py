@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sim.pools import POOL_KINDS, PoolConfig
-from sim.scenario import Scenario, ScenarioError, from_dict, load_preset
+from sim.scenario import Scenario, from_dict, in_any_order, load_preset
 from sim.signs import SERVER_SIGNS, Sign, Symptom
 from sim.spec import specs
 
@@ -225,14 +225,13 @@ def _build(found: list[Found], kind: str, symptom: Symptom | None, read: dict[st
     raw["description"] = ("Built from a pasted incident: the settings it names, the rest assumed so the "
                           "same failure happens again. Adjust the traffic to your own.")
     raw["pool"] = {"kind": kind}
-    for path, value in read.items():   # one at a time: a value out of range is said and left out
-        trial = _with(raw, path, value)
-        try:
-            from_dict(trial)
-        except ScenarioError as e:
-            problems.append(str(e))
-            continue
-        raw = trial
+
+    def step(raw: dict[str, Any], setting: tuple[str, Any]) -> dict[str, Any]:
+        trial = _with(raw, *setting)
+        from_dict(trial)   # a value out of range is said and left out
+        return trial
+    raw, refused = in_any_order(raw, list(read.items()), step)
+    problems.extend(message for _, message in refused)
     assumptions: dict[str, Any] = {}
     traffic = {Symptom.TIMEOUT: _overload, Symptom.TOO_MANY: _over_the_limit, Symptom.BROKEN: _idle_gaps,
                None: _steady}[symptom]

@@ -23,9 +23,10 @@ import math
 import re
 import reprlib
 import tomllib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import tomli_w
 
@@ -46,6 +47,9 @@ MAX_TEXT_BYTES = 256 * 1024  # a scenario file or one --set value; presets are u
 MAX_DEPTH = 6                # tables and lists inside each other: a scenario needs 4 (phases in workload)
 MAX_ITEMS = 100              # phases, faults or scenes in one scenario
 
+
+T = TypeVar("T")
+C = TypeVar("C")
 
 class NotToml(ScenarioError):
     """Text that does not parse as TOML (a `--set` value then stands as plain text)."""
@@ -447,6 +451,27 @@ def to_dict(obj: Any) -> Any:
 
 
 # ------------------------------------------------------------------- overrides
+
+def in_any_order(start: T, changes: Sequence[C], step: Callable[[T, C], T]) -> tuple[T, list[tuple[C, str]]]:
+    """Apply each change that is valid, in any order: one refused is tried again once others went in.
+
+    Settings checked against each other pass through invalid middles when applied one by one in
+    the wrong order (asyncpg's min_size = 30 before max_size = 40, against a max_size of 10): the
+    changes refused in a pass are retried until a pass applies none, and those are returned with
+    their messages.
+    """
+    current, pending = start, list(changes)
+    while True:
+        refused: list[tuple[C, str]] = []
+        for change in pending:
+            try:
+                current = step(current, change)
+            except ScenarioError as e:
+                refused.append((change, str(e)))
+        if len(refused) in (0, len(pending)):
+            return current, refused
+        pending = [change for change, _ in refused]
+
 
 def parse_value(text: str, source: str = "--set value") -> Any:
     """`--set` values are TOML (`20`, `true`, `[{at_s=1, rate_per_s=5}]`); else plain text."""

@@ -34,7 +34,7 @@ from sim.model import run
 from sim.pools import POOL_KINDS
 from sim.scenario import Scenario, ScenarioError, from_dict
 from sim.theory import mmc
-from sim.trace import Ev
+from sim.trace import Ev, Trace
 
 REQUESTS_PER_RUN = 2_000     # enough for a p99 on each seed; 60 runs of it take about 3 s on 2 cores
 MIN_RUN_S, MAX_RUN_S = 1.0, 120.0
@@ -77,6 +77,8 @@ class Need:
         for name, value, lo, hi in bounds:
             if not lo <= value <= hi:
                 raise ScenarioError(f"--{name} = {value:g}: must be from {lo:g} to {hi:g}")
+        if not 0 <= self.timeout_share <= 1:
+            raise ScenarioError(f"--timeout-share = {self.timeout_share:g}: must be from 0 to 1")
         if (self.hold_p50_ms is None) != (self.hold_p95_ms is None):
             raise ScenarioError("--hold-p50-ms and --hold-p95-ms go together")
         if self.hold_p50_ms is not None and not 0 < self.hold_p50_ms < (self.hold_p95_ms or 0):
@@ -170,14 +172,20 @@ def measure(s: Scenario, size: int) -> Run:
     """
     result = run(s)
     m = summarize_run(result)
-    cols = result.trace.columns()
-    waits_s, _ = request_times(cols)
-    began = cols["t"][cols["kind"] == Ev.QUERY_START] - waits_s
-    steady = waits_s[began >= min(WARM_UP_S, 0.25 * s.duration_s)] * 1000.0
+    steady = steady_waits_ms(result.trace, s.duration_s)
     never = math.inf   # no request got a connection: its wait has no end
     p95, p99 = (float(np.percentile(steady, q)) if steady.size else never for q in (95, 99))
     return Run(size, s.seed, p95, p99, m["timed_out"] / max(m["requests"], 1), m["peak"]["server"],
                m["worker_wait_ms"]["p99"] or 0.0)
+
+
+def steady_waits_ms(trace: Trace, duration_s: float) -> np.ndarray:
+    """The waits for a connection of the requests that began after the warm-up (a simulated run's
+    or a live one's), in ms: what the sweep's p95 and p99 are of."""
+    cols = trace.columns()
+    waits_s, _ = request_times(cols)
+    began = cols["t"][cols["kind"] == Ev.QUERY_START] - waits_s
+    return waits_s[began >= min(WARM_UP_S, 0.25 * duration_s)] * 1000.0
 
 
 def _measure(args: tuple[Scenario, int]) -> Run:

@@ -109,6 +109,16 @@ def test_a_value_out_of_range_is_named_with_its_range_and_not_used() -> None:
     assert found.scenario["pool"]["pool_size"] == 5 and found.scenario["pool"]["max_overflow"] == 3
 
 
+def test_settings_checked_against_each_other_are_read_in_any_order() -> None:
+    found = diagnose("pool = await asyncpg.create_pool(dsn, min_size=30, max_size=40)")
+    assert not found.problems
+    assert (found.scenario["pool"]["min_size"], found.scenario["pool"]["max_size"]) == (30, 40)
+
+
+def test_pq_names_go() -> None:
+    assert diagnose("pq: sorry, too many clients already").kind == "go"
+
+
 def test_a_setting_written_as_an_expression_is_said_and_left_at_its_default() -> None:
     found = diagnose("create_engine(url, pool_size=settings.POOL, max_overflow=2)")
     assert any(p.startswith("pool_size") for p in found.problems)

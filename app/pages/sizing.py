@@ -121,6 +121,9 @@ def inputs() -> Need | str | None:
 
 def invalid(need: Need) -> str | None:
     """What is wrong with the inputs, naming the field as the form does; None when nothing is."""
+    if not 0 <= need.timeout_share <= 1:   # the form asks in percent, the command line in a share
+        return t("sizing.invalid", field=t("sizing.field.timeout_share"),
+                 message=t("sizing.share_range", value=num(need.timeout_share * 100, 2)))
     try:
         need.check()
     except ScenarioError as e:
@@ -128,9 +131,6 @@ def invalid(need: Need) -> str | None:
         flag = message.removeprefix("--").split(" ", 1)[0]
         label = t(f"sizing.field.{FLAGS[flag]}") if flag in FLAGS else ""
         return t("sizing.invalid", field=label, message=plain(message)) if label else plain(message)
-    if not 0 <= need.timeout_share <= 1:
-        return t("sizing.invalid", field=t("sizing.field.timeout_share"),
-                 message=t("sizing.share_range", value=num(need.timeout_share * 100, 2)))
     return None
 
 

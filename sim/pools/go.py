@@ -49,7 +49,7 @@ class GoPool(PoolSettings):
     library = "Go database/sql"
     size_names = ("MaxIdleConns", "MaxOpenConns")
     simulation_only = "Go's database/sql is a Go library"
-    markers = r"database/sql|\bsql\.Open\b|SetMaxOpenConns|SetMaxIdleConns|SetConnMax|pgx|\bgolang\b"
+    markers = r"database/sql|\bsql\.Open\b|SetMaxOpenConns|SetMaxIdleConns|SetConnMax|pgx|\bpq:|\bgolang\b"
     signs = (Sign("go_deadline", r"context deadline exceeded", Symptom.TIMEOUT, "13-timeouts-and-retries"),
              Sign("go_bad_connection", r"driver: bad connection|unexpected EOF", Symptom.BROKEN,
                   "06-stale-connections"))

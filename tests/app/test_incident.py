@@ -148,9 +148,6 @@ def test_a_pool_larger_than_any_presets_opens_in_the_playground_as_read() -> Non
     assert (scenario.pool.kind, scenario.pool.min_size, scenario.pool.max_size) == ("asyncpg", 30, 40)
 
 
-@pytest.mark.xfail(strict=True, reason="app.state.from_url reads a link's assignments one at a time, in "
-                   "the order overrides() writes them: pool.min_size=30 comes before pool.max_size=40 and "
-                   "is refused against every preset's max_size (at most 20): no preset's link carries it")
 def test_a_pool_larger_than_any_presets_has_a_link_that_reopens_it() -> None:
     diagnosis = incident.read(ASYNCPG_40)
     assert diagnosis is not None
