@@ -5,7 +5,8 @@ Usage: python bench/sizing_live.py [--case NAME ...] [--seconds S]
 For each case in `sim.sizing.CASES` (a FastAPI service of 8 processes, an
 asyncpg service with bursts, three HikariCP instances on a 4-core server):
 the sweep's recommended size, then the same scenario at that size run on the
-embedded PostgreSQL (or DATABASE_URL) through the real library, and the
+embedded PostgreSQL (or DATABASE_URL) through the real library, the sweep
+given the round trip and connect cost measured on that server first, and the
 live p99 wait (requests begun after the warm-up, as the sweep counts them),
 timeouts and 53300 refusals printed beside the model's and the target.
 HikariCP has no Python implementation: its case runs live as asyncpg's pool
@@ -26,7 +27,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from the checkout
 
+import asyncpg
+
+from live.calibrate import measure
 from live.runner import run as run_live
+from live.server import SANDBOX, external
 from sim.metrics import summarize
 from sim.sizing import CASES, scenario, steady_waits_ms, sweep
 from sim.trace import Trace
@@ -43,8 +48,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="the live run's length (default 20)")
     args = parser.parse_args()
     url = os.environ.get("DATABASE_URL") or None
+    target = external(url) if url else SANDBOX.target()
+    costs = asyncio.run(measure(lambda: asyncpg.connect(target.dsn)))   # this server's, for the model
+    print(f"# {target.display}: connect {costs.connect_ms:.2f} ms, round trip {costs.rtt_ms:.3f} ms "
+          f"(python -m live calibrate), given to the sweep")
     for name in args.case or list(CASES):
-        need = CASES[name]
+        need = replace(CASES[name], rtt_ms=round(costs.rtt_ms, 3), connect_ms=round(costs.connect_ms, 3))
         found = sweep(need)
         if found.recommended is None:
             print(f"{name}: no size meets the targets within the budget")

@@ -58,6 +58,8 @@ class Need:
     max_connections: int = 100
     reserved: int = 3
     cores: int = 0                 # the server's cores; 0 = unknown (no rule of thumb)
+    rtt_ms: float = 0.2            # one round trip to the server; `python -m live calibrate` measures it
+    connect_ms: float = 5.0        # the server's part of a connect
     p99_wait_ms: float = 10.0      # target: a checkout's p99 wait
     timeout_share: float = 0.001   # target: at most this share of requests time out
     seeds: int = 3
@@ -73,7 +75,8 @@ class Need:
             ("rate", self.rate_per_s, 0.01, 100_000), ("max-connections", self.max_connections, 1, 100_000),
             ("reserved", self.reserved, 0, self.max_connections - 1), ("cores", self.cores, 0, 1024),
             ("p99-wait-ms", self.p99_wait_ms, 0.001, 3_600_000), ("seeds", self.seeds, 2, 20),
-            ("sizes", self.sizes, 2, 60)]
+            ("sizes", self.sizes, 2, 60), ("rtt-ms", self.rtt_ms, 0, 10_000),
+            ("connect-ms", self.connect_ms, 0, 60_000)]
         for name, value, lo, hi in bounds:
             if not lo <= value <= hi:
                 raise ScenarioError(f"--{name} = {value:g}: must be from {lo:g} to {hi:g}")
@@ -125,7 +128,8 @@ def scenario(need: Need, size: int, seed: int) -> Scenario:
         "workload": {"rate_per_s": need.rate_per_s, "hold": need.hold,
                      "phases": [{"at_s": at, "rate_per_s": rate} for at, rate in need.phases]},
         "pool": pool,
-        "database": {"max_connections": need.max_connections,
+        "database": {"max_connections": need.max_connections, "rtt_ms": need.rtt_ms,
+                     "connect_ms": need.connect_ms,
                      "superuser_reserved_connections": need.reserved, "cores": need.cores},
         "app": {"instances": need.instances, "workers": need.workers},
     })
@@ -256,7 +260,7 @@ class Sizing:
 
 def held_s(need: Need) -> float:
     """How long a request holds its connection: the query plus one round trip (the model's default)."""
-    return (need.hold["mean_ms"] + 0.2) / 1000.0
+    return (need.hold["mean_ms"] + need.rtt_ms) / 1000.0
 
 
 def little(need: Need) -> float:
