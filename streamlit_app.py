@@ -30,4 +30,5 @@ pages = [
     st.Page(HOME, title=t("page.home"), icon=":material/home:", url_path="home", visibility="hidden"),
 ]
 frame.language_picker()
+frame.width_probe()
 st.navigation(pages, position="top").run()

@@ -20,7 +20,7 @@ TOPICS: dict[str, tuple[str, ...]] = {
     "basics": ("no-pool", "pooled"),
     "bursts": ("rush-hour", "burst-into-overflow", "burst-past-cap", "exhaustion-timeouts",
                "too-many-clients"),
-    "sizing": ("bigger-pool-not-faster", "right-sized-pool", "erlang-c-check"),
+    "sizing": ("bigger-pool-not-faster", "bigger-pool-slower", "right-sized-pool", "erlang-c-check"),
     "failures": ("slow-leak", "idle-cut-no-pre-ping", "idle-cut-pre-ping", "kill-idle", "restart", "recycle"),
     "libraries": ("asyncpg-idle-shrink", "asyncpg-idle-floor", "hikari-burst", "go-random-waiters"),
     "concurrency": ("fastapi-threads", "asyncio-unbounded", "asyncio-semaphore", "retry-storm",
@@ -64,6 +64,59 @@ def present(on: bool, controls: list[str] | None = None) -> None:
     ss.present_controls = list(controls or [])[:PRESENT_CONTROLS] if on else []
     ss.version = ss.get("version", 0) + 1   # each mode's controls start afresh from the scenario
     write_url(ss.get("scenario"))
+
+
+WIDTH_COOKIE = "pool-stand-width"
+NARROW_PX = 700
+"""A window narrower than this (px) gets the phone's layout."""
+
+
+def narrow() -> bool:
+    """Whether this session's window was narrower than `NARROW_PX` (a phone) when the session began.
+
+    Streamlit tells the server no viewport width, and the taxi stand's markers are sized
+    in px when its figure is built, so the browser says it with a cookie (`width_probe`),
+    which Streamlit hands over when the session connects.
+    """
+    return st.context.cookies.get(WIDTH_COOKIE) == "narrow"
+
+
+WIDTH_KEY = "width-probe"
+WIDTH_CSS = f"""<style>
+[data-testid="stLayoutWrapper"]:has(> .st-key-{WIDTH_KEY}), .st-key-{WIDTH_KEY} {{ display: none; }}
+</style>"""
+WIDTH_JS = f"""<script>
+/* Keep the cookie `narrow()` reads in step with the window (under {NARROW_PX} px: narrow), and reload
+   the page once when it was drawn for the other width: the server reads cookies when a session
+   begins. Nothing when cookies are off; the guard in sessionStorage stops a second reload for
+   the same width, should the cookie not reach the server (an embedding page that blocks it). */
+(() => {{
+  const served = "@served@", name = "{WIDTH_COOKIE}", guard = "{WIDTH_COOKIE}-reloaded";
+  const check = () => {{
+    const want = window.innerWidth < {NARROW_PX} ? "narrow" : "wide";
+    try {{
+      if (want === served) {{ sessionStorage.removeItem(guard); return; }}
+      if (!navigator.cookieEnabled || sessionStorage.getItem(guard) === want) return;
+      document.cookie = `${{name}}=${{want}}; path=/; max-age=31536000; SameSite=Lax`;
+      if (!document.cookie.split("; ").includes(`${{name}}=${{want}}`)) return;
+      sessionStorage.setItem(guard, want);
+      location.reload();
+    }} catch (e) {{ /* storage refused: the page stays as drawn */ }}
+  }};
+  check();
+  window.removeEventListener("resize", window.poolStandWidth || check);
+  let timer = 0;
+  window.poolStandWidth = () => {{ clearTimeout(timer); timer = setTimeout(check, 500); }};
+  window.addEventListener("resize", window.poolStandWidth);
+}})();
+</script>"""
+
+
+def width_probe() -> None:
+    """The script that keeps `narrow()` true to the window, on every page and drawn nowhere."""
+    st.html(WIDTH_CSS)
+    with st.container(key=WIDTH_KEY):
+        st.html(WIDTH_JS.replace("@served@", "narrow" if narrow() else "wide"), unsafe_allow_javascript=True)
 
 
 PICKER_KEY = "nav-language"

@@ -14,7 +14,7 @@ from typing import Any
 
 import streamlit as st
 
-from app import charts, i18n, taxi
+from app import charts, frame, i18n, taxi
 from app.ui import file_stem, lang, lazy_tabs, num, pct, shown, t
 from live.recorder import caught_messages
 from sim.errors import LibraryError
@@ -35,8 +35,26 @@ def metric_label(path: str) -> str:
     return t(f"metric.{path}")
 
 
+CARDS_CSS = """<style>
+/* A phone's window: the cards two by two, three rows, not a column of six (Streamlit stacks columns). */
+@media (max-width: 699.98px) {
+  [data-testid="stHorizontalBlock"]:has(> [data-testid="stColumn"] [data-testid="stMetric"]) {
+    display: grid; grid-template-columns: repeat(2, minmax(0, 1fr));
+  }
+  [data-testid="stHorizontalBlock"]:has(> [data-testid="stColumn"] [data-testid="stMetric"]) > * {
+    width: auto; min-width: 0;
+  }
+}
+</style>"""
+
+
 def metric_cards(metrics: Metrics, other: Metrics | None = None) -> None:
-    """Six numbers that say how the run went; with `other`, each shows its difference from it."""
+    """Six numbers that say how the run went; with `other`, each shows its difference from it.
+
+    In a row of six on a wide window; on a phone's window in two columns (`CARDS_CSS`: a media
+    query, so it holds even when the browser could not say its width with a cookie).
+    """
+    st.html(CARDS_CSS)
     for col, figure in zip(st.columns(len(CARDS)), map(measure, CARDS), strict=True):
         value = figure.read(metrics)
         theirs = None if other is None else figure.read(other)
@@ -51,11 +69,12 @@ FRAMES = 200  # smooth enough to follow, and builds in a fraction of a second
 
 @st.cache_resource(max_entries=16, show_spinner=False)
 def taxi_figure(run_key: str, lang: str, _trace: Trace, _scenario: Scenario, end_s: float,
-                height: int = taxi.HEIGHT, plot_px: float = taxi.WIDE_PLOT_PX) -> Any:
-    """The animation of one run, built once per run, language and size (reruns only re-send it)."""
+                height: int = taxi.HEIGHT, plot_px: float = taxi.WIDE_PLOT_PX, narrow: bool = False) -> Any:
+    """The animation of one run, built once per run, language and size (reruns only re-send it);
+    `narrow`: for a phone (then `height` and `plot_px` are the phone's own)."""
     return taxi.build_taxi_figure(_trace, _scenario, end_s, text=i18n.texts(lang, "taxi"),
                                   number=lambda x: _number(x, lang), plural=lambda n: i18n.plural(lang, n),
-                                  max_frames=FRAMES, height=height, plot_px=plot_px)
+                                  max_frames=FRAMES, height=height, plot_px=plot_px, narrow=narrow)
 
 
 CHARTS: dict[str, Callable[..., Any]] = {
@@ -86,8 +105,13 @@ def show_results(trace: Trace, scenario: Scenario, end_s: float, metrics: Metric
 def stand(trace: Trace, scenario: Scenario, end_s: float, key: str, run_key: str | None = None,
           height: int = taxi.HEIGHT, plot_px: float = taxi.WIDE_PLOT_PX, at_s: float | None = None) -> None:
     """The taxi stand of one run, `height` px tall, its taxis sized for a plot area `plot_px` wide;
-    standing at `at_s` (a scene) instead of the start when given."""
-    figure = taxi_figure(run_key or scenario.to_toml(), lang(), trace, scenario, end_s, height, plot_px)
+    standing at `at_s` (a scene) instead of the start when given. On a phone (`frame.narrow()`)
+    it is drawn for the phone's width instead, as tall as its rows need."""
+    narrow = frame.narrow()
+    if narrow:   # one figure per run for every phone, whichever page asks
+        height, plot_px = taxi.HEIGHT, taxi.NARROW_PLOT_PX
+    figure = taxi_figure(run_key or scenario.to_toml(), lang(), trace, scenario, end_s, height, plot_px,
+                         narrow=narrow)
     if at_s is not None:
         figure = taxi.starting_at(figure, end_s, at_s, FRAMES)
     st.plotly_chart(figure, key=f"{key}.taxi", theme=None, config={"displayModeBar": False})

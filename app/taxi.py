@@ -36,8 +36,18 @@ How the picture is made, and why:
 * A parked taxi takes the lowest free bay when it comes back, like a queue of idle
   connections: the bays are not owned by taxis. Taxis idle above ``base`` (asyncpg,
   HikariCP above minimumIdle) park on the street, right of the bays.
+* Only what the run uses is drawn: a row nothing ever stands in (no leak, no
+  recycling) is left out and the rows below close up, and the legend names only
+  the kinds that occur. A new taxi stays in the factory row for a few frames
+  after its connect began, so connects shorter than a frame are seen too.
 * One scatter trace per kind of object, fixed axes, and frames that carry only
-  x, y and text: the animation runs with ``redraw=False`` and the JSON stays small.
+  x, y and text of what moves: the animation runs with ``redraw=False`` and the
+  JSON stays small.
+* On a phone (``narrow``: a window under 700 px) the stands stand one under
+  another across the whole width, each row's name sits just above it inside the
+  panel, Play, the speeds, the slider and the legend are rows of their own below
+  the plot, and the figure is as tall as its rows need. Markers are sized in px,
+  so this is a figure of its own, not the wide one squeezed.
 
 Every visible string comes from a ``text`` mapping with the keys of `EN`, so the
 app can pass a translation; ``number`` formats numbers for the language.
@@ -49,8 +59,10 @@ import bisect
 import functools
 import heapq
 import math
+import textwrap
+import unicodedata
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,7 +87,7 @@ MAX_STANDS = 6      # more stands than this would be too small to read: the firs
 MAX_COLS = 24       # taxis per stand drawn; more are counted, not drawn
 MIN_COLS = 8        # a stand is at least this wide, so its rows have room (6 when more than 3 stands)
 GAP = 1.2           # space between stands, in columns
-LINGER_FRAMES = 3   # instants stay visible this many frames
+LINGER_FRAMES = 3   # instants, and taxis whose connect just began, stay visible this many frames
 FRAME_MS = 200      # frame duration at 1x
 SPEEDS = (0.5, 1.0, 2.0, 4.0)
 FONT = 18
@@ -89,17 +101,36 @@ PRESENT_PLOT_PX = 850  # its plot area's width at 1280 x 720
 MARGIN_TOP, MARGIN_BOTTOM = 10, 100   # px: the stands note above; the slider and buttons below
 UNIT_PX_SIZED = 51.6  # px per y unit the rows' spacing was drawn for (a 720 px figure): taxis up to 30 px
 
-# rows, top to bottom (y in data units)
-Y_CLOCK, Y_COUNTERS, Y_STAND = 11.95, 11.3, 10.5
-Y_LEAKED, Y_ROAD, Y_CHECK, Y_BAYS = 9.35, 8.45, 7.55, 7.0
-Y_FACTORY, Y_GARAGE, Y_SCRAP = 5.95, 5.05, 4.15
-Y_QUEUE, Y_GAVE_UP, Y_CAPTION = 3.15, 2.25, 1.25
-Y_RANGE = (0.7, 12.4)
-Y_PANEL = 9.9       # the top of the stands' panel: the clock, counters and stand headers are above it
+Y_PANEL = 9.9       # the top of the (first) stand's panel (y units): the rows are below it, the header above
 HEADER_PX = (18, 44, 80, 106)   # px below the plot's top of the clock, counters, stand header, panel top
-ROW_LABELS = ((Y_LEAKED, "row_leaked"), (Y_ROAD, "row_road"), (Y_BAYS, "row_bays"),
-              (Y_FACTORY, "row_factory"), (Y_GARAGE, "row_garage"), (Y_SCRAP, "row_scrap"),
-              (Y_QUEUE, "row_queue"), (Y_GAVE_UP, "row_gave_up"))
+
+ROWS: tuple[tuple[str, float], ...] = (
+    ("leaked", 0.9), ("road", 0.9), ("check", 0.9), ("bays", 0.9), ("factory", 1.05), ("garage", 0.9),
+    ("scrap", 0.9), ("queue", 1.0), ("gave_up", 0.9))
+"""A stand's rows, top down, each with its distance (y units) below the row drawn above it."""
+ROW_LABELS = {"leaked": "row_leaked", "road": "row_road", "bays": "row_bays", "factory": "row_factory",
+              "garage": "row_garage", "scrap": "row_scrap", "queue": "row_queue", "gave_up": "row_gave_up"}
+FIRST_ROW = 0.55    # the top row's distance below its panel's top
+CHECK_ROW = 0.55    # engine checks sit this close above their bays
+PANEL_BELOW = 0.5   # the panel ends this far below its last row, and the caption as far again below that
+CAPTION_BELOW = 0.55  # the plot ends this far below the caption
+ROAD_HALF = 0.4     # the road is a grey band this far above and below its row
+
+# A phone (narrow: a window under 700 px wide): the stands one under another, the row labels inside.
+NARROW_PLOT_PX = 358   # the plot area's width on a 390 px phone: the page's sides (12 px), 4 px margins
+NARROW_UNIT_PX = 40    # px per y unit: the figure is as tall as its rows need
+NARROW_FONT = 13
+NARROW_MAX_STANDS = 3  # one under another: with more the clock would be screens away from the last stand
+NARROW_MAX_COLS = 20   # taxis per row drawn across 358 px (a pool of 10 + 10): each column 18 px wide
+NARROW_HEADER_PX = (14, 37, 58, 86, 110)   # below the plot's top: clock, counters, licences, stand, panel top
+NARROW_STAND_PX = 50   # between a stand's panel and the next one's: the next one's header
+NARROW_LABEL_PX = 13   # a row's name, on a line of its own above the row
+NARROW_CAPTION_PX = (26, 22)   # the caption's middle below the last panel, and the room below it: two lines
+NARROW_MARGIN_PX = 4   # beside the plot: the row names are inside it
+NARROW_X_PAD = 0.05    # x units beside the panel: the row names start at its edge
+NARROW_CONTROLS_PX = (6, 42, 80, 136)   # below the plot: Play and Pause, the speeds, the slider, the legend
+NARROW_LEGEND_ROW_PX = 22
+LEGEND_ITEM_PX = 50    # a legend entry's symbol and gaps, besides its text
 
 SCRAP_REASONS = frozenset({"overflow", "max_idle", "done"})   # closed on return: no bay for it
 
@@ -368,7 +399,8 @@ class _Taxi:
 class _Run:
     """Everything the frames need, read once from the trace."""
 
-    def __init__(self, trace: Trace, scenario: Scenario, end_s: float, max_frames: int) -> None:
+    def __init__(self, trace: Trace, scenario: Scenario, end_s: float, max_frames: int,
+                 max_stands: int = MAX_STANDS) -> None:
         cols = trace.columns()
         t_last = float(cols["t"][-1]) if cols["t"].size else 0.0
         self.end = max(float(end_s), t_last, 0.0)
@@ -378,7 +410,7 @@ class _Run:
         self.limit = int(scenario.database.role_limit)
         inst = cols["instance"]
         self.instances = max(int(scenario.app.instances), int(inst.max()) + 1 if inst.size else 1)
-        self.shown = min(self.instances, MAX_STANDS)
+        self.shown = min(self.instances, max_stands)
         spans, marks = connection_spans(cols, self.end)
         self._read_taxis(spans)
         self._read_events(cols, marks)
@@ -493,45 +525,101 @@ class _Run:
 
 # ------------------------------------------------------------------ geometry
 
+def _columns(shown: int, cols_needed: int, narrow: bool = False) -> int:
+    """Columns per stand: one per taxi the run needs, enough for the rows to read, no more than fit."""
+    least = MIN_COLS if shown <= 3 or narrow else MIN_COLS - 2
+    return max(least, min(cols_needed, NARROW_MAX_COLS if narrow else MAX_COLS))
+
+
+def _row_ys(used: Collection[str], top: float, label: float = 0.0) -> dict[str, float]:
+    """The y of each used row, top down from a panel's top; rows left out leave no gap.
+
+    `label` (y units) is room for a row's name on a line above it; the engine
+    checks' row carries the bays' name, as it stands just above them.
+    """
+    ys: dict[str, float] = {}
+    y, above = top, ""
+    for row, gap in ROWS:
+        if row not in used:
+            continue
+        below_checks = row == "bays" and above == "check"
+        step = FIRST_ROW if not above else CHECK_ROW if below_checks else gap
+        y = round(y - step - (0.0 if below_checks else label), 3)
+        ys[row], above = y, row
+    return ys
+
+
+def _marker_px(px_per_col: float, unit_px: float) -> float:
+    """A taxi as large as its column allows, and no larger than the rows' spacing."""
+    tallest = 30 * min(1.0, unit_px / UNIT_PX_SIZED)
+    return round(float(np.clip(0.8 * px_per_col, min(14, tallest), tallest)), 1)
+
+
 @dataclass(frozen=True)
 class _Geometry:
-    """Where things go: one stand per instance side by side, in columns of one data unit."""
+    """Where things go: one stand per instance side by side (on a phone one under another), in columns of
+    one data unit, and only the rows the run uses."""
 
     shown: int
     cols: int
     size: float        # px of a taxi marker
-    px_per_col: float  # px of one column at 1280 x 720
-    y_clock: float = Y_CLOCK       # the header's rows, in data units: fixed in px below the plot's top
-    y_counters: float = Y_COUNTERS
-    y_stand: float = Y_STAND
-    y_top: float = Y_RANGE[1]
-    narrow: bool = False   # a plot narrower than a page's: smaller counters and licence bar, side by side
+    px_per_col: float  # px of one column
+    unit_px: float     # px of one y unit
+    rows: Mapping[str, float]   # the y of each drawn row, in the first stand
+    panel_bottom: float         # the first stand's panel spans panel_bottom .. Y_PANEL
+    y_clock: float
+    y_counters: float
+    y_licences: float   # the licences' text
+    y_gauge: float      # the licences' bar
+    y_stand: float      # the first stand's header
+    y_top: float
+    y_caption: float
+    y_bottom: float
+    block: float = 0.0     # stacked: each stand this far below the one above it; 0: side by side
+    smaller: bool = False  # a plot narrower than a page's: smaller counters and a shorter licence bar
     tight: bool = False    # half a page (two stands side by side): smaller again, and a short bar
+    narrow: bool = False   # a phone's: stacked stands, row names inside, Play, speeds and legend below
 
     @classmethod
-    def fit(cls, shown: int, cols_needed: int, plot_px: float = WIDE_PLOT_PX,
+    def fit(cls, shown: int, cols: int, used: Collection[str], plot_px: float = WIDE_PLOT_PX,
             height: int = HEIGHT) -> _Geometry:
         """Taxis as large as the columns allow, and no larger than the rows' spacing at this height.
 
-        In a figure shorter than the 720 px the rows were drawn for, the header's
-        text keeps its size in px (`HEADER_PX`) and the rows share what is left,
-        so the clock, the counters and the stand headers never run into each other.
+        The header's text keeps its size in px (`HEADER_PX`) and the rows share
+        what is left, so the clock, the counters and the stand headers never run
+        into each other, and a run that leaves rows empty gets larger rows.
         """
-        cols = max(MIN_COLS if shown <= 3 else MIN_COLS - 2, min(cols_needed, MAX_COLS))
+        rows = _row_ys(used, Y_PANEL)
+        panel_bottom = round(min(rows.values()) - PANEL_BELOW, 3)
+        caption = round(panel_bottom - PANEL_BELOW, 3)
+        bottom = round(caption - CAPTION_BELOW, 3)
+        unit_px = (height - MARGIN_TOP - MARGIN_BOTTOM - HEADER_PX[3]) / (Y_PANEL - bottom)
+        top = Y_PANEL + HEADER_PX[3] / unit_px
+        clock, counters, stand = (round(top - at / unit_px, 3) for at in HEADER_PX[:3])
         px = plot_px / (shown * (cols + GAP))
-        plot_h = height - MARGIN_TOP - MARGIN_BOTTOM
-        unit_px = plot_h / (Y_RANGE[1] - Y_RANGE[0])
-        header: dict[str, float] = {}
-        if unit_px < UNIT_PX_SIZED:
-            unit_px = (plot_h - HEADER_PX[3]) / (Y_PANEL - Y_RANGE[0])
-            top = Y_PANEL + HEADER_PX[3] / unit_px
-            header = {name: round(top - at / unit_px, 3)
-                      for name, at in zip(("y_clock", "y_counters", "y_stand"), HEADER_PX, strict=False)}
-            header["y_top"] = round(top, 3)
-        tallest = 30 * min(1.0, unit_px / UNIT_PX_SIZED)
-        size = round(float(np.clip(0.8 * px, min(14, tallest), tallest)), 1)
-        return cls(shown, cols, size, round(px, 1), **header, narrow=plot_px < WIDE_PLOT_PX,
-                   tight=plot_px < TIGHT_PLOT_PX)
+        return cls(shown, cols, _marker_px(px, unit_px), round(px, 1), round(unit_px, 2), rows, panel_bottom,
+                   y_clock=clock, y_counters=counters, y_licences=clock, y_gauge=counters, y_stand=stand,
+                   y_top=round(top, 3), y_caption=caption, y_bottom=bottom,
+                   smaller=plot_px < WIDE_PLOT_PX, tight=plot_px < TIGHT_PLOT_PX)
+
+    @classmethod
+    def stacked(cls, shown: int, cols: int, used: Collection[str],
+                plot_px: float = NARROW_PLOT_PX) -> _Geometry:
+        """A phone's: the stands one under another across the width, each row's name on a line above it,
+        and the figure as tall as that takes (`NARROW_UNIT_PX` per y unit)."""
+        unit = NARROW_UNIT_PX
+        rows = _row_ys(used, Y_PANEL, NARROW_LABEL_PX / unit)
+        panel_bottom = round(min(rows.values()) - PANEL_BELOW, 3)
+        block = round(Y_PANEL - panel_bottom + NARROW_STAND_PX / unit, 3)
+        caption = round(panel_bottom - (shown - 1) * block - NARROW_CAPTION_PX[0] / unit, 3)
+        top = Y_PANEL + NARROW_HEADER_PX[4] / unit
+        clock, counters, licences, stand = (round(top - at / unit, 3) for at in NARROW_HEADER_PX[:4])
+        px = plot_px / (cols + 2 * NARROW_X_PAD)
+        return cls(shown, cols, _marker_px(px, unit), round(px, 1), unit, rows, panel_bottom,
+                   y_clock=clock, y_counters=counters, y_licences=licences, y_gauge=licences, y_stand=stand,
+                   y_top=round(top, 3), y_caption=caption,
+                   y_bottom=round(caption - NARROW_CAPTION_PX[1] / unit, 3), block=block,
+                   smaller=True, narrow=True)
 
     @property
     def bay_size(self) -> float:
@@ -544,74 +632,92 @@ class _Geometry:
 
     @property
     def x_max(self) -> float:
-        return self.shown * self.stand_width - GAP
+        return self.cols if self.narrow else self.shown * self.stand_width - GAP
+
+    @property
+    def plot_h(self) -> float:
+        """The plot area's height in px."""
+        return (self.y_top - self.y_bottom) * self.unit_px
+
+    def left(self, stand: int) -> float:
+        return 0.0 if self.narrow else stand * self.stand_width
 
     def x(self, stand: int, col: float) -> float:
-        return round(stand * self.stand_width + 0.5 + col, 2)
+        return round(self.left(stand) + 0.5 + col, 2)
+
+    def y(self, stand: int, row: str) -> float:
+        return round(self.rows[row] - stand * self.block, 3)
 
     def centre(self, stand: int) -> float:
-        return round(stand * self.stand_width + self.cols / 2, 2)
+        return round(self.left(stand) + self.cols / 2, 2)
+
+    def panel(self, stand: int) -> tuple[float, float]:
+        """A stand's panel from its bottom to its top (y)."""
+        return round(self.panel_bottom - stand * self.block, 3), round(Y_PANEL - stand * self.block, 3)
+
+
+_Place = tuple[int, float, str, Any]   # stand, column, row, and the point's text (a taxi's number, "+N")
 
 
 class _Points:
-    """Points of every kind for one frame, plus "+N" labels for rows that ran out of room."""
+    """Points of every kind for one frame, by stand, column and row, plus "+N" labels for rows that ran
+    out of room. Rows are named: which rows a figure draws, and where, is known once every frame is."""
 
-    def __init__(self, geo: _Geometry, words: _Words) -> None:
-        self.geo = geo
+    def __init__(self, cols: int, words: _Words) -> None:
+        self.cols = cols
         self.words = words
-        self.xy: dict[str, tuple[list[float], list[float], list[int]]] = {k: ([], [], []) for k in KIND_KEYS}
-        self.more: tuple[list[float], list[float], list[str]] = ([], [], [])
+        self.at: dict[str, list[_Place]] = {k: [] for k in KIND_KEYS}
+        self.more: list[_Place] = []
 
-    def add(self, kind: str, stand: int, col: float, y: float, ident: int) -> None:
-        if 0 <= col < self.geo.cols:
-            xs, ys, ids = self.xy[kind]
-            xs.append(self.geo.x(stand, col))
-            ys.append(y)
-            ids.append(int(ident))
+    def add(self, kind: str, stand: int, col: float, row: str, ident: int) -> None:
+        if 0 <= col < self.cols:
+            self.at[kind].append((stand, col, row, int(ident)))
 
-    def row(self, kind: str, stand: int, y: float, idents: list[int], first: int = 0,
+    def row(self, kind: str, stand: int, row: str, idents: list[int], first: int = 0,
             room: int | None = None) -> None:
         """Markers from column `first` on, at most `room` of them, then a "+N" label for the rest."""
-        room = self.geo.cols - first if room is None else room
+        room = self.cols - first if room is None else room
         fits = len(idents) if len(idents) <= room else max(room - 1, 0)
         for j, ident in enumerate(idents[:fits]):
-            self.add(kind, stand, first + j, y, ident)
+            self.add(kind, stand, first + j, row, ident)
         if fits < len(idents):
-            xs, ys, texts = self.more
-            xs.append(self.geo.x(stand, first + fits - 0.45))
-            ys.append(y)
-            texts.append(self.words("more", n=len(idents) - fits))
+            self.more.append((stand, first + fits - 0.45, row, self.words("more", n=len(idents) - fits)))
+
+    def rows(self) -> set[str]:
+        return {p[2] for places in (*self.at.values(), self.more) for p in places}
 
 
 # ------------------------------------------------------------------ one frame
 
-def _frame_points(run: _Run, geo: _Geometry, k: int, words: _Words) -> _Points:
+def _frame_points(run: _Run, cols: int, k: int, words: _Words) -> _Points:
     """Where every object of frame k stands: taxis by their state, instants of the last few bins."""
-    pts = _Points(geo, words)
-    factory: dict[int, list[int]] = defaultdict(list)
+    pts = _Points(cols, words)
+    factory: dict[int, set[int]] = defaultdict(set)
     for tx in run.taxis[k]:
         extra = tx.rank >= run.base
         if tx.state == IDLE:
-            pts.add("extra" if extra else "parked", tx.instance, tx.bay, Y_BAYS, tx.conn)
+            pts.add("extra" if extra else "parked", tx.instance, tx.bay, "bays", tx.conn)
         elif tx.state == DEAD:
-            pts.add("dead", tx.instance, tx.bay, Y_BAYS, tx.conn)
+            pts.add("dead", tx.instance, tx.bay, "bays", tx.conn)
         elif tx.state == BUSY:
-            pts.add("extra" if extra else "ride", tx.instance, tx.rank, Y_ROAD, tx.conn)
+            pts.add("extra" if extra else "ride", tx.instance, tx.rank, "road", tx.conn)
         elif tx.state == LEAKED:
-            pts.add("leaked", tx.instance, tx.rank, Y_LEAKED, tx.conn)
+            pts.add("leaked", tx.instance, tx.rank, "leaked", tx.conn)
         elif tx.state == CONNECTING:
-            factory[tx.instance].append(tx.conn)
+            factory[tx.instance].add(tx.conn)
     lo, hi = run.window(k, LINGER_FRAMES)
-    for stand in range(geo.shown):
-        pts.row("connecting", stand, Y_FACTORY, factory[stand])
-        for kind, y in (("garage", Y_GARAGE), ("scrapped", Y_SCRAP)):
-            pts.row(kind, stand, y, _idents(run.ev[kind], lo, hi, stand))
+    for stand in range(run.shown):
+        # connecting now, or begun in the last few bins: a connect shorter than a bin is seen too
+        new = factory[stand].union(_idents(run.ev["new"], lo, hi, stand))
+        pts.row("connecting", stand, "factory", sorted(new))
+        for kind, row in (("garage", "garage"), ("scrapped", "scrap")):
+            pts.row(kind, stand, row, _idents(run.ev[kind], lo, hi, stand))
         waiting = int(run.stand_levels[stand]["waiting"][k])
-        pts.row("waiting", stand, Y_QUEUE, list(range(1, waiting + 1)))
-        half = geo.cols // 2
+        pts.row("waiting", stand, "queue", list(range(1, waiting + 1)))
+        half = cols // 2
         gave_up, errors = (_idents(run.ev[key], lo, hi, stand) for key in ("timeout", "error"))
-        pts.row("gave_up", stand, Y_GAVE_UP, gave_up, room=half)
-        pts.row("error", stand, Y_GAVE_UP, errors, first=half, room=geo.cols - half)
+        pts.row("gave_up", stand, "gave_up", gave_up, room=half)
+        pts.row("error", stand, "gave_up", errors, first=half, room=cols - half)
     _add_pings(run, pts, lo, hi)
     return pts
 
@@ -629,17 +735,25 @@ def _add_pings(run: _Run, pts: _Points, lo: float, hi: float) -> None:
         if bay >= 0:
             latest[(inst, bay)] = (ok, conn)
     for (inst, bay), (ok, conn) in latest.items():
-        pts.add("ping_ok" if ok else "ping_fail", inst, bay, Y_CHECK, conn)
+        pts.add("ping_ok" if ok else "ping_fail", inst, bay, "check", conn)
+
+
+def _rows_used(points: list[_Points], bays: bool) -> set[str]:
+    """The rows something stands in at some frame (the bays while there are any); the road always: it is
+    the stand itself, and an empty run still draws one."""
+    used = set().union(*(p.rows() for p in points)) | {"road"}
+    return (used | {"bays"}) if bays else used
 
 
 def _info_texts(run: _Run, geo: _Geometry, k: int, words: _Words) -> list[str]:
     """Clock, counters, licences, caption, then one header per stand (fixed positions, see _info_xy)."""
     tot = {name: int(v[k]) for name, v in run.totals.items()}
     used = int(run.server[k])
+    caption = _caption(run, k, words)
     out = [words("clock", t=float(run.times[k])),
            words("counters", **tot),
            words("licences", used=used, limit=run.limit),
-           _caption(run, k, words)]
+           _lines(caption, geo.x_max * geo.px_per_col, NARROW_FONT) if geo.narrow else caption]
     for stand in range(geo.shown):
         lv = run.stand_levels[stand]
         counts = words("stand_counts", parked=int(lv["idle"][k]), out=int(lv["checked_out"][k]),
@@ -649,12 +763,29 @@ def _info_texts(run: _Run, geo: _Geometry, k: int, words: _Words) -> list[str]:
     return out
 
 
+def _text_px(text: str, font: float) -> float:
+    """About how wide `text` is drawn: a CJK character is a square, others 0.6 of the font or less."""
+    return sum(font if unicodedata.east_asian_width(ch) in "WF" else 0.6 * font for ch in text)
+
+
+def _lines(text: str, width_px: float, font: float) -> str:
+    """`text` broken into lines that fit `width_px`, joined with <br>: plotly does not wrap text."""
+    per_line = max(10, int(len(text) * width_px / max(_text_px(text, font), 1.0)))
+    return "<br>".join(textwrap.wrap(text, per_line))
+
+
 def _info_xy(geo: _Geometry) -> tuple[list[float], list[float], list[str], list[int]]:
-    xs = [0.0, 0.0, geo.x_max, geo.x_max / 2] + [geo.centre(s) for s in range(geo.shown)]
-    ys = [geo.y_clock, geo.y_counters, geo.y_clock, Y_CAPTION] + [geo.y_stand] * geo.shown
-    pos = ["middle right", "middle right", "middle left", "middle center"] + ["middle center"] * geo.shown
-    counters = FONT - 5 if geo.tight else FONT - 2 if geo.narrow else FONT
-    sizes = [FONT + 8, counters, FONT + 4, FONT + 4] + [FONT] * geo.shown
+    stands = [geo.centre(s) for s in range(geo.shown)], [round(geo.y_stand - s * geo.block, 3)
+                                                         for s in range(geo.shown)]
+    xs = [0.0, 0.0, 0.0 if geo.narrow else geo.x_max, geo.x_max / 2] + stands[0]
+    ys = [geo.y_clock, geo.y_counters, geo.y_licences, geo.y_caption] + stands[1]
+    licences = "middle right" if geo.narrow else "middle left"   # a phone's: at the left, the bar right
+    pos = ["middle right", "middle right", licences, "middle center"] + ["middle center"] * geo.shown
+    if geo.narrow:
+        sizes = [FONT, NARROW_FONT - 1, NARROW_FONT - 1, NARROW_FONT] + [NARROW_FONT] * geo.shown
+    else:
+        counters = FONT - 5 if geo.tight else FONT - 2 if geo.smaller else FONT
+        sizes = [FONT + 8, counters, FONT + 4, FONT + 4] + [FONT] * geo.shown
     return xs, ys, pos, sizes
 
 
@@ -663,12 +794,13 @@ def _gauge(run: _Run, geo: _Geometry, k: int) -> dict[str, Any]:
     x0, width = _gauge_span(geo)
     share = min(float(run.server[k]) / run.limit, 1.0) if run.limit > 0 else 0.0
     full = run.limit > 0 and run.server[k] >= run.limit
-    return {"x": [x0, round(x0 + share * width, 3)], "y": [geo.y_counters, geo.y_counters],
-            "line": {"color": VERMILLION if full else BLUE, "width": 14}}
+    return {"x": [x0, round(x0 + share * width, 3)], "y": [geo.y_gauge, geo.y_gauge],
+            "line": {"color": VERMILLION if full else BLUE, "width": 10 if geo.narrow else 14}}
 
 
 def _gauge_span(geo: _Geometry) -> tuple[float, float]:
-    width = max(geo.x_max * (0.12 if geo.tight else 0.2 if geo.narrow else 0.28), 1.2 if geo.tight else 2.0)
+    share = 0.45 if geo.narrow else 0.12 if geo.tight else 0.2 if geo.smaller else 0.28
+    width = max(geo.x_max * share, 1.2 if geo.tight else 2.0)
     return round(geo.x_max - width, 3), round(width, 3)
 
 
@@ -732,21 +864,30 @@ def build_taxi_figure(trace: Trace, scenario: Scenario, end_s: float, *,
                       text: Mapping[str, str] | None = None, max_frames: int = 300,
                       number: Callable[[float], str] | None = None,
                       plural: Callable[[int], str] | None = None,
-                      height: int = HEIGHT, plot_px: float = WIDE_PLOT_PX) -> go.Figure:
+                      height: int = HEIGHT, plot_px: float = WIDE_PLOT_PX, narrow: bool = False) -> go.Figure:
     """The taxi stand of one run (simulated or live) as an animated plotly figure.
 
     `plural(n)` names n's plural form in the language (Babel's "one", "few", "many", "other").
     `height` is the figure's in px and `plot_px` the width its plot area will get on the page:
-    the taxis are sized for both, so neighbours neither overlap nor shrink to dots.
+    the taxis are sized for both, so neighbours neither overlap nor shrink to dots. `narrow`
+    draws it for a phone instead (see the module's notes), whatever `height` and `plot_px`
+    say: `NARROW_PLOT_PX` wide, and as tall as its rows need.
     """
     words = _Words(text, number, plural)
-    run = _Run(trace, scenario, end_s, max_frames)
-    geo = _Geometry.fit(run.shown, run.cols_needed, plot_px, height)
-    static = _static_traces(geo, run, words)
-    first_dynamic = len(static)
-    frames = [_frame(run, geo, k, words, first_dynamic) for k in range(run.times.size)]
-    dynamic = [_style_dynamic(i, trace_data, geo, words) for i, trace_data in enumerate(frames[0]["data"])]
-    return Animation(data=static + dynamic, layout=_layout(run, geo, words, height), frames=frames)
+    run = _Run(trace, scenario, end_s, max_frames, NARROW_MAX_STANDS if narrow else MAX_STANDS)
+    cols = _columns(run.shown, run.cols_needed, narrow)
+    points = [_frame_points(run, cols, k, words) for k in range(run.times.size)]
+    used = _rows_used(points, bays=min(run.base, cols) > 0)
+    geo = (_Geometry.stacked(run.shown, cols, used) if narrow
+           else _Geometry.fit(run.shown, cols, used, plot_px, height))
+    kinds = [key for key in KIND_KEYS if any(p.at[key] for p in points)]
+    static = _static_traces(geo, run, words, kinds)
+    drawn = [_drawn(run, geo, k, p, words) for k, p in enumerate(points)]
+    moving = _moving(points)
+    frames = [{"name": str(k), "data": [data[i] for i in moving], "traces": [len(static) + i for i in moving]}
+              for k, data in enumerate(drawn)]
+    dynamic = [_style_dynamic(i, trace_data, geo, words) for i, trace_data in enumerate(drawn[0])]
+    return Animation(data=static + dynamic, layout=_layout(run, geo, words, height, static), frames=frames)
 
 
 class Animation(go.Figure):
@@ -791,6 +932,19 @@ def drawn_at(data: list[dict[str, Any]], frame: dict[str, Any]) -> list[dict[str
     return shown
 
 
+def play_only(figure: Animation) -> Animation:
+    """A phone's figure (`narrow`) with Play and Pause alone, for a loop that plays itself: the speeds
+    and the slider left out, the legend moved up under Play and the room they took given back."""
+    layout = figure.layout
+    plot_h = layout.height - layout.margin.t - layout.margin.b
+    spared = NARROW_CONTROLS_PX[3] - NARROW_CONTROLS_PX[1]
+    layout.updatemenus = layout.updatemenus[:1]   # assigned: update_layout would merge them, not cut them
+    layout.sliders = ()
+    figure.update_layout(height=layout.height - spared, margin_b=layout.margin.b - spared,
+                         legend_y=-NARROW_CONTROLS_PX[1] / plot_h)
+    return figure
+
+
 def starting_at(figure: Animation, end_s: float, at_s: float, max_frames: int) -> Animation:
     """The same animation, standing at the frame that shows `at_s` (a scene): Play goes on from there."""
     frames = figure._plain_frames
@@ -804,21 +958,28 @@ def starting_at(figure: Animation, end_s: float, at_s: float, max_frames: int) -
     return Animation(data=drawn_at(list(whole["data"]), frames[k]), layout=layout, frames=frames)
 
 
-def _frame(run: _Run, geo: _Geometry, k: int, words: _Words, first_dynamic: int) -> dict[str, Any]:
-    """Only what moves: x/y of each kind, the "+N" labels, the texts and the licence bar."""
-    pts = _frame_points(run, geo, k, words)
-    data = [_points(xs, ys, ids) for xs, ys, ids in pts.xy.values()]
-    data.append(_points(*pts.more))
+def _drawn(run: _Run, geo: _Geometry, k: int, pts: _Points, words: _Words) -> list[dict[str, Any]]:
+    """Every moving trace as frame k draws it: x/y of each kind, "+N" labels, the texts, the licence bar."""
+    data = [_points(geo, pts.at[key]) for key in KIND_KEYS]
+    data.append(_points(geo, pts.more))
     data.append({"type": "scatter", "text": _info_texts(run, geo, k, words)})
     data.append({"type": "scatter", **_gauge(run, geo, k)})
-    return {"name": str(k), "data": data, "traces": list(range(first_dynamic, first_dynamic + len(data)))}
+    return data
 
 
-def _points(xs: list[float], ys: list[float], text: list[Any]) -> dict[str, Any]:
+def _moving(points: list[_Points]) -> list[int]:
+    """The moving traces that frames carry: a kind or "+N" label that no frame draws stays as it started."""
+    kinds = [i for i, key in enumerate(KIND_KEYS) if any(p.at[key] for p in points)]
+    more = [len(KIND_KEYS)] if any(p.more for p in points) else []
+    return [*kinds, *more, len(KIND_KEYS) + 1, len(KIND_KEYS) + 2]
+
+
+def _points(geo: _Geometry, places: list[_Place]) -> dict[str, Any]:
     """A trace's points for a frame; none is one gap, as plotly.js keeps the old points on empty arrays."""
-    if not xs:
+    if not places:
         return {"type": "scatter", "x": [None], "y": [None], "text": [""]}
-    return {"type": "scatter", "x": xs, "y": ys, "text": text}
+    return {"type": "scatter", "x": [geo.x(s, col) for s, col, _, _ in places],
+            "y": [geo.y(s, row) for s, _, row, _ in places], "text": [text for *_, text in places]}
 
 
 def _style_dynamic(i: int, data: dict[str, Any], geo: _Geometry, words: _Words) -> dict[str, Any]:
@@ -831,7 +992,8 @@ def _style_dynamic(i: int, data: dict[str, Any], geo: _Geometry, words: _Words) 
                 "hovertemplate": f"{words.text[kind.hover]}<extra>{name}</extra>"}
     if i == len(KINDS):  # "+N" labels
         return {**data, "mode": "text", "showlegend": False, "hoverinfo": "skip",
-                "textposition": "middle right", "textfont": {"size": FONT, "color": BLACK}}
+                "textposition": "middle right",
+                "textfont": {"size": NARROW_FONT - 1 if geo.narrow else FONT, "color": BLACK}}
     if i == len(KINDS) + 1:  # clock, counters, licences, caption, stand headers
         xs, ys, pos, sizes = _info_xy(geo)
         return {**data, "x": xs, "y": ys, "mode": "text", "showlegend": False, "hoverinfo": "skip",
@@ -844,66 +1006,130 @@ def _marker(kind: Kind, geo: _Geometry) -> dict[str, Any]:
             "line": {"color": kind.line, "width": kind.width}}
 
 
-def _static_traces(geo: _Geometry, run: _Run, words: _Words) -> list[dict[str, Any]]:
-    """Drawn once, never in frames: the bays, the empty licence bar and the legend.
+def _static_traces(geo: _Geometry, run: _Run, words: _Words, kinds: list[str]) -> list[dict[str, Any]]:
+    """Drawn once, never in frames: the bays, the empty licence bar and the legend of the kinds that occur.
 
     plotly leaves a trace out of the legend while it has no points, so each kind gets a
     legend entry of its own: one point outside the axes, grouped with the kind's trace
     (clicking it hides both).
     """
     bays = min(run.base, geo.cols)
-    xs = [geo.x(s, c) for s in range(geo.shown) for c in range(bays)]
+    places = [(s, c) for s in range(geo.shown) for c in range(bays)]
     x0, width = _gauge_span(geo)
     out: list[dict[str, Any]] = [
-        {"type": "scatter", "x": xs, "y": [Y_BAYS] * len(xs), "mode": "markers", "name": words("legend_bay"),
-         "hoverinfo": "skip", "marker": {"symbol": "square-open", "color": GREY, "size": geo.bay_size,
-                                         "line": {"width": 2.5}}},
-        {"type": "scatter", "x": [x0, x0 + width], "y": [geo.y_counters, geo.y_counters], "mode": "lines",
-         "showlegend": False, "hoverinfo": "skip", "line": {"color": "#D9D9D9", "width": 14}},
+        {"type": "scatter", "x": [geo.x(s, c) for s, c in places], "y": [geo.y(s, "bays") for s, _ in places],
+         "mode": "markers", "name": words("legend_bay"), "hoverinfo": "skip",
+         "marker": {"symbol": "square-open", "color": GREY, "size": geo.bay_size, "line": {"width": 2.5}}},
+        {"type": "scatter", "x": [x0, x0 + width], "y": [geo.y_gauge, geo.y_gauge], "mode": "lines",
+         "showlegend": False, "hoverinfo": "skip",
+         "line": {"color": "#D9D9D9", "width": 10 if geo.narrow else 14}},
     ]
-    off = Y_RANGE[0] - 10
+    off = geo.y_bottom - 10
     out.extend({"type": "scatter", "x": [-10], "y": [off], "mode": "markers", "legendgroup": k.key,
                 "name": words(f"legend_{k.key}"), "hoverinfo": "skip", "marker": _marker(k, geo)}
-               for k in KINDS)
+               for k in KINDS if k.key in kinds)
     return out
 
 
-def _layout(run: _Run, geo: _Geometry, words: _Words, height: int = HEIGHT) -> dict[str, Any]:
-    annotations = []
-    if run.instances > run.shown:
-        annotations.append({"text": words("stands_note", shown=run.shown, total=run.instances),
-                            "x": 0, "xref": "paper", "xanchor": "left", "y": 1.0, "yref": "paper",
-                            "yanchor": "bottom", "showarrow": False,
-                            "font": {"size": FONT - 2, "color": GREY}})
-    return {
-        "height": height,
-        "font": {"size": FONT, "color": BLACK, "family": "Arial, Helvetica, sans-serif"},
+def _legend_names(static: list[dict[str, Any]]) -> list[str]:
+    """The legend's entries: the static traces with points and a legend entry."""
+    return [t["name"] for t in static if t.get("showlegend", True) and t["x"]]
+
+
+def _layout(run: _Run, geo: _Geometry, words: _Words, height: int, static: list[dict[str, Any]]
+            ) -> dict[str, Any]:
+    """The fixed parts: axes, panels, buttons, slider, legend, and a note when not every stand is drawn."""
+    annotations = _stands_note(run, geo, words)
+    top = MARGIN_TOP + sum(20 + a["text"].count("<br>") * 15 for a in annotations)
+    labels = _row_labels(geo)
+    pad = NARROW_X_PAD if geo.narrow else 0.4
+    common = {
+        "font": {"size": NARROW_FONT if geo.narrow else FONT, "color": BLACK,
+                 "family": "Arial, Helvetica, sans-serif"},
         "paper_bgcolor": "white", "plot_bgcolor": "white",
-        "margin": {"l": 130, "r": 10, "t": MARGIN_TOP + (20 if annotations else 0), "b": MARGIN_BOTTOM},
-        "xaxis": {"range": [-0.4, geo.x_max + 0.4], "visible": False, "fixedrange": True},
-        "yaxis": {"range": [Y_RANGE[0], geo.y_top], "fixedrange": True, "showgrid": False, "zeroline": False,
-                  "automargin": True,
-                  "tickvals": [y for y, _ in ROW_LABELS], "ticktext": [words(key) for _, key in ROW_LABELS],
-                  "ticks": "", "tickfont": {"size": FONT - 2, "color": GREY}},
-        "legend": {"orientation": "v", "x": 1.01, "y": 1.0,
-                   "font": {"size": FONT - (2 if height >= HEIGHT else 4)},
-                   "itemsizing": "constant", "tracegroupgap": 2},
+        "xaxis": {"range": [-pad, geo.x_max + pad], "visible": False, "fixedrange": True},
+        "yaxis": {"range": [geo.y_bottom, geo.y_top], "fixedrange": True, "showgrid": False,
+                  "zeroline": False, "ticks": "",
+                  "tickvals": [y for y, _ in labels], "ticktext": [words(key) for _, key in labels]},
         "shapes": list(_shapes(geo)),
         "annotations": annotations,
-        "updatemenus": _menus(words),
-        "sliders": [_slider(run, words)],
+        "updatemenus": _menus(words, geo),
+        "sliders": [_slider(run, words, geo)],
         "hovermode": "closest",
     }
+    own = _narrow_layout(geo, top, _legend_names(static)) if geo.narrow else _wide_layout(height, top)
+    return common | own | {"yaxis": common["yaxis"] | own["yaxis"]}
+
+
+def _stands_note(run: _Run, geo: _Geometry, words: _Words) -> list[dict[str, Any]]:
+    """Above the plot, when there are more stands than are drawn: which ones are."""
+    if run.instances <= run.shown:
+        return []
+    note, size = words("stands_note", shown=run.shown, total=run.instances), FONT - 2
+    if geo.narrow:
+        size = NARROW_FONT - 2
+        note = _lines(note, geo.x_max * geo.px_per_col, size)
+    return [{"text": note, "x": 0, "xref": "paper", "xanchor": "left", "align": "left", "y": 1.0,
+             "yref": "paper", "yanchor": "bottom", "showarrow": False, "font": {"size": size, "color": GREY}}]
+
+
+def _wide_layout(height: int, top: int) -> dict[str, Any]:
+    """The row names beside the rows, the legend right of the plot."""
+    return {"height": height,
+            "margin": {"l": 130, "r": 10, "t": top, "b": MARGIN_BOTTOM},
+            "yaxis": {"automargin": True, "tickfont": {"size": FONT - 2, "color": GREY}},
+            "legend": {"orientation": "v", "x": 1.01, "y": 1.0,
+                       "font": {"size": FONT - (2 if height >= HEIGHT else 4)},
+                       "itemsizing": "constant", "tracegroupgap": 2}}
+
+
+def _narrow_layout(geo: _Geometry, top: int, legend: list[str]) -> dict[str, Any]:
+    """A phone's: the row names inside the panel, just above their rows (no margin taken from the taxis),
+    the legend in lines of its own under the slider, and the figure as tall as all of that."""
+    font = NARROW_FONT - 1
+    lines = _legend_rows(legend, geo.x_max * geo.px_per_col, font)
+    bottom = NARROW_CONTROLS_PX[3] + lines * NARROW_LEGEND_ROW_PX + 6
+    return {"height": round(geo.plot_h) + top + bottom,
+            "margin": {"l": NARROW_MARGIN_PX, "r": NARROW_MARGIN_PX, "t": top, "b": bottom},
+            "yaxis": {"ticklabelposition": "inside top",
+                      "tickfont": {"size": NARROW_FONT - 2, "color": GREY}},
+            "legend": {"orientation": "h", "x": 0, "xanchor": "left", "yanchor": "top",
+                       "y": -NARROW_CONTROLS_PX[3] / geo.plot_h, "font": {"size": font},
+                       "itemsizing": "constant"}}
+
+
+def _legend_rows(names: list[str], width_px: float, font: float) -> int:
+    """How many lines a horizontal legend of these entries wraps onto in `width_px` (an estimate on the
+    wide side: the figure keeps that much room below the slider for it)."""
+    lines, used = 0, math.inf
+    for name in names:
+        item = _text_px(name, font) + LEGEND_ITEM_PX
+        if used + item > width_px:
+            lines, used = lines + 1, 0.0
+        used += item
+    return lines
+
+
+def _row_labels(geo: _Geometry) -> list[tuple[float, str]]:
+    """Each drawn row's name and where it goes: beside the row, or on a phone on a line just above it,
+    inside the panel of each stand (the bays' above their engine checks)."""
+    if not geo.narrow:
+        return [(geo.rows[row], key) for row, key in ROW_LABELS.items() if row in geo.rows]
+    lift = (max(geo.bay_size, 1.3 * geo.size, 2 * ROAD_HALF * geo.unit_px) / 2 + 2) / geo.unit_px
+    return [(round(geo.y(s, "check" if row == "bays" and "check" in geo.rows else row) + lift, 3), key)
+            for s in range(geo.shown) for row, key in ROW_LABELS.items() if row in geo.rows]
 
 
 def _shapes(geo: _Geometry) -> Iterator[dict[str, Any]]:
     """A light panel per stand and a grey road, so the rows read as places."""
     for s in range(geo.shown):
-        x0 = s * geo.stand_width
-        yield {"type": "rect", "layer": "below", "x0": x0, "x1": x0 + geo.cols, "y0": 1.75, "y1": 9.9,
+        x0 = geo.left(s)
+        y0, y1 = geo.panel(s)
+        road = geo.y(s, "road")
+        yield {"type": "rect", "layer": "below", "x0": x0, "x1": x0 + geo.cols, "y0": y0, "y1": y1,
                "line": {"width": 0}, "fillcolor": "#F2F2F2"}
-        yield {"type": "rect", "layer": "below", "x0": x0, "x1": x0 + geo.cols, "y0": Y_ROAD - 0.4,
-               "y1": Y_ROAD + 0.4, "line": {"width": 0}, "fillcolor": "#DADADA"}
+        yield {"type": "rect", "layer": "below", "x0": x0, "x1": x0 + geo.cols, "y0": road - ROAD_HALF,
+               "y1": road + ROAD_HALF, "line": {"width": 0}, "fillcolor": "#DADADA"}
 
 
 def _play_args(speed: float) -> list[Any]:
@@ -912,33 +1138,38 @@ def _play_args(speed: float) -> list[Any]:
                    "mode": "immediate", "fromcurrent": True}]
 
 
-def _menus(words: _Words) -> list[dict[str, Any]]:
-    """Play / Pause, and speed buttons that each start playing at their own frame rate."""
+def _menus(words: _Words, geo: _Geometry) -> list[dict[str, Any]]:
+    """Play / Pause, and speed buttons that each start playing at their own frame rate: on one line under
+    the plot, or on a phone on a line each (together they are wider than a phone)."""
     pause = [[None], {"mode": "immediate", "frame": {"duration": 0, "redraw": False},
                       "transition": {"duration": 0}}]
     common = {"type": "buttons", "direction": "left", "showactive": False, "pad": {"r": 6, "t": 0},
               "yanchor": "top", "y": 0.0, "font": {"size": FONT - 2}}
-    return [
-        {**common, "x": 0.0, "xanchor": "left",
-         "buttons": [{"label": words("play"), "method": "animate", "args": _play_args(1.0)},
-                     {"label": words("pause"), "method": "animate", "args": pause}]},
-        {**common, "x": 1.0, "xanchor": "right",
-         "buttons": [{"label": words("speed", x=s), "method": "animate", "args": _play_args(s)}
-                     for s in SPEEDS]},
-    ]
+    play = {**common, "x": 0.0, "xanchor": "left",
+            "buttons": [{"label": words("play"), "method": "animate", "args": _play_args(1.0)},
+                        {"label": words("pause"), "method": "animate", "args": pause}]}
+    speeds = {**common, "x": 1.0, "xanchor": "right",
+              "buttons": [{"label": words("speed", x=s), "method": "animate", "args": _play_args(s)}
+                          for s in SPEEDS]}
+    if geo.narrow:
+        play["y"], speeds["y"] = (-at / geo.plot_h for at in NARROW_CONTROLS_PX[:2])
+        play["font"] = speeds["font"] = {"size": NARROW_FONT}
+    return [play, speeds]
 
 
-def _slider(run: _Run, words: _Words) -> dict[str, Any]:
+def _slider(run: _Run, words: _Words, geo: _Geometry) -> dict[str, Any]:
     """One step per frame; step labels are hidden (hundreds would overlap), the current one is shown."""
     step_args = {"mode": "immediate", "frame": {"duration": 0, "redraw": False},
                  "transition": {"duration": 0}}
     steps = [{"method": "animate", "label": words("slider_label", t=float(t)), "args": [[str(k)], step_args]}
              for k, t in enumerate(run.times)]
-    return {"active": 0, "steps": steps, "x": 0.0, "len": 1.0, "y": -0.07, "yanchor": "top",
+    font = NARROW_FONT if geo.narrow else FONT - 2
+    return {"active": 0, "steps": steps, "x": 0.0, "len": 1.0, "yanchor": "top",
+            "y": -NARROW_CONTROLS_PX[2] / geo.plot_h if geo.narrow else -0.07,
             "pad": {"t": 0, "b": 0}, "font": {"color": "rgba(0,0,0,0)", "size": 2},
             "ticklen": 0, "minorticklen": 0, "tickcolor": "rgba(0,0,0,0)",
             "currentvalue": {"prefix": words("slider"), "visible": True, "xanchor": "left",
-                             "font": {"size": FONT - 2, "color": BLACK}},
+                             "font": {"size": font, "color": BLACK}},
             "transition": {"duration": 0}}
 
 

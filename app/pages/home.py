@@ -65,7 +65,7 @@ def loop_scenario() -> Scenario:
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
-def loop_figure(in_lang: str) -> Any:
+def loop_figure(in_lang: str, narrow: bool = False) -> Any:
     """The short run's stand, in the language; one per language for every visitor (a few ms to build).
 
     A loop needs Play and Pause only: no speeds and no time slider, so the
@@ -78,7 +78,10 @@ def loop_figure(in_lang: str) -> Any:
         trace, scenario, end_s, text=i18n.texts(in_lang, "taxi"), max_frames=LOOP_FRAMES,
         number=lambda x: i18n.number(in_lang, x, 0 if float(x).is_integer() else 2),
         plural=lambda n: i18n.plural(in_lang, n),
-        height=LOOP_HEIGHT + taxi.MARGIN_BOTTOM - LOOP_MARGIN_BOTTOM, plot_px=taxi.WIDE_PLOT_PX)
+        height=LOOP_HEIGHT + taxi.MARGIN_BOTTOM - LOOP_MARGIN_BOTTOM, plot_px=taxi.WIDE_PLOT_PX,
+        narrow=narrow)
+    if narrow:   # a phone's: as tall as its rows need
+        return taxi.play_only(figure)
     figure.layout.updatemenus = figure.layout.updatemenus[:1]
     figure.layout.sliders = ()
     figure.update_layout(height=LOOP_HEIGHT, margin_b=LOOP_MARGIN_BOTTOM)
@@ -107,7 +110,8 @@ st.title(t("home.title"))
 with st.container(key="home-ways"):
     ways_in()
 with st.container(key="home-stand"):
-    st.plotly_chart(loop_figure(lang()), key="home.stand", theme=None, config={"displayModeBar": False})
+    st.plotly_chart(loop_figure(lang(), frame.narrow()), key="home.stand", theme=None,
+                    config={"displayModeBar": False})
     st.html(LOOP_JS, unsafe_allow_javascript=True)
 st.caption(t("home.stand_caption"))
 

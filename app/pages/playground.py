@@ -21,18 +21,28 @@ from sim.scenario import Scenario, load_preset
 
 ss = st.session_state
 
-# The first screen has no room for Streamlit's 6 rem of padding above the page and 5 rem beside it.
-PAGE_CSS = """<style>
-[data-testid="stMainBlockContainer"] { padding-top: 4.25rem; padding-left: 2rem; padding-right: 2rem; }
+# The first screen has no room for Streamlit's 6 rem of padding above the page and 5 rem beside it; a
+# phone's (under 700 px) has room for 0.75 rem beside it: the stand is drawn for that (taxi.NARROW_PLOT_PX).
+NARROW_CSS = """
+@media (max-width: 699.98px) {
+  [data-testid="stMainBlockContainer"] { padding-left: 0.75rem; padding-right: 0.75rem; }
+}"""
+PAGE_CSS = f"""<style>
+[data-testid="stMainBlockContainer"] {{ padding-top: 4.25rem; padding-left: 2rem; padding-right: 2rem; }}
+{NARROW_CSS}
 </style>"""
-PRESENT_CSS = """<style>
-[data-testid="stMainBlockContainer"] { padding-top: 4.25rem; padding-left: 1rem; padding-right: 1rem; }
-[data-testid="stMainBlockContainer"] [data-testid="stWidgetLabel"] p { font-size: 1.6rem; }
+# Large type for a projector; a phone keeps its own.
+PRESENT_CSS = f"""<style>
+[data-testid="stMainBlockContainer"] {{ padding-top: 4.25rem; padding-left: 1rem; padding-right: 1rem; }}
+@media (min-width: 700px) {{
+[data-testid="stMainBlockContainer"] [data-testid="stWidgetLabel"] p {{ font-size: 1.6rem; }}
 [data-testid="stMainBlockContainer"] [data-testid="stSliderThumbValue"],
-[data-testid="stMainBlockContainer"] [data-testid="stSliderTickBar"] { font-size: 1.4rem; }
-[data-testid="stMainBlockContainer"] [data-testid="stMetricValue"] { font-size: 3rem; }
-[data-testid="stMainBlockContainer"] [data-testid="stMetricLabel"] p { font-size: 1.3rem; }
-[data-testid="stMainBlockContainer"] button p { font-size: 1.3rem; }
+[data-testid="stMainBlockContainer"] [data-testid="stSliderTickBar"] {{ font-size: 1.4rem; }}
+[data-testid="stMainBlockContainer"] [data-testid="stMetricValue"] {{ font-size: 3rem; }}
+[data-testid="stMainBlockContainer"] [data-testid="stMetricLabel"] p {{ font-size: 1.3rem; }}
+[data-testid="stMainBlockContainer"] button p {{ font-size: 1.3rem; }}
+}}
+{NARROW_CSS}
 </style>"""
 
 
@@ -105,8 +115,12 @@ def presentation() -> None:
 
 def playground() -> None:
     st.html(PAGE_CSS)
-    stand_col, side = st.columns([3.4, 1])
-    with side, st.container(height=taxi.STAND_HEIGHT, border=False):
+    if frame.narrow():   # a phone: the stand across the screen, its numbers under it, then the controls
+        stand_col, cards, side = st.container(), st.container(), st.container()
+    else:   # the stand beside the controls on the first screen, the numbers under both
+        stand_col, beside = st.columns([3.4, 1])
+        side, cards = beside.container(height=taxi.STAND_HEIGHT, border=False), st.container()
+    with side:
         frame.preset_picker("pg")
         if st.button(t("present.button"), icon=":material/co_present:", help=t("present.help"),
                      key="pg.present"):
@@ -127,7 +141,8 @@ def playground() -> None:
     with stand_col:
         trace, end_s, metrics = run(scenario)
         stand(trace, scenario, end_s, key="pg", height=taxi.STAND_HEIGHT, plot_px=taxi.PLOT_PX, at_s=at_s)
-    metric_cards(metrics)
+    with cards:
+        metric_cards(metrics)
 
     st.title(t("playground.title"))
     st.caption(t("playground.intro"))

@@ -39,8 +39,22 @@ def frame_at(fig, t):
 
 
 def frame_trace(fig, k, index):
+    """A trace as frame k draws it; frames leave out a trace that never moves (it stays as it started)."""
     frame = fig.frames[k]
+    if index not in frame.traces:
+        return fig.data[index]
     return frame.data[list(frame.traces).index(index)]
+
+
+def row_y(fig, key):
+    """Where a row's name is on the y axis (beside the row, in a wide figure): the row's y."""
+    ticks = fig.layout.yaxis
+    return ticks.tickvals[list(ticks.ticktext).index(EN[key])]
+
+
+def legend(fig):
+    """The kinds the legend names, by their group."""
+    return {t.legendgroup for t in fig.data if t.showlegend is not False and t.legendgroup}
 
 
 def count(fig, k, key):
@@ -94,10 +108,8 @@ def test_axes_are_fixed_and_frames_only_move_points():
             assert data.x is None or len(data.x) >= 1
 
 
-def test_every_kind_has_a_legend_entry_with_its_own_symbol_and_an_okabe_ito_colour():
+def test_every_kind_has_its_own_symbol_and_an_okabe_ito_colour():
     fig = figure(play(tiny(qp()), at(1.0)), max_frames=10)
-    legend = {t.legendgroup: t for t in fig.data if t.showlegend is not False and t.legendgroup}
-    assert set(legend) == set(KEYS)
     assert len({k.symbol for k in KINDS}) == len(KINDS)
     okabe_ito = {"#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#000000"}
     assert {k.color for k in KINDS} <= okabe_ito
@@ -130,7 +142,7 @@ def test_parked_taxis_stand_in_the_bays_and_riding_taxis_on_the_road():
     k = frame_at(fig, 2.0)  # taxi 1 is back (1.51), taxi 0 is still out
     parked = frame_trace(fig, k, dynamic(fig, "parked"))
     ride = frame_trace(fig, k, dynamic(fig, "ride"))
-    assert list(parked.y) == [taxi.Y_BAYS] and list(ride.y) == [taxi.Y_ROAD]
+    assert list(parked.y) == [row_y(fig, "row_bays")] and list(ride.y) == [row_y(fig, "row_road")]
     bays = fig.data[0]
     assert bays.name == EN["legend_bay"] and len(bays.x) == 2
     assert parked.x[0] in bays.x
@@ -170,7 +182,7 @@ def test_a_leaked_taxi_never_comes_back():
     assert count(fig, k, "leaked") == 1 and count(fig, k, "parked") == 1
     assert "Leaked 1" in info(fig, k)[1]
     leaked = frame_trace(fig, k, dynamic(fig, "leaked"))
-    assert list(leaked.y) == [taxi.Y_LEAKED]
+    assert list(leaked.y) == [row_y(fig, "row_leaked")]
 
 
 def test_a_new_taxi_comes_from_the_factory_while_it_connects():
@@ -180,6 +192,89 @@ def test_a_new_taxi_comes_from_the_factory_while_it_connects():
     assert count(fig, frame_at(fig, 1.4), "connecting") == 0
     assert count(fig, frame_at(fig, 1.4), "ride") == 1
     assert caption(fig, frame_at(fig, 1.0)) == "A new taxi from the factory (connect)"
+
+
+def test_a_connect_shorter_than_a_frame_stays_in_the_factory_for_a_few_frames():
+    # connect 10 ms at 1.05, over long before the frame at 1.1: drawn there, and for LINGER_FRAMES frames
+    fig = figure(play(tiny(qp()), at(1.05)), max_frames=100)   # a frame every 0.1 s
+    after = frame_at(fig, 1.1)
+    new = frame_trace(fig, after, dynamic(fig, "connecting"))
+    assert list(new.y) == [row_y(fig, "row_factory")] and list(new.text) == ["0"]   # taxi 0
+    assert count(fig, after, "ride") == 1   # the taxi itself is out on its ride already
+    assert [count(fig, frame_at(fig, t), "connecting") for t in (1.0, 1.1, 1.2, 1.3, 1.4)] == [0, 1, 1, 1, 0]
+    assert taxi.LINGER_FRAMES == 3
+
+
+# ------------------------------------------------------------------ only what the run uses
+
+
+def quiet_and_leaky(**kw):
+    """Two rides, then the same with the first taxi never coming back."""
+    quiet = figure(play(tiny(qp()), at(1.0, 2.0, hold=0.5)), max_frames=100, **kw)
+    leaky = figure(play(tiny(qp()), at(1.0, 2.0, hold=0.5, leak=[True, False])), max_frames=100, **kw)
+    return quiet, leaky
+
+
+def test_the_legend_names_only_the_kinds_the_run_shows():
+    quiet, leaky = quiet_and_leaky()
+    assert legend(quiet) == {"parked", "ride", "connecting"}
+    assert legend(leaky) == {"parked", "ride", "connecting", "leaked"}
+    assert EN["legend_bay"] in [t.name for t in quiet.data if t.showlegend is not False]
+    # a kind never drawn moves in no frame: its trace stays the one gap it starts as
+    assert not any(dynamic(quiet, "leaked") in f.traces for f in quiet.frames)
+    assert all(dynamic(quiet, "ride") in f.traces for f in quiet.frames)
+
+
+def test_rows_nothing_stands_in_are_left_out_and_the_others_close_up():
+    quiet, leaky = quiet_and_leaky(height=taxi.STAND_HEIGHT, plot_px=taxi.PLOT_PX)
+    assert list(quiet.layout.yaxis.ticktext) == [EN["row_road"], EN["row_bays"], EN["row_factory"]]
+    assert EN["row_leaked"] in leaky.layout.yaxis.ticktext
+    assert EN["row_garage"] not in leaky.layout.yaxis.ticktext   # nothing was recycled
+    assert row_y(quiet, "row_road") == row_y(leaky, "row_leaked")   # the road moved up into the gap
+    y_span = [f.layout.yaxis.range[1] - f.layout.yaxis.range[0] for f in (quiet, leaky)]
+    assert y_span[0] < y_span[1]
+    # in the same height the stand uses the room: larger taxis than with every row drawn
+    full = figure(run(load_preset("slow-leak")), height=taxi.STAND_HEIGHT, plot_px=taxi.PLOT_PX)
+    size = [f.data[dynamic(f, "parked")].marker.size for f in (quiet, full)]
+    assert len(full.layout.yaxis.ticktext) == 7 and size[0] > size[1]
+
+
+# ------------------------------------------------------------------ a phone
+
+
+def test_a_phone_gets_the_stands_one_under_another_with_names_legend_and_buttons_clear_of_the_plot():
+    sc = tiny(qp(pool_size=1, max_overflow=1), app={"instances": 2})
+    r = play(sc, at(1.0, 1.0, 3.0, hold=1.0, instance=[0, 1, 0]))
+    wide, phone = figure(r, max_frames=50), figure(r, max_frames=50, narrow=True)
+    bays = [(len(set(f.data[0].x)), len(set(f.data[0].y))) for f in (wide, phone)]
+    assert bays == [(2, 1), (1, 2)]   # side by side; on a phone one under another
+    ticks = phone.layout.yaxis
+    assert ticks.ticklabelposition == "inside top" and phone.layout.margin.l <= 10   # names inside the panel
+    assert list(ticks.ticktext).count(EN["row_road"]) == 2
+    play_row, speeds = phone.layout.updatemenus
+    legend_ = phone.layout.legend
+    assert legend_.orientation == "h" and legend_.yanchor == "top"
+    assert 0 > play_row.y > speeds.y > phone.layout.sliders[0].y > legend_.y   # a row each, below the plot
+    one = figure(play(tiny(qp(pool_size=1, max_overflow=1)), at(1.0, hold=1.0)), max_frames=50, narrow=True)
+    assert phone.layout.height > one.layout.height   # a second stand makes the figure taller, not smaller
+    assert phone.data[dynamic(phone, "ride")].marker.size <= 0.8 * taxi.NARROW_PLOT_PX / 8
+
+
+def test_a_phone_breaks_a_long_caption_into_lines():
+    r = play(tiny(qp()), at(1.0))
+    long = "a passenger waited and waited, then gave up and went home on foot in the rain"
+    phone = figure(r, max_frames=20, narrow=True, text={"cap_quiet": long})
+    assert caption(phone, 0).replace("<br>", " ") == long and "<br>" in caption(phone, 0)
+    assert "<br>" not in caption(figure(r, max_frames=20, text={"cap_quiet": long}), 0)
+
+
+def test_a_phones_loop_keeps_play_and_pause_and_the_legend_moves_up():
+    r = play(tiny(qp()), at(1.0))
+    phone = figure(r, max_frames=20, narrow=True)
+    height, legend_y = phone.layout.height, phone.layout.legend.y
+    loop = taxi.play_only(phone)
+    assert len(loop.layout.updatemenus) == 1 and not loop.layout.sliders
+    assert loop.layout.height < height and loop.layout.legend.y > legend_y
 
 
 def test_stands_side_by_side_share_the_citys_licences_and_the_limit_refuses_a_taxi():
@@ -233,7 +328,7 @@ def test_the_counts_drawn_agree_with_the_metrics_levels_in_every_frame():
     idle, out, over = (sample(cols, lv[name], times) for name in ("idle", "checked_out", "overflow"))
     for k in range(len(fig.frames)):
         extra = frame_trace(fig, k, dynamic(fig, "extra"))
-        on_bays = sum(y == taxi.Y_BAYS for y in extra.y)
+        on_bays = sum(y == row_y(fig, "row_bays") for y in extra.y)
         assert count(fig, k, "parked") + count(fig, k, "dead") + on_bays == idle[k]
         assert count(fig, k, "ride") + count(fig, k, "leaked") + count(fig, k, "extra") - on_bays == out[k]
         assert count(fig, k, "extra") == over[k]
@@ -319,7 +414,8 @@ def test_two_stands_side_by_side_keep_the_counters_clear_of_the_licence_bar() ->
     so 'Completed 129 · ... · Leaked 0' no longer runs under the bar."""
     from app.taxi import FONT, _gauge_span, _Geometry, _info_xy
 
-    half, beside = _Geometry.fit(1, 10, plot_px=420), _Geometry.fit(1, 10, plot_px=540)
+    rows = [row for row, _ in taxi.ROWS]
+    half, beside = _Geometry.fit(1, 10, rows, plot_px=420), _Geometry.fit(1, 10, rows, plot_px=540)
     assert half.tight and not beside.tight
     assert _info_xy(half)[3][1] < _info_xy(beside)[3][1] < FONT
     assert _gauge_span(half)[1] / half.x_max < _gauge_span(beside)[1] / beside.x_max
