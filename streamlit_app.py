@@ -9,26 +9,29 @@ st.set_page_config(page_title="Pool Stand", page_icon=":material/local_taxi:", l
 frame.setup()
 
 HOME = "app/pages/home.py"
-pages = [
-    st.Page(HOME, title=t("page.home"), icon=":material/home:", url_path="", default=True),
-    st.Page("app/pages/playground.py", title=t("page.playground"), icon=":material/tune:",
-            url_path="playground"),
-    st.Page("app/pages/race.py", title=t("page.race"), icon=":material/join:", url_path="race"),
-    st.Page("app/pages/live_lab.py", title=t("page.live"), icon=":material/database:", url_path="live"),
-    st.Page("app/pages/compare.py", title=t("page.compare"), icon=":material/compare:", url_path="compare"),
-    st.Page("app/pages/incident.py", title=t("page.incident"), icon=":material/troubleshoot:",
-            url_path="incident"),
-    st.Page("app/pages/sizing.py", title=t("page.sizing"), icon=":material/straighten:", url_path="sizing"),
-    st.Page("app/pages/lessons.py", title=t("page.lessons"), icon=":material/school:", url_path="lessons"),
-    st.Page("app/pages/glossary.py", title=t("page.glossary"), icon=":material/translate:",
-            url_path="glossary"),
-    st.Page("app/pages/reference.py", title=t("page.reference"), icon=":material/menu_book:",
-            url_path="reference"),
-    # The default page is served at "/" only; "/home" (an address people type and links use) is
-    # the same script under a second, unlisted name. Listed after the others, so a link or
-    # switch_page to HOME resolves to the first, at "/".
-    st.Page(HOME, title=t("page.home"), icon=":material/home:", url_path="home", visibility="hidden"),
-]
+def page(path: str, key: str, icon: str, url_path: str, **options: bool) -> st.Page:
+    return st.Page(path, title=t(f"page.{key}"), icon=f":material/{icon}:", url_path=url_path, **options)
+
+
+# Grouped by what a visitor came for, so the top row fits 1280 px with the language picker: Home
+# on its own, then a menu each for learning, trying, the real server and one's own pool.
+pages = {
+    "": [page(HOME, "home", "home", "", default=True)],
+    t("nav.learn"): [page("app/pages/lessons.py", "lessons", "school", "lessons"),
+                     page("app/pages/glossary.py", "glossary", "translate", "glossary"),
+                     page("app/pages/reference.py", "reference", "menu_book", "reference")],
+    t("nav.play"): [page("app/pages/playground.py", "playground", "tune", "playground"),
+                    page("app/pages/race.py", "race", "join", "race")],
+    t("nav.live"): [page("app/pages/live_lab.py", "live", "database", "live"),
+                    page("app/pages/compare.py", "compare", "compare", "compare")],
+    t("nav.yours"): [page("app/pages/incident.py", "incident", "troubleshoot", "incident"),
+                     page("app/pages/sizing.py", "sizing", "straighten", "sizing"),
+                     # The default page is served at "/" only; "/home" (an address people type and
+                     # links use) is the same script under a second, unlisted name. Listed after the
+                     # others, so a link or switch_page to HOME resolves to the first, at "/".
+                     st.Page(HOME, title=t("page.home"), icon=":material/home:", url_path="home",
+                             visibility="hidden")],
+}
 frame.language_picker()
 frame.width_probe()
 st.navigation(pages, position="top").run()
