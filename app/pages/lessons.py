@@ -13,7 +13,7 @@ from app import frame, i18n, lessons
 from app.background import live_worker
 from app.controls import field_controls
 from app.lessons import Block, Figures
-from app.results import metric_cards, metric_label, taxi_figure
+from app.results import metric_cards, metric_label, stand
 from app.runs import refuse, simulate_scenario
 from app.ui import lang, num, pct, plain, shown, t
 from live.server import LiveError
@@ -184,8 +184,7 @@ def scenario_block(block: Block, slug: str, figs: Figures, explained: list[str])
                                                icon=":material/database:"):
             frame.open_scenario(data["preset"], scenario, "app/pages/live_lab.py")
         if show:
-            st.plotly_chart(taxi_figure(scenario.to_toml(), lang(), trace, scenario, end_s),
-                            key=f"{key}.figure", theme=None, config={"displayModeBar": False})
+            stand(trace, scenario, end_s, key=f"{key}.run")   # drawn for a phone on a phone
     return True
 
 

@@ -443,6 +443,18 @@ def test_a_prediction_hides_the_run_until_it_is_committed() -> None:
 
 
 @pytest.mark.app
+def test_the_taxi_stand_of_a_lessons_run_is_drawn_on_asking() -> None:
+    slug, key = "01-why-pools", "lesson.01-why-pools.pooled"
+    at = lesson_page("en", slug)
+    at.number_input(key=f"{key}.number").set_value(40).run()
+    at.button(key=f"{key}.commit").click().run()
+    charts = len(at.get("plotly_chart"))
+    at.toggle(key=f"{key}.taxi").set_value(True).run()
+    assert not at.exception
+    assert len(at.get("plotly_chart")) == charts + 1   # the stand, through results.stand (a phone's on a phone)
+
+
+@pytest.mark.app
 def test_a_changed_control_marks_the_text_as_written_and_resets() -> None:
     slug, key = "01-why-pools", "lesson.01-why-pools.pooled"
     at = lesson_page("en", slug)
