@@ -73,6 +73,11 @@ def _runs_of_this_session() -> list[RemoteSession]:
     return []
 
 
+def belongs_to_this_session(run: RemoteSession) -> None:
+    """Stop `run` when this browser session ends (its tab closed, its connection lost)."""
+    _runs_of_this_session().append(run)
+
+
 def about(seconds: float) -> dict[str, str]:
     """A wall-clock duration as a Run button says it: `seconds` or, from two minutes, `minutes`."""
     unit, value = ("minutes", seconds / 60) if seconds >= 120 else ("seconds", seconds)
@@ -107,7 +112,7 @@ def run_button(key: str, label: str, scenario: Scenario, database_url: str | Non
             st.error(plain(e))
             return False
         session.start()
-        _runs_of_this_session().append(session)
+        belongs_to_this_session(session)
         st.session_state[f"{key}.session"] = session
         running = True
     return running

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import streamlit as st
 
 from app.background import live_worker
+from app.live_panel import belongs_to_this_session
 from app.ui import num, plain, t
 from live.runner import LiveResult
 from live.server import LiveError
@@ -62,7 +63,7 @@ class Series:
             self.error = str(e)
             return
         session.start()
-        _runs_of_this_session().append(session)
+        belongs_to_this_session(session)
         self.sessions.append(session)
 
     def stop(self) -> None:
@@ -75,17 +76,6 @@ class Series:
         out: list[LiveResult | None] = [s.result if s.snapshot().phase == "done" else None
                                         for s in self.sessions]
         return out + [None] * (len(self.scenarios) - len(out))
-
-
-def _stop_all(runs: list[RemoteSession]) -> None:
-    for run in runs:
-        run.stop()
-
-
-@st.cache_resource(scope="session", on_release=_stop_all, show_spinner=False)
-def _runs_of_this_session() -> list[RemoteSession]:
-    """The series' runs started from this browser session; stopped when it ends."""
-    return []
 
 
 def start(key: str, scenarios: list[Scenario], database_url: str | None) -> None:

@@ -3,45 +3,26 @@ shown as text only, the scenario opened in the playground, and every word in eac
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-from typing import Any
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from app import incident, opening
-from app.i18n import DEFAULT, LANGUAGES, tr
+from app.i18n import DEFAULT, LANGUAGES
 from app.state import from_url
 from sim.pools import POOL_KINDS
+from tests.app.opened import ENTRY, en, opened, unescaped
 from tests.app.test_translation import english, normal, page_texts
 
 pytestmark = pytest.mark.app
 
-ROOT = Path(__file__).resolve().parents[2]
-ENTRY = str(ROOT / "streamlit_app.py")
 PAGE = "app/pages/incident.py"
 HOSTILE = ("QueuePool limit of size 5 overflow 10 reached, connection timed out, timeout 30.00\n"
            "pool_size = <script>alert(1)</script>\n"
            "max_overflow = **ten** [click](http://evil.example/x) <img src=x onerror=alert(2)>\n")
 
 
-def en(key: str, **params: Any) -> str:
-    return tr(DEFAULT, key, **params)
-
-
-def unescaped(markdown: str) -> str:
-    return re.sub(r"\\(.)", r"\1", markdown).replace("\u2060", "")
-
-
 def page(**query: str) -> AppTest:
-    at = AppTest.from_file(ENTRY, default_timeout=120)
-    for key, value in query.items():
-        at.query_params[key] = value
-    at.run()
-    at.switch_page(PAGE).run()
-    assert not at.exception, at.exception
-    return at
+    return opened(PAGE, 120, **query)
 
 
 def pasted(text: str, at: AppTest | None = None) -> AppTest:

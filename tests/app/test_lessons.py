@@ -451,7 +451,7 @@ def test_the_taxi_stand_of_a_lessons_run_is_drawn_on_asking() -> None:
     charts = len(at.get("plotly_chart"))
     at.toggle(key=f"{key}.taxi").set_value(True).run()
     assert not at.exception
-    assert len(at.get("plotly_chart")) == charts + 1   # the stand, through results.stand (a phone's on a phone)
+    assert len(at.get("plotly_chart")) == charts + 1   # the stand, by results.stand (a phone's on a phone)
 
 
 @pytest.mark.app

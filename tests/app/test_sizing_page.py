@@ -11,41 +11,25 @@ from __future__ import annotations
 import dataclasses
 import re
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from app import opening, sizing_runs, sizing_view
-from app.i18n import DEFAULT, LANGUAGES, tr
+from app.i18n import DEFAULT, LANGUAGES
 from sim.sizing import CASES, Run, recommend
 from sim.sizing import DEFAULT as NEED
+from tests.app.opened import en, opened, unescaped
 from tests.app.test_translation import english, normal, page_texts
 
 pytestmark = pytest.mark.app
 
-ROOT = Path(__file__).resolve().parents[2]
-ENTRY = str(ROOT / "streamlit_app.py")
 PAGE = "app/pages/sizing.py"
 
 
-def en(key: str, **params: Any) -> str:
-    return tr(DEFAULT, key, **params)
-
-
-def unescaped(markdown: str) -> str:
-    return re.sub(r"\\(.)", r"\1", markdown).replace("\u2060", "")
-
-
 def page(**query: str) -> AppTest:
-    at = AppTest.from_file(ENTRY, default_timeout=300)
-    for key, value in query.items():
-        at.query_params[key] = value
-    at.run()
-    at.switch_page(PAGE).run()
-    assert not at.exception, at.exception
-    return at
+    return opened(PAGE, 300, **query)
 
 
 def markdown(at: AppTest) -> str:

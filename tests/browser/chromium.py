@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.served import CHROMIUM_ARGS
+from bench.served import CHROMIUM_ARGS, served_app
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
@@ -22,6 +22,18 @@ playwright_api = pytest.importorskip(
     "playwright.sync_api", reason="playwright is not installed (pip install -r requirements-dev.txt)")
 if not Path(CHROMIUM).exists():
     pytest.skip("Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True)
+
+
+SHOTS = Path(__file__).resolve().parent / "screenshots"
+"""Where the browser tests leave the screenshots they take, for a person to look at."""
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    """`streamlit run streamlit_app.py` on a free port, for the module."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with served_app() as (url, _):
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -9,28 +9,15 @@ emptied at the start of the module.
 from __future__ import annotations
 
 import re
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from bench.served import served_app
-from tests.browser.chromium import browser, page, playwright_api, settled  # noqa: F401 - fixtures
+from tests.browser.chromium import SHOTS, browser, page, playwright_api, server, settled  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
-SHOTS = Path(__file__).resolve().parent / "screenshots"
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    """`streamlit run streamlit_app.py` on a free port, for the module."""
-    shutil.rmtree(SHOTS, ignore_errors=True)
-    SHOTS.mkdir(parents=True)
-    with served_app() as (url, _):
-        yield url
 
 
 TAXI_STATE = """() => {

@@ -9,19 +9,15 @@ go to tests/browser/screenshots/home-*.png.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from app import i18n
-from bench.served import served_app
-from tests.browser.chromium import browser, page, playwright_api, settled  # noqa: F401 - fixtures
+from tests.browser.chromium import SHOTS, browser, page, playwright_api, server, settled  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.browser
 
-SHOTS = Path(__file__).resolve().parent / "screenshots"
 VIEWPORT_H = 720
 WAYS = tuple(i18n.tr("en", f"home.way_{way}") for way in ("fail", "error", "teach"))
 STAND = ".st-key-home-stand .js-plotly-plot"
@@ -48,14 +44,6 @@ FIRST_IN_PAGE = """() => {
     return [Math.round(kids[0].getBoundingClientRect().top - block.getBoundingClientRect().top),
             kids.some(e => e.querySelector('.st-key-nav-language') !== null)];
 }"""
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    """`streamlit run streamlit_app.py` on a free port, for the module."""
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with served_app() as (url, _):
-        yield url
 
 
 def clock_until(page: Any, condition: str, timeout_s: float, lang: str = "en") -> None:

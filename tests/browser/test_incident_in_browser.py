@@ -7,32 +7,21 @@ Screenshots go to tests/browser/screenshots/incident-*.png.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from app import i18n, incident
-from bench.served import served_app
-from tests.browser.chromium import browser, page, playwright_api, settled  # noqa: F401 - fixtures
+from tests.browser.chromium import SHOTS, browser, page, playwright_api, server, settled  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.browser
 
-SHOTS = Path(__file__).resolve().parent / "screenshots"
 QUEUEPOOL = ("sqlalchemy.exc.TimeoutError: QueuePool limit of size 5 overflow 10 reached, connection timed "
              "out, timeout 30.00 (Background on this error at: https://sqlalche.me/e/20/3o7r)")
 
 
 def en(key: str, **params: Any) -> str:
     return i18n.tr("en", key, **params)
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with served_app() as (url, _):
-        yield url
 
 
 def paste(page: Any, text: str) -> None:

@@ -10,14 +10,12 @@ no prose is, and the link reopens the same mode.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from bench.served import served_app
 from sim.scenario import preset_names
-from tests.browser.chromium import browser, page, playwright_api, settled  # noqa: F401 - fixtures
+from tests.browser.chromium import SHOTS, browser, page, playwright_api, server, settled  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.browser
 
@@ -37,12 +35,6 @@ BOXES = """(sel) => {
         scrolled: window.scrollY,
     };
 }"""
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    with served_app() as (url, _):
-        yield url
 
 
 def boxes(page: Any) -> dict[str, Any]:

@@ -10,18 +10,14 @@ recorded on. Screenshots go to tests/browser/screenshots.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from app.live_panel import LIVE_PLOT_PX
-from bench.served import served_app
-from tests.browser.chromium import browser, page, playwright_api, settled  # noqa: F401 - fixtures
+from tests.browser.chromium import SHOTS, browser, page, playwright_api, server, settled  # noqa: F401 - fixtures
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
-SHOTS = Path(__file__).resolve().parent / "screenshots"
 
 STAND = """() => {
     const plots = [...document.querySelectorAll('.stPlotlyChart .js-plotly-plot')];
@@ -29,13 +25,6 @@ STAND = """() => {
 }"""
 
 PLOT_WIDTH = "() => document.querySelector('.stPlotlyChart .js-plotly-plot')._fullLayout._size.w"
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with served_app() as (url, _):
-        yield url
 
 
 def test_a_live_run_draws_its_stand_as_it_goes_beside_the_servers_view(server: str, page: object) -> None:

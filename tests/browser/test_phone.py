@@ -13,21 +13,18 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from app.frame import WIDTH_COOKIE
-from bench.served import served_app
-from tests.browser.chromium import browser, page, playwright_api, settled  # noqa: F401 - fixtures
+from tests.browser.chromium import SHOTS, browser, page, playwright_api, server, settled  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.browser
 
 W, H = 390, 844
 PHONE = {"viewport": {"width": W, "height": H}, "is_mobile": True, "has_touch": True,
          "device_scale_factor": 2}
-SHOTS = Path(__file__).resolve().parent / "screenshots"
 STAND = ".st-key-pg-taxi .js-plotly-plot"
 RELOADED = "() => performance.getEntriesByType('navigation')[0].type === 'reload'"
 DRAWN = """() => document.querySelectorAll(   // a page drawn, not a blank one
@@ -59,13 +56,6 @@ BOXES = """(sel) => {
         wide: [document.scrollingElement.scrollWidth, main ? main.scrollWidth - main.clientWidth : 0],
     };
 }"""
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with served_app() as (url, _):
-        yield url
 
 
 @pytest.fixture(scope="module")

@@ -9,13 +9,11 @@ x2/y2. Nothing here asks the server between frames: the figure plays alone.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from bench.served import served_app
-from tests.browser.chromium import browser, page, playwright_api, settled  # noqa: F401 - fixtures
+from tests.browser.chromium import SHOTS, browser, page, playwright_api, server, settled  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.browser
 
@@ -47,12 +45,6 @@ DRAWN = """(sel) => {
             controls: [...plot.querySelectorAll('.updatemenu-button, .slider-container')].map(box),
             scrolled: window.scrollY};
 }"""
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    with served_app() as (url, _):
-        yield url
 
 
 def drawn(page: Any) -> dict[str, Any]:

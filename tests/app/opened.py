@@ -1,0 +1,33 @@
+"""Helpers the page tests share: a page opened in AppTest by its link, and the English a test expects."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from streamlit.testing.v1 import AppTest
+
+from app.i18n import DEFAULT, tr
+
+ENTRY = str(Path(__file__).resolve().parents[2] / "streamlit_app.py")
+
+
+def en(key: str, **params: Any) -> str:
+    return tr(DEFAULT, key, **params)
+
+
+def unescaped(markdown: str) -> str:
+    """Text as the page wrote it, before `app.ui.plain` escaped it for Markdown."""
+    return re.sub(r"\\(.)", r"\1", markdown).replace("\u2060", "")
+
+
+def opened(page: str, timeout_s: float = 120, **query: str) -> AppTest:
+    """`page` as a link with `query` opens it, run once, with no exception."""
+    at = AppTest.from_file(ENTRY, default_timeout=timeout_s)
+    for key, value in query.items():
+        at.query_params[key] = value
+    at.run()
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+    return at
