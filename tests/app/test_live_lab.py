@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.app.test_pages import app
+from tests.app.opened import opened
 
 pytestmark = pytest.mark.app
 
@@ -24,11 +24,7 @@ HANG_S = 120.0   # a deadline against a hang, not a timing
 
 
 def live_lab(**query: Any) -> AppTest:
-    at = app(**query)
-    at.run()
-    at.switch_page("app/pages/live_lab.py").run()
-    assert not at.exception, at.exception
-    return at
+    return opened("app/pages/live_lab.py", 60, **query)
 
 
 def run_button(at: AppTest) -> Any:

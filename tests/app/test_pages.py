@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import time
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from sim.scenario import load_preset, preset_names
+from tests.app.opened import opened, unescaped
 
 pytestmark = pytest.mark.app
 
@@ -29,16 +29,7 @@ def app(**query: Any) -> AppTest:
 
 
 def playground(**query: Any) -> AppTest:
-    at = app(**query)
-    at.run()
-    at.switch_page("app/pages/playground.py").run()
-    assert not at.exception, at.exception
-    return at
-
-
-def unescaped(markdown: str) -> str:
-    """Text as the page shows it: without the backslashes that keep link text from acting as Markdown."""
-    return re.sub(r"\\(.)", r"\1", markdown).replace("\u2060", "")   # and the joiners that break autolinks
+    return opened("app/pages/playground.py", 60, **query)
 
 
 def metric(at: AppTest, label: str) -> str:
