@@ -80,6 +80,8 @@ def add_size_arguments(size: argparse.ArgumentParser) -> None:
                       help="requests one instance serves at once (workers x threads); 0 = no limit")
     size.add_argument("--rate", type=float, required=True, metavar="R",
                       help="requests per second, all instances together")
+    size.add_argument("--phase", action="append", default=[], metavar="AT:RATE",
+                      help="from AT seconds on, RATE requests per second (repeatable): a burst, a peak")
     hold = size.add_mutually_exclusive_group(required=True)
     hold.add_argument("--hold-ms", type=float, metavar="MEAN", help="mean time a request holds a connection")
     hold.add_argument("--hold-p50-ms", type=float, metavar="A", help="median hold time (with --hold-p95-ms)")
@@ -156,8 +158,17 @@ def _diagnose(text: str, as_json: bool) -> int:
     return 0
 
 
+def _phase(text: str) -> tuple[float, float]:
+    at, _, rate = text.partition(":")
+    try:
+        return float(at), float(rate)
+    except ValueError:
+        raise ScenarioError(f"--phase = {text}: must be AT:RATE, e.g. 30:600 (600 a second from 30 s)") from None
+
+
 def _size(args: argparse.Namespace) -> int:
     need = Need(kind=args.kind, instances=args.instances, workers=args.workers, rate_per_s=args.rate,
+                phases=tuple(_phase(text) for text in args.phase),
                 hold_ms=args.hold_ms, hold_p50_ms=args.hold_p50_ms, hold_p95_ms=args.hold_p95_ms,
                 max_connections=args.max_connections, reserved=args.reserved, cores=args.cores,
                 p99_wait_ms=args.p99_wait_ms, seeds=args.seeds)

@@ -137,3 +137,15 @@ def test_the_command_refuses_a_bad_input_in_one_line() -> None:
                           "--max-connections", "10", "--reserved", "20"], capture_output=True, text=True,
                          cwd=ROOT, timeout=120)
     assert out.returncode == 2 and out.stderr.startswith("error: --reserved = 20")
+
+
+def test_the_command_takes_a_burst_and_sizes_for_it() -> None:
+    steady = [sys.executable, "-m", "sim", "size", "--kind", "asyncpg", "--rate", "100", "--hold-ms", "10",
+              "--max-connections", "100", "--seeds", "2", "--json"]
+    calm = json.loads(subprocess.run(steady, capture_output=True, text=True, cwd=ROOT, timeout=300).stdout)
+    burst = subprocess.run([*steady, "--phase", "2:600", "--phase", "4:100"], capture_output=True, text=True,
+                           cwd=ROOT, timeout=300)
+    assert burst.returncode == 0, burst.stderr
+    assert json.loads(burst.stdout)["size"] > calm["size"]
+    bad = subprocess.run([*steady, "--phase", "soon"], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert bad.returncode == 2 and bad.stderr.startswith("error: --phase = soon")
