@@ -163,7 +163,7 @@ def _phase(text: str) -> tuple[float, float]:
     try:
         return float(at), float(rate)
     except ValueError:
-        raise ScenarioError(f"--phase = {text}: must be AT:RATE, e.g. 30:600 (600 a second from 30 s)") from None
+        raise ScenarioError(f"--phase = {text}: must be AT:RATE, e.g. 30:600") from None
 
 
 def _size(args: argparse.Namespace) -> int:
