@@ -149,3 +149,10 @@ def test_the_command_takes_a_burst_and_sizes_for_it() -> None:
     assert json.loads(burst.stdout)["size"] > calm["size"]
     bad = subprocess.run([*steady, "--phase", "soon"], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert bad.returncode == 2 and bad.stderr.startswith("error: --phase = soon")
+
+
+def test_a_size_that_just_meets_the_target_is_passed_over_for_one_with_room() -> None:
+    need = Need(rate_per_s=100, hold_ms=10, p99_wait_ms=10)
+    found = recommend(need, [run(4, 9.5, s) for s in (1, 2, 3)] + [run(5, 3.0, s) for s in (1, 2, 3)])
+    assert [r.meets for r in found.rows] == [True, True]       # both meet 10 ms...
+    assert found.recommended is not None and found.recommended.size == 5   # ...only 5 with a fifth spare
