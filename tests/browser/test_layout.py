@@ -112,11 +112,14 @@ def test_the_present_button_opens_presentation_mode_and_back(server: str, page: 
     page.goto(f"{server}/playground?preset=slow-leak")
     boxes(page)
     page.get_by_role("button", name="Present").click()
+    # the rerun has drawn the classroom layout (not the playground still on screen from before the click)
+    playwright_api.expect(page.get_by_role("button", name="Leave presentation")).to_be_visible(timeout=60_000)
     seen = boxes(page)
     assert seen["stand"][2] - seen["stand"][0] >= 0.8 * W
     playwright_api.expect(page).to_have_url(re.compile(r"present=1.*controls=pool\.pool_size"))
     assert page.get_by_test_id("stTabs").count() == 0
     page.get_by_role("button", name="Leave presentation").click()
+    playwright_api.expect(page.get_by_role("button", name="Present")).to_be_visible(timeout=60_000)
     seen = boxes(page)
     assert seen["stand"][2] - seen["stand"][0] < 0.8 * W
     assert "present=1" not in page.url
