@@ -28,8 +28,9 @@ from typing import Any
 import plotly.graph_objects as go
 import streamlit as st
 
-from app import i18n, taxi
+from app import taxi
 from app.background import live_worker
+from app.results import stand_words
 from app.ui import lang, num, plain, t
 from live.runner import check, installed
 from live.server import LiveError, external
@@ -206,10 +207,8 @@ def still_stand(trace: Trace, scenario: Scenario, end_s: float, in_lang: str, ti
     """
     frames = max(1, min(LIVE_FRAMES, math.ceil(end_s / (POLL_S * max(time_scale, 1.0)))))
     animation = taxi.build_taxi_figure(
-        trace, scenario, end_s, text=i18n.texts(in_lang, "taxi"), max_frames=frames,
-        number=lambda x: i18n.number(in_lang, x, 0 if float(x).is_integer() else 2),
-        plural=lambda n: i18n.plural(in_lang, n), height=height + taxi.MARGIN_BOTTOM - LEGEND_PX,
-        plot_px=plot_px)
+        trace, scenario, end_s, **stand_words(in_lang), max_frames=frames,
+        height=height + taxi.MARGIN_BOTTOM - LEGEND_PX, plot_px=plot_px)
     whole = animation.to_dict()
     shown = whole.get("frames") or []
     data = taxi.drawn_at(list(whole["data"]), shown[-1]) if shown else whole["data"]

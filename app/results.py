@@ -72,9 +72,14 @@ def taxi_figure(run_key: str, lang: str, _trace: Trace, _scenario: Scenario, end
                 height: int = taxi.HEIGHT, plot_px: float = taxi.WIDE_PLOT_PX, narrow: bool = False) -> Any:
     """The animation of one run, built once per run, language and size (reruns only re-send it);
     `narrow`: for a phone (then `height` and `plot_px` are the phone's own)."""
-    return taxi.build_taxi_figure(_trace, _scenario, end_s, text=i18n.texts(lang, "taxi"),
-                                  number=lambda x: _number(x, lang), plural=lambda n: i18n.plural(lang, n),
-                                  max_frames=FRAMES, height=height, plot_px=plot_px, narrow=narrow)
+    return taxi.build_taxi_figure(_trace, _scenario, end_s, **stand_words(lang), max_frames=FRAMES,
+                                  height=height, plot_px=plot_px, narrow=narrow)
+
+
+def stand_words(in_lang: str) -> dict[str, Any]:
+    """The taxi stand's words, numbers and plurals in a language: `build_taxi_figure`'s own arguments."""
+    return {"text": i18n.texts(in_lang, "taxi"), "number": lambda x: _number(x, in_lang),
+            "plural": lambda n: i18n.plural(in_lang, n)}
 
 
 CHARTS: dict[str, Callable[..., Any]] = {

@@ -26,13 +26,11 @@ from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 
-import numpy as np
 import streamlit as st
 
 from app.ui import num, t
 from sim.scenario import Scenario
-from sim.sizing import Need, Sizing, scenario, steady_waits_ms, sweep
-from sim.trace import Trace
+from sim.sizing import Need, Sizing, scenario, steady_p99_ms, sweep
 
 WORKERS = os.cpu_count() or 1
 PROGRESS_STEPS = 25            # the bar moves at most this many times: each move is a message to replay
@@ -124,13 +122,6 @@ def playground_scenario(need: Need, size: int, description: str) -> Scenario:
     duration = min(max(PLAY_REQUESTS / need.peak_rate, PLAY_S[0], sized_one.duration_s), PLAY_S[1])
     return dataclasses.replace(sized_one, name=f"sizing-{size}", description=description,
                                duration_s=round(duration, 1))
-
-
-def steady_p99_ms(trace: Trace, duration_s: float) -> float | None:
-    """A run's p99 wait as the sweep counts it (`sim.sizing.measure`): requests begun after the
-    warm-up only; None when none got a connection."""
-    steady = steady_waits_ms(trace, duration_s)
-    return float(np.percentile(steady, 99)) if steady.size else None
 
 
 def phases_text(phases: tuple[tuple[float, float], ...]) -> str:

@@ -23,8 +23,6 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from the checkout
 
 import asyncpg
@@ -33,13 +31,7 @@ from live.calibrate import measure
 from live.runner import run as run_live
 from live.server import SANDBOX, external
 from sim.metrics import summarize
-from sim.sizing import CASES, scenario, steady_waits_ms, sweep
-from sim.trace import Trace
-
-
-def steady_p99(trace: Trace, duration_s: float) -> float:
-    steady = steady_waits_ms(trace, duration_s)
-    return float(np.percentile(steady, 99)) if steady.size else float("inf")
+from sim.sizing import CASES, scenario, steady_p99_ms, sweep
 
 
 def main() -> None:
@@ -64,7 +56,7 @@ def main() -> None:
         s = s.with_overrides({"duration_s": max(args.seconds, s.duration_s)})
         result = asyncio.run(run_live(s, url))
         m = summarize(result.trace, result.scenario, result.end_s)
-        p99 = steady_p99(result.trace, s.duration_s)
+        p99 = steady_p99_ms(result.trace, s.duration_s) or float("inf")
         stand_in = " (live: asyncpg fixed at that size)" if live_need is not need else ""
         print(f"{name}: recommended {found.settings}{stand_in}; {m['requests']} requests in "
               f"{s.duration_s:g} s on {result.server}")

@@ -196,6 +196,12 @@ def steady_waits_ms(trace: Trace, duration_s: float) -> np.ndarray:
     return waits_s[began >= min(WARM_UP_S, 0.25 * duration_s)] * 1000.0
 
 
+def steady_p99_ms(trace: Trace, duration_s: float) -> float | None:
+    """A run's p99 wait as the sweep counts it; None when no request got a connection."""
+    steady = steady_waits_ms(trace, duration_s)
+    return float(np.percentile(steady, 99)) if steady.size else None
+
+
 def _measure(args: tuple[Scenario, int]) -> Run:
     return measure(*args)
 

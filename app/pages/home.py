@@ -6,6 +6,7 @@ import streamlit as st
 
 from app import frame, i18n, taxi
 from app.lessons import lesson_list
+from app.results import stand_words
 from app.runs import simulate_scenario
 from app.ui import lang, t
 from sim.scenario import Scenario, load_preset
@@ -75,9 +76,7 @@ def loop_figure(in_lang: str, narrow: bool = False) -> Any:
     scenario = loop_scenario()
     trace, end_s, _ = simulate_scenario(scenario)
     figure = taxi.build_taxi_figure(
-        trace, scenario, end_s, text=i18n.texts(in_lang, "taxi"), max_frames=LOOP_FRAMES,
-        number=lambda x: i18n.number(in_lang, x, 0 if float(x).is_integer() else 2),
-        plural=lambda n: i18n.plural(in_lang, n),
+        trace, scenario, end_s, **stand_words(in_lang), max_frames=LOOP_FRAMES,
         height=LOOP_HEIGHT + taxi.MARGIN_BOTTOM - LOOP_MARGIN_BOTTOM, plot_px=taxi.WIDE_PLOT_PX,
         narrow=narrow)
     if narrow:   # a phone's: as tall as its rows need
