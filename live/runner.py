@@ -238,8 +238,8 @@ class LiveRun:
             if self.proxy is not None:
                 self.proxy.start_clock()
             self._start_faults()
-            self._spawn(self._feed(), "live-feed")
-            await self._until_done()
+            feed = self._spawn(self._feed(), "live-feed")
+            await self._until_done(feed)
             end_s = self.recorder.stop()
         except asyncio.CancelledError:
             cancelled = True
@@ -510,11 +510,17 @@ class LiveRun:
             await asyncio.sleep(delay / self.scale)
             rec.emit(inst, rid, -1, Ev.RETRY)
 
-    async def _until_done(self) -> None:
-        """Until the schedule ends, or with max_requests until the last request has ended."""
+    async def _until_done(self, feed: asyncio.Task[None]) -> None:
+        """Until the schedule ends, or with max_requests until the last request has ended.
+
+        At the schedule's end the feed is awaited too: on a busy loop its
+        last sleep can wake after ours, and a request drawn before the end
+        would then go uncounted (the model counts every one).
+        """
         timeout = max(self.recorder.wall(self.scenario.duration_s) - time.monotonic(), 0.0)
         if self.max_requests is None:
             await asyncio.sleep(timeout)
+            await feed
             return
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.drained.wait(), timeout)
