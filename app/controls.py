@@ -21,6 +21,7 @@ from app.state import field_spec, flatten
 from app.ui import lang, lazy_tabs, plain
 from sim.scenario import (
     POOL_KINDS,
+    POOLER_KINDS,
     App,
     Database,
     Fault,
@@ -153,11 +154,11 @@ def _slider(label: str, spec: Spec, value: Any, name: str, key: str, help_text: 
                      help=help_text)
 
 
-GROUPS = ("pool", "traffic", "database", "faults", "instances")
+GROUPS = ("pool", "traffic", "database", "faults", "instances", "pooler")
 
 # Fields a group's controls own outright: when the group is drawn, a row deleted from its table or another
 # pool kind picked must not be filled back in from the scenario the controls started from.
-OWNED = {"pool": ("pool.",), "traffic": ("workload.phases",), "faults": ("faults",)}
+OWNED = {"pool": ("pool.",), "traffic": ("workload.phases",), "faults": ("faults",), "pooler": ("pooler.",)}
 
 
 @dataclass(frozen=True)
@@ -361,6 +362,30 @@ def _pool(form: Form, flat: Flat) -> None:
     form.key = form.key.rsplit(".", 1)[0]
 
 
+def _pooler_name(kind: str) -> str:
+    """A pooler as the picker lists it, in any language: its product and kind ("none" as it is)."""
+    product = POOLER_KINDS[kind].product
+    return f"{product} ({kind})" if product else kind
+
+
+def _pooler(form: Form, flat: Flat) -> None:
+    """A pooler in front of the server (PgBouncer), or none: its kind, then its own settings."""
+    t = form.t
+    kinds = list(POOLER_KINDS)
+    held = flat.get("pooler.kind", "none")
+    kind = st.selectbox(t("controls.pooler_kind"), kinds, index=kinds.index(held),
+                        format_func=_pooler_name,
+                        key=form.widget_key("pooler.kind"))
+    form.values["pooler.kind"] = kind
+    cls = POOLER_KINDS[kind]
+    if not specs(cls):
+        st.info(t("controls.no_pooler"))
+        return
+    form.key = f"{form.key}.{kind}"
+    form.section("pooler", cls, flat if kind == held else {}, slider=True)
+    form.key = form.key.rsplit(".", 1)[0]
+
+
 def _faults(form: Form, flat: Flat) -> None:
     st.caption(form.t("controls.faults"), help=_columns_help(form, "faults", Fault))
     column = st.column_config.SelectboxColumn("kind", options=list(specs(Fault)["kind"].choices),
@@ -373,13 +398,14 @@ def _faults(form: Form, flat: Flat) -> None:
 def _only_fields(form: Form, scenario: Scenario, paths: tuple[str, ...]) -> None:
     """A lesson's few controls, side by side."""
     flat = flatten(scenario.to_dict())
-    base = flatten(Scenario().to_dict()) | flatten({"pool": scenario.pool.__class__().__dict__})
+    base = flatten(Scenario().to_dict()) | flatten({"pool": scenario.pool.__class__().__dict__,
+                                                    "pooler": scenario.pooler.__class__().__dict__})
     cols = st.columns(len(paths))
     for col, path in zip(cols, paths, strict=True):
         spec = field_spec(scenario, path)
         with col:
             form.field(path, path.rsplit(".", 1)[-1], spec, flat.get(path), base.get(path),
-                       slider=path.startswith("pool."))
+                       slider=path.startswith(("pool.", "pooler.")))
 
 
 DRAW: dict[str, Callable[[Form, Flat], None]] = {
@@ -388,4 +414,5 @@ DRAW: dict[str, Callable[[Form, Flat], None]] = {
     "database": lambda form, flat: form.section("database", Database, flat),
     "faults": _faults,
     "instances": lambda form, flat: form.section("app", App, flat),
+    "pooler": _pooler,
 }

@@ -25,6 +25,8 @@ TOPICS: dict[str, tuple[str, ...]] = {
     "libraries": ("asyncpg-idle-shrink", "asyncpg-idle-floor", "hikari-burst", "go-random-waiters"),
     "concurrency": ("fastapi-threads", "asyncio-unbounded", "asyncio-semaphore", "retry-storm",
                     "retry-jitter"),
+    "pooler": ("pgbouncer-direct", "pgbouncer-transaction", "pgbouncer-session",
+               "pgbouncer-query-wait-timeout"),
     "real": ("fastapi-engine", "fastapi-integration-engine", "read-replica-engine", "vabhub-async-engine",
              "asyncpg-lifespan-pool", "go-database-sql"),
 }

@@ -66,6 +66,7 @@ def english_docs() -> dict[str, str]:
                                         ("workload.hold.", sc.Hold), ("workload.phases.", sc.Phase),
                                         ("database.", sc.Database), ("app.", sc.App), ("faults.", sc.Fault)]
     sections += [("pool.", cls) for cls in sc.POOL_KINDS.values()]   # a shared name: the first kind's doc
+    sections += [("pooler.", cls) for cls in sc.POOLER_KINDS.values()]
     out: dict[str, str] = {}
     for prefix, cls in sections:
         for name, spec in specs(cls).items():

@@ -131,7 +131,8 @@ def field_spec(scenario: Scenario, path: str) -> Spec:
     """The spec of a dotted field path in this scenario (the pool's own kind for pool.*)."""
     section, _, name = path.rpartition(".")
     owners: dict[str, type] = {"": Scenario, "workload": Workload, "workload.hold": Hold,
-                               "database": Database, "app": App, "pool": type(scenario.pool)}
+                               "database": Database, "app": App, "pool": type(scenario.pool),
+                               "pooler": type(scenario.pooler)}
     cls = owners.get(section)
     if cls is None or name not in specs(cls):
         raise KeyError(path)

@@ -15,7 +15,7 @@ A benchmark, not a test: it takes minutes of wall-clock time (the presets
 run at their own speed unless --time-scale says otherwise) and prints
 figures; it exits 0 whatever they are.
 
-    python bench/fidelity.py                      # the default six, about ten minutes
+    python bench/fidelity.py                      # the default nine, about twelve minutes
     python bench/fidelity.py --preset kill-idle --preset restart
 """
 
@@ -38,6 +38,10 @@ PRESETS: dict[str, dict[str, float]] = {
     "burst-into-overflow": {}, "burst-past-cap": {}, "exhaustion-timeouts": {}, "slow-leak": {},
     # four minutes instead of one: about 120 requests, so that its p95 is not its second-largest wait
     "idle-cut-pre-ping": {"duration_s": 240}, "too-many-clients": {},
+    # through PgBouncer: transaction mode lending 20 server connections to 400 clients (40 processes x 10),
+    # session mode queueing the clients beyond its 20, and query_wait_timeout firing in a burst
+    "pgbouncer-transaction": {"app.instances": 40}, "pgbouncer-session": {},
+    "pgbouncer-query-wait-timeout": {},
 }
 """The presets compared by default, with what the benchmark changes in them."""
 
@@ -45,11 +49,14 @@ PRESETS: dict[str, dict[str, float]] = {
 FIGURES = ["completed", "timed_out", "errors.all", "wait_ms.p50", "wait_ms.p95", "peak.open"]
 """The figures (`sim.measures` paths) checked; each one's target is its tolerance in live.compare."""
 
+POOLER_FIGURES = ["peak.server", "pooler.sv_active"]
+"""Also checked through a pooler: the server connections it holds, and how many it lends at once."""
+
 
 def checks(sim: Metrics, live: Metrics) -> list[tuple[str, str, str, str, str, bool]]:
     """(what, sim, live, difference, tolerance, within target) rows."""
     rows = []
-    for path in FIGURES:
+    for path in FIGURES + (POOLER_FIGURES if "pooler" in sim else []):
         v = verdict(path, sim, live)
         rows.append((v.figure.label, shown(v.figure, v.sim), shown(v.figure, v.live),
                      signed(v.figure, v.difference), "±" + shown(v.figure, v.allowance), v.agrees))

@@ -78,8 +78,12 @@ RATE = Tolerance(relative=0.05)
 TOLERANCES: dict[str, Tolerance] = {
     **dict.fromkeys(["requests", "completed", "timed_out", "errors.all", "errors.too_many_clients",
                      "errors.broken", "errors.refused", "errors.query_timeout", "errors.other", "leaked",
+                     *(f"errors.{name}" for name in ("query_wait_timeout", "max_client_conn",
+                                                     "login_failing", "statement_mode", "prepared_missing",
+                                                     "prepared_exists")),
                      "in_flight", "retries", "retried_completed", "retried_failed"], OF_REQUESTS),
-    **dict.fromkeys(["peak.checked_out", "peak.open", "peak.server", "peak.overflow"], ONE),
+    **dict.fromkeys(["peak.checked_out", "peak.open", "peak.server", "peak.overflow", "pooler.sv_active"],
+                    ONE),
 }
 """The tolerance of each figure (`sim.measures` paths) that has one of its own; the others go by unit."""
 

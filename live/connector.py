@@ -42,6 +42,11 @@ def chain(exc: BaseException) -> list[BaseException]:
 
 
 def connect_reason(exc: BaseException) -> Why:
+    from live.poolers import reason  # the poolers' modules read `chain` from here
+
+    by_pooler = reason(exc)
+    if by_pooler is not None:
+        return by_pooler
     for e in chain(exc):
         if getattr(e, "sqlstate", None) == "53300":
             return Why.TOO_MANY_CLIENTS
@@ -69,6 +74,7 @@ class Connector:
         self.overrides: dict[str, Any] = {}   # host and port of the proxy, once there is one
         self.extra_s = 0.0   # added to every connect, so it costs what the scenario says the server costs
         self.attempts = 0    # connects tried: one in flight at the end may still leave a backend
+        self.driver_kwargs: dict[str, Any] = {}   # what a pooler in front needs of the driver (live.poolers)
 
     def through(self, host: str, port: int) -> None:
         """Connect through the proxy at host:port from now on."""
@@ -78,7 +84,7 @@ class Connector:
         """A connection as the pools get one, untraced (calibration uses it too)."""
         kwargs.pop("loop", None)
         self.attempts += 1
-        conn = await asyncpg.connect(self.dsn, **self.overrides, **kwargs,
+        conn = await asyncpg.connect(self.dsn, **self.overrides, **{**self.driver_kwargs, **kwargs},
                                      server_settings={"application_name": self.application_name})
         if self.extra_s > 0:
             try:

@@ -46,7 +46,7 @@ from typing import Any, TypeVar
 
 import asyncpg
 
-from live import faults
+from live import faults, poolers
 from live.calibrate import Costs, measure
 from live.connector import Connector
 from live.limits import CONNECT_TIMEOUT_S, check_run
@@ -57,11 +57,13 @@ from live.reach import reach
 from live.recorder import REQUEST, Recorder, Tracked, caught_messages
 from live.server import SANDBOX, Lease, LiveError, Target, address, external, refusal, upstream
 from sim import workload
+from sim.poolers import SHOW_POOLS, ShowPools
 from sim.scenario import Scenario
 from sim.trace import Ev, Trace, Why
 
 _log = logging.getLogger(__name__)
 
+POOLER_POLL_S = 0.1   # SHOW POOLS costs about 0.1 ms: ten readings a second is nothing to the run
 CLEANUP_S = 10.0   # the longest the end of a run may take, whatever state it was left in
 MAX_DOWN_S = 60.0  # the longest a restart on demand may keep the server down (scenario seconds)
 RESTART_REFUSED = ("the restart fault runs only on the lab's own sandbox server, "
@@ -106,6 +108,9 @@ def check(scenario: Scenario, target: Target | None = None, time_scale: float = 
         raise LiveError(f"pool.kind = {pool.kind}: {pool.simulation_only} with no Python implementation, "
                         "so the live lab cannot run it; run it in the simulation (python -m sim run)")
     check_run(scenario, time_scale, max_requests)
+    pooler = poolers.unavailable(scenario)
+    if pooler:
+        raise LiveError(pooler)
     if sum(f.kind == "idle_cut" for f in scenario.faults) > 1:
         raise LiveError("the live lab runs at most one idle_cut fault (one firewall in front of the server)")
     if target is not None:
@@ -174,6 +179,7 @@ class LiveRun:
         self.recorder = Recorder(time_scale)
         self.name = application_name(scenario)
         self.proxy: Proxy | None = None
+        self.pooler: Any = None   # the pooler in front of the server, if the scenario has one
         self.pools: list[LivePool] = []
         self.requests: set[asyncio.Task[None]] = set()
         self.background: list[asyncio.Task[Any]] = []
@@ -238,6 +244,8 @@ class LiveRun:
             if self.proxy is not None:
                 self.proxy.start_clock()
             self._start_faults()
+            if self.pooler is not None:
+                self._spawn(self._poll_pooler(), "live-pooler-poll")
             feed = self._spawn(self._feed(), "live-feed")
             await self._until_done(feed)
             end_s = self.recorder.stop()
@@ -295,6 +303,8 @@ class LiveRun:
         self._reached_by()
         if self.measure_costs:
             self.costs = (await measure(connector.raw_connect)).scaled(self.scale)
+        if self.scenario.pooler.present:
+            connector = await self._start_pooler(connector)
         kind = LIVE_POOLS[self.scenario.pool.kind]
         self.pools = [kind(i, self.scenario.pool, connector, self.recorder, self.scale)
                       for i in range(self.scenario.app.instances)]
@@ -303,6 +313,35 @@ class LiveRun:
         except Exception as e:
             raise LiveError(f"could not open the pools on {self.target.display}: "
                             f"{type(e).__name__}: {e}") from None
+
+    async def _start_pooler(self, direct: Connector) -> Connector:
+        """The scenario's pooler in front of the server (or of the proxy): the pools connect to it.
+
+        Its server logins go where the pools' would have gone; the pools' own
+        connections end at the pooler, so they are this run's clients of it,
+        with the driver arguments it needs.
+        """
+        cfg = self.scenario.pooler
+        module = poolers.LIVE_POOLERS[cfg.kind]
+        where = ("127.0.0.1", self.proxy.port) if self.proxy is not None else upstream(self.target)
+        self.pooler = await module.Bouncer.start(module.run_settings(cfg, self.scale), self.target,
+                                                 upstream=where)
+        self.recorder.trace.show_pools = ShowPools()
+        clients = Connector(self.recorder, self.pooler.dsn, self.name)
+        clients.driver_kwargs = module.driver_kwargs(cfg)
+        clients.attempts = direct.attempts
+        self.connector = clients
+        return clients
+
+    async def _poll_pooler(self) -> None:
+        """SHOW POOLS into the trace, ten times a second on the wall clock, until the run ends."""
+        readings = self.recorder.trace.show_pools
+        assert readings is not None and self.pooler is not None
+        while True:
+            row = await self.pooler.show_pools()
+            readings.add(self.recorder.now(), tuple(int(row.get(name, 0)) for name in SHOW_POOLS),
+                         float(row.get("maxwait", 0.0)) * self.scale)
+            await asyncio.sleep(POOLER_POLL_S)
 
     def _reached_by(self) -> None:
         """Tell the model how this run reaches its server (what a connect meets while it is down):
@@ -567,6 +606,8 @@ class LiveRun:
                     tracked.conn.terminate()
             except Exception as e:   # left_on_server terminates its backend
                 _log.warning("could not terminate connection %d: %s: %s", tracked.id, type(e).__name__, e)
+        if self.pooler is not None:   # after the pools: its server connections go with it
+            await bounded(self.pooler.stop(), 8.0)
         if self.proxy is not None:
             await bounded(self.proxy.close(), 5.0)
         if self.server_work and self.lease is not None:

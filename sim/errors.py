@@ -144,6 +144,10 @@ def library_error(scenario: Scenario, kind: str, reason: str, *, total: int | No
     `how` says how the connection of a broken statement had died (`broken_how`).
     """
     pool = scenario.pool
+    by_pooler = scenario.pooler.driver_error(reason)
+    if by_pooler is not None:
+        at_connect, driver = by_pooler
+        return pool.connect_error(driver) if at_connect else pool.statement_error(driver)
     if kind == "timeout" and reason == "deadline":
         return ASYNCIO_TIMEOUT  # the app's own deadline (asyncio.timeout) ran out in the queue for a worker
     if kind == "timeout":

@@ -22,6 +22,7 @@ from sim.trace import WHY_NAMES, Ev, Trace
 ERROR_KINDS = names("errors")
 CLOSE_REASONS = names("closes")
 PEAKS = names("peak")
+POOLER_FIGURES = names("pooler")
 
 
 class Distribution(TypedDict):
@@ -84,6 +85,7 @@ class Metrics(TypedDict):
     theory: NotRequired[Theory]
     status_overflow: NotRequired[int]  # SQLAlchemy overflow() at its highest: open - pool_size, may be < 0
     live: NotRequired[dict[str, Any]]  # a live run: server, costs, caught texts (live_info)
+    pooler: NotRequired[dict[str, Any]]  # with [pooler]: SHOW POOLS' counts at their peaks, maxwait_ms
 
 
 def summarize(trace: Trace, scenario: Scenario, end_s: float, sim_seconds: float | None = None
@@ -126,6 +128,10 @@ def summarize(trace: Trace, scenario: Scenario, end_s: float, sim_seconds: float
         "duration_s": end_s,
         "messages": error_messages(cols, lv, scenario),
     }
+    if trace.show_pools is not None and scenario.pooler.present:
+        shown = trace.show_pools.peaks()
+        out["pooler"] = {"kind": scenario.pooler.kind, **{name: shown[name] for name in POOLER_FIGURES}}
+        out["peak"]["server"] = int(shown["servers"])   # the server meets the pooler's connections only
     base = scenario.pool.counter_base
     if base is not None:   # SQLAlchemy's overflow(): its highest reading over the run, in any instance
         peaks = peak_open_per_instance(cols)

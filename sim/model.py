@@ -29,9 +29,10 @@ from typing import Any
 import simpy
 
 from sim import faults, workload
+from sim.poolers import POOLER_MODELS
 from sim.pools import POOL_MODELS, Pool, RequestFailed
 from sim.scenario import Scenario
-from sim.server import QueryFailed, Server
+from sim.server import KEEPS_CONNECTION, Front, QueryFailed, Server
 from sim.trace import Ev, Trace, Why
 
 
@@ -67,7 +68,7 @@ class Policy:
 NO_POLICY = Policy(None, None, workload.Retries(Scenario().workload, 0))
 
 
-def request(env: simpy.Environment, pool: Pool, server: Server, trace: Trace, rid: int,
+def request(env: simpy.Environment, pool: Pool, server: Front, trace: Trace, rid: int,
             hold_s: float, cpu_s: float, leak: bool, policy: Policy = NO_POLICY
             ) -> Generator[Any, Any, None]:
     """One request: a worker of its instance, then its attempts; the worker is freed however it ends.
@@ -104,7 +105,7 @@ def request(env: simpy.Environment, pool: Pool, server: Server, trace: Trace, ri
         workers.release(slot)
 
 
-def attempts(env: simpy.Environment, pool: Pool, server: Server, trace: Trace, rid: int,
+def attempts(env: simpy.Environment, pool: Pool, server: Front, trace: Trace, rid: int,
              hold_s: float, cpu_s: float, leak: bool, policy: Policy, deadline: float | None
              ) -> Generator[Any, Any, None]:
     """Get a connection, run the statement, give the connection back; again after a retryable failure.
@@ -135,7 +136,7 @@ def attempts(env: simpy.Environment, pool: Pool, server: Server, trace: Trace, r
             except QueryFailed as q:
                 delay = policy.delay(rid, retry, Ev.ERROR, q.reason, env.now, deadline)
                 trace.emit(env.now, inst, rid, conn.id, Ev.ERROR if delay is None else Ev.BACKOFF, q.reason)
-                if q.reason == Why.QUERY_TIMEOUT:
+                if q.reason in KEEPS_CONNECTION:
                     yield from pool.release(conn, rid)
                 else:
                     yield from pool.broken(conn, rid)
@@ -168,7 +169,7 @@ class Progress:
 
 
 def source(env: simpy.Environment, chunks: Iterable[workload.Chunk], pools: list[Pool],
-           server: Server, trace: Trace, cpu_fraction: float, progress: Progress,
+           server: Front, trace: Trace, cpu_fraction: float, progress: Progress,
            policy: Policy = NO_POLICY) -> Generator[Any, Any, None]:
     """Start each request at its drawn arrival time."""
     ended = progress.ended
@@ -201,17 +202,27 @@ def run(scenario: Scenario, max_requests: int | None = None,
     started = time.perf_counter()
     env = simpy.Environment()
     trace = Trace()
-    server = Server(env, trace, scenario.database)
+    front: Front
+    pooler = None
+    if scenario.pooler.present:   # the pools meet the pooler; its server connections are traced apart
+        trace.backend = Trace()
+        server = Server(env, trace.backend, scenario.database)
+        pooler = POOLER_MODELS[scenario.pooler.kind](env, trace, server, scenario.pooler,  # type: ignore[arg-type]
+                                                     scenario.pool.transactions)
+        trace.show_pools = pooler.show_pools
+        front = pooler
+    else:
+        server = front = Server(env, trace, scenario.database)
     rng = random.Random(int(workload.streams(scenario.seed)["model"].integers(2**63)))
     model = POOL_MODELS[scenario.pool.kind]
-    pools = [model(env, trace, server, scenario.pool, i, rng) for i in range(scenario.app.instances)]
-    server.on_dead = lambda conn: pools[conn.instance].on_dead(conn)
+    pools = [model(env, trace, front, scenario.pool, i, rng) for i in range(scenario.app.instances)]
+    front.on_dead = lambda conn: pools[conn.instance].on_dead(conn)
     faults.install(env, server, scenario.faults)
     for pool in pools:
         pool.start()
     progress = Progress(env)
     chunks = workload.draw(scenario, max_requests) if arrivals is None else arrivals
-    feeding = env.process(source(env, chunks, pools, server, trace, scenario.workload.cpu_fraction, progress,
+    feeding = env.process(source(env, chunks, pools, front, trace, scenario.workload.cpu_fraction, progress,
                                  Policy.of(env, scenario)))
     if max_requests is None:
         env.run(until=scenario.duration_s)
@@ -219,4 +230,6 @@ def run(scenario: Scenario, max_requests: int | None = None,
         env.run(until=env.any_of([env.timeout(scenario.duration_s), progress.drained]))
         if feeding.is_alive:
             env.run(until=feeding)  # the schedule ran out before max_requests: keep the last rate
+    if pooler is not None:
+        pooler.reading()   # the state at the end: a client waiting since long ago has its whole wait
     return RunResult(scenario, trace, progress.arrived, env.now, time.perf_counter() - started)

@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 import tomli_w
 
 from sim.errors import TRANSPORTS
+from sim.poolers import POOLER_KINDS, NoPooler, PoolerConfig
 from sim.pools import (  # noqa: F401 - the pool libraries' settings are part of the scenario's vocabulary
     POOL_KINDS,
     AsyncpgPool,
@@ -182,6 +183,7 @@ class Scenario:
     pool: PoolConfig = field(default_factory=SQLAlchemyPool)
     database: Database = field(default_factory=Database)
     app: App = field(default_factory=App)
+    pooler: PoolerConfig = field(default_factory=NoPooler)
     faults: tuple[Fault, ...] = ()
     scenes: tuple[Scene, ...] = ()
 
@@ -300,26 +302,36 @@ def _build(cls: type, raw: Any, path: str, nested: dict[str, Any] | None = None)
     return cls(**values)
 
 
-def _build_pool(raw: Any, path: str) -> PoolConfig:
+def _build_kind(kinds: dict[str, type], default: str, raw: Any, path: str) -> Any:
+    """A table whose `kind` picks its settings (a pool library, a pooler)."""
     if not isinstance(raw, dict):
         raise ScenarioError(f"{path} = {show(raw)}: must be a table of settings")
     raw = dict(raw)
-    kind = raw.pop("kind", "sqlalchemy")
-    if not isinstance(kind, str) or kind not in POOL_KINDS:
-        raise ScenarioError(f"{path}.kind = {show(kind)}: must be one of {', '.join(POOL_KINDS)}")
-    cls = POOL_KINDS[kind]
+    kind = raw.pop("kind", default)
+    if not isinstance(kind, str) or kind not in kinds:
+        raise ScenarioError(f"{path}.kind = {show(kind)}: must be one of {', '.join(kinds)}")
+    cls = kinds[kind]
     for key in raw:
         if key not in specs(cls):
-            owners = [k for k, c in POOL_KINDS.items() if key in specs(c)]
+            owners = [k for k, c in kinds.items() if key in specs(c)]
             hint = f" (that is a setting of {owners[0]})" if owners else ""
             known = ", ".join(specs(cls)) or "none"
-            raise ScenarioError(f"{path}.{_key(key)}: not a setting of pool.kind = {kind!r}{hint}; "
+            raise ScenarioError(f"{path}.{_key(key)}: not a setting of {path}.kind = {kind!r}{hint}; "
                                 f"its settings: {known}")
-    pool: PoolConfig = _build(cls, raw, path)
+    return _build(cls, raw, path)
+
+
+def _build_pool(raw: Any, path: str) -> PoolConfig:
+    pool: PoolConfig = _build_kind(POOL_KINDS, "sqlalchemy", raw, path)
     broken = pool.check(path)
     if broken:
         raise ScenarioError(broken)
     return pool
+
+
+def _build_pooler(raw: Any, path: str) -> PoolerConfig:
+    pooler: PoolerConfig = _build_kind(POOLER_KINDS, "none", raw, path)
+    return pooler
 
 
 def _build_list(item_cls: type) -> Any:
@@ -339,6 +351,7 @@ def from_dict(raw: dict[str, Any]) -> Scenario:
     sections = {
         "workload": lambda v, p: _build(Workload, v, p, {"phases": _build_list(Phase), "hold": hold}),
         "pool": _build_pool,
+        "pooler": _build_pooler,
         "database": lambda v, p: _build(Database, v, p),
         "app": lambda v, p: _build(App, v, p),
         "faults": _build_list(Fault),
@@ -440,11 +453,11 @@ def to_dict(obj: Any) -> Any:
     if not dataclasses.is_dataclass(obj):
         return obj
     out: dict[str, Any] = {}
-    if type(obj) in POOL_KINDS.values():
+    if type(obj) in POOL_KINDS.values() or type(obj) in POOLER_KINDS.values():
         out["kind"] = getattr(obj, "kind")  # noqa: B009 - a ClassVar, not a field
     for f in dataclasses.fields(obj):
         value = getattr(obj, f.name)
-        if value is None or value == ():
+        if value is None or value == () or isinstance(value, NoPooler):
             continue
         out[f.name] = to_dict(value)
     return out
@@ -500,6 +513,8 @@ def apply_overrides(raw: dict[str, Any], assignments: list[str] | dict[str, Any]
     for key, value in pairs:
         if key == "pool.kind" and out.get("pool", {}).get("kind", "sqlalchemy") != value:
             out["pool"] = {"kind": value}
+        if key == "pooler.kind" and out.get("pooler", {}).get("kind", "none") != value:
+            out["pooler"] = {"kind": value}
     for key, value in pairs:
         _set_path(out, key, value)
     return out

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import simpy
 
@@ -62,6 +62,31 @@ class Crowding:
         return math.sqrt((1 - self.sigma) / self.kappa) if self.kappa > 0 else None
 
 
+class Front(Protocol):
+    """What an application's pool meets: the server itself, or a pooler in front of it (`sim.poolers`)."""
+
+    rtt: float
+    connect_s: float
+    up: bool
+    on_dead: Callable[[Conn], None]
+    on_idle: Callable[[Conn], None]
+
+    def connect(self, instance: int, request: int) -> Generator[Any, Any, Conn]: ...
+
+    def open_at_start(self, instance: int) -> Conn: ...
+
+    def disconnect(self, conn: Conn) -> None: ...
+
+    def query(self, conn: Conn, hold_s: float, cpu_s: float = 0.0, command_timeout: float | None = None,
+              round_trips: int = 1, prepares: bool = False) -> Generator[Any, Any, None]: ...
+
+    def roundtrips(self, conn: Conn, n: int, count_queries: int = 0) -> Generator[Any, Any, bool]: ...
+
+
+KEEPS_CONNECTION = frozenset({Why.QUERY_TIMEOUT, Why.PREPARED_MISSING, Why.PREPARED_EXISTS})
+"""Statement failures after which the connection is still good: the pool gets it back as usual."""
+
+
 class ConnectFailed(Exception):
     def __init__(self, reason: Why) -> None:
         super().__init__(reason.name)
@@ -99,7 +124,7 @@ class Server:
     def connect(self, instance: int, request: int) -> Generator[Any, Any, Conn]:
         """Open a connection; raise ConnectFailed the way the server would refuse it."""
         env = self.env
-        conn = self._new_conn(instance, request)
+        conn = self.new_conn(instance, request)
         if not self.up:
             yield env.timeout(self.rtt)
             return self._refuse(conn, request, Why.REFUSED)
@@ -119,17 +144,21 @@ class Server:
 
     def open_at_start(self, instance: int) -> Conn:
         """A connection made before the scenario clock starts (a pool's warm-up); ConnectFailed if refused."""
-        conn = self._new_conn(instance, -1)
+        conn = self.new_conn(instance, -1)
         if self.used >= self.role_limit:
             self._refuse(conn, -1, Why.TOO_MANY_CLIENTS)
         self.used += 1
         self._admit(conn, -1)
         return conn
 
-    def _new_conn(self, instance: int, request: int) -> Conn:
+    def new_conn(self, instance: int, request: int, trace: Trace | None = None) -> Conn:
+        """A connection starting its connect, its CONNECT row written (into `trace`: a pooler's clients').
+
+        Ids come from here for a pooler's clients too, so none is used twice in a run.
+        """
         conn = Conn(self.next_id, instance, self.env.now)
         self.next_id += 1
-        self.trace.emit(self.env.now, instance, request, conn.id, Ev.CONNECT)
+        (self.trace if trace is None else trace).emit(self.env.now, instance, request, conn.id, Ev.CONNECT)
         return conn
 
     def _admit(self, conn: Conn, request: int) -> None:

@@ -16,9 +16,12 @@ import csv
 import io
 from array import array
 from enum import IntEnum
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from sim.poolers.base import ShowPools
 
 
 class Ev(IntEnum):
@@ -86,6 +89,15 @@ class Why(IntEnum):
     DEADLINE = 23       # the request's own deadline (workload.deadline_ms) passed waiting for a worker or,
                         # in SQLAlchemy's queue, for a connection: the app's asyncio.timeout, not QueuePool's
     TIMEOUT = 24        # a BACKOFF row's reason when the attempt timed out waiting for a connection
+    # a server-side pooler in front of the server ([pooler], sim.poolers): its own refusals, which close
+    # the client's connection (PgBouncer's FATAL 08P01), and what its transaction mode does to a driver's
+    # prepared statements
+    QUERY_WAIT_TIMEOUT = 25  # PgBouncer: waited query_wait_timeout for a server connection
+    MAX_CLIENT_CONN = 26     # PgBouncer: no more connections allowed (max_client_conn)
+    LOGIN_FAILING = 27       # PgBouncer: its server login failed within server_login_retry
+    STATEMENT_MODE = 28      # PgBouncer: transaction blocks not allowed in statement pooling mode
+    PREPARED_MISSING = 29    # SQLSTATE 26000: the server connection behind the pooler lacks the statement
+    PREPARED_EXISTS = 30     # SQLSTATE 42P05: the server connection already has a statement of that name
 
 
 EV_NAMES = [e.name.lower() for e in Ev]
@@ -97,9 +109,13 @@ COLUMNS = ("t", "instance", "request", "conn", "kind", "reason")
 class Trace:
     """An append-only event log in six typed columns."""
 
-    __slots__ = ("_t", "_instance", "_request", "_conn", "_kind", "_reason")
+    __slots__ = ("_t", "_instance", "_request", "_conn", "_kind", "_reason", "backend", "show_pools")
 
     def __init__(self) -> None:
+        # with a pooler ([pooler]) the rows are the app's connections to it; its own server connections
+        # are traced in `backend`, and its state, as SHOW POOLS reports it, in `show_pools`
+        self.backend: Trace | None = None
+        self.show_pools: ShowPools | None = None
         self._t = array("d")
         self._instance = array("h")
         self._request = array("q")

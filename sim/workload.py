@@ -49,7 +49,7 @@ def segments(scenario: Scenario, open_ended: bool) -> list[tuple[float, float, f
     points = [(0.0, w.rate_per_s)] + [(p.at_s, p.rate_per_s) for p in w.phases]
     out = []
     for i, (start, rate) in enumerate(points):
-        end = points[i + 1][0] if i + 1 < len(points) else scenario.duration_s
+        end = min(points[i + 1][0], scenario.duration_s) if i + 1 < len(points) else scenario.duration_s
         if i + 1 == len(points) and open_ended:
             end = math.inf
         start = min(start, scenario.duration_s)

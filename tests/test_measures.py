@@ -12,7 +12,7 @@ from sim.metrics import summarize_run
 from sim.model import run
 from sim.scenario import load_preset
 
-NOT_FIGURES = {"scenario", "pool", "messages", "sim_seconds", "theory.model", "theory.servers"}
+NOT_FIGURES = {"scenario", "pool", "messages", "sim_seconds", "theory.model", "theory.servers", "pooler.kind"}
 """Parts of the metrics object that are not figures a page compares: names, texts, the run's cost."""
 
 
@@ -27,15 +27,24 @@ def metrics() -> Any:
     return summarize_run(run(load_preset("erlang-c-check").with_overrides({"duration_s": 5})))
 
 
-def test_every_figure_of_a_run_is_in_the_registry_and_every_registered_one_is_in_a_run(metrics: Any) -> None:
-    reported = {p for p in leaves(metrics) if p not in NOT_FIGURES and not p.startswith("connect_failures")}
+@pytest.fixture(scope="module")
+def through_pooler() -> Any:
+    """A run through PgBouncer: the figures only a pooler has (the theory has none for it)."""
+    return summarize_run(run(load_preset("pgbouncer-transaction").with_overrides({"duration_s": 2})))
+
+
+def test_every_figure_of_a_run_is_in_the_registry_and_every_registered_one_is_in_a_run(
+        metrics: Any, through_pooler: Any) -> None:
+    reported = {p for p in leaves(metrics) | leaves(through_pooler)
+                if p not in NOT_FIGURES and not p.startswith("connect_failures")}
     registered = {p for p in MEASURES if not p.endswith(".all")}
     assert reported == registered
+    assert "pooler" not in metrics   # a run without a pooler reports none of its figures
 
 
-def test_every_figure_reads_as_a_number(metrics: Any) -> None:
+def test_every_figure_reads_as_a_number(metrics: Any, through_pooler: Any) -> None:
     for path, figure in MEASURES.items():
-        value = figure.read(metrics)
+        value = figure.read(through_pooler if path.startswith("pooler.") else metrics)
         assert isinstance(value, int | float) and not isinstance(value, bool), path
 
 

@@ -12,7 +12,7 @@ import math
 import numpy as np
 import pytest
 
-from sim.scenario import Hold, from_dict
+from sim.scenario import Hold, Scenario, from_dict
 from sim.workload import CHUNK, draw, draw_holds, segments, streams
 
 
@@ -178,3 +178,13 @@ def test_requests_are_spread_over_every_instance(instances):
     p = 1 / instances
     for count in counts.tolist():
         assert within_4_sd(count, n * p, math.sqrt(n * p * (1 - p)))
+
+
+def test_a_phase_that_starts_after_the_run_adds_no_request_after_it() -> None:
+    # the live feed starts every drawn request, so a draw past duration_s would run past the scenario
+    scenario = Scenario().with_overrides({"duration_s": 5, "workload.rate_per_s": 20,
+                                          "workload.phases": [{"at_s": 3, "rate_per_s": 60},
+                                                              {"at_s": 15, "rate_per_s": 20}]})
+    times = [t for chunk in draw(scenario) for t in chunk.t]
+    assert times and max(times) < 5.0
+    assert sum(1 for t in times if t >= 3) > 60     # the phase inside the run is drawn in full

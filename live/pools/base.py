@@ -43,6 +43,11 @@ _BROKEN = (asyncpg.ConnectionDoesNotExistError, asyncpg.InterfaceError, asyncpg.
 
 def query_failure(exc: BaseException) -> Failed:
     """Name a failed statement: cancelled by command_timeout, a dead connection, or something else."""
+    from live.poolers import reason  # its modules read `chain` from live.connector
+
+    by_pooler = reason(exc)
+    if by_pooler is not None:
+        return Failed(Ev.ERROR, by_pooler)
     errors = chain(exc)
     if any(isinstance(e, (TimeoutError, asyncpg.QueryCanceledError)) for e in errors):
         return Failed(Ev.ERROR, Why.QUERY_TIMEOUT)

@@ -15,6 +15,7 @@ when the socket dies.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from typing import Any, cast
@@ -39,7 +40,7 @@ class LiveSQLAlchemyPool(LivePool):
         cfg = self.cfg
         self.leaked: list[AsyncConnection] = []
         self.engine = create_async_engine(
-            "postgresql+asyncpg://", async_creator=self._connect,
+            "postgresql+asyncpg://", async_creator=self._connect, connect_args=self._statement_names(),
             pool_size=cfg.pool_size, max_overflow=cfg.max_overflow,
             pool_timeout=self.wall(cfg.pool_timeout),
             pool_recycle=-1 if cfg.pool_recycle < 0 else self.wall(cfg.pool_recycle),
@@ -71,6 +72,19 @@ class LiveSQLAlchemyPool(LivePool):
             return alive
 
         dialect.do_ping = traced_ping  # type: ignore[method-assign]
+
+    def _statement_names(self) -> dict[str, Any]:
+        """Each instance names its prepared statements from a counter of its own, as asyncpg does in a
+        process of its own (every instance here shares one process, and asyncpg's one counter).
+
+        A name matters only where connections share a server's statements: behind a pooler in
+        transaction mode, processes that count alike collide ("already exists"). With the driver's
+        statement cache off (statement_cache_size=0), asyncpg's statements are unnamed, and so left.
+        """
+        if self.connector.driver_kwargs.get("statement_cache_size", 100) == 0:
+            return {}
+        numbers = itertools.count(1)
+        return {"prepared_statement_name_func": lambda: f"__asyncpg_stmt_{next(numbers):x}__"}
 
     async def _connect(self) -> Any:
         return await self.connector.connect(self.instance)

@@ -18,7 +18,7 @@ import simpy
 
 from sim.connection import Conn
 from sim.errors import ASYNCIO_TIMEOUT, IN_FLIGHT, LibraryError, PoolState, asyncpg_broken, asyncpg_too_many
-from sim.server import ConnectFailed, Server
+from sim.server import ConnectFailed, Front
 from sim.signs import Sign
 from sim.trace import Ev, Trace, Why
 
@@ -53,6 +53,8 @@ class PoolSettings:
     simulation_only: ClassVar[str] = ""             # why the live lab cannot run it, if it cannot
     markers: ClassVar[str] = ""      # a regex of the words that name it in pasted code or logs (sim.diagnose)
     signs: ClassVar[tuple[Sign, ...]] = ()          # the error texts it writes that tell an incident
+    transactions: ClassVar[bool] = False  # wraps each statement in BEGIN ... ROLLBACK (what a pooler's
+    #                                       transaction and statement modes see)
 
     @property
     def cap(self) -> int | None:
@@ -136,7 +138,7 @@ class Pool:
     query_round_trips = 1  # a request's statement, as the driver sends it
     prepares = False       # the request's statement is prepared on its first run on a connection
 
-    def __init__(self, env: simpy.Environment, trace: Trace, server: Server, cfg: Any,
+    def __init__(self, env: simpy.Environment, trace: Trace, server: Front, cfg: Any,
                  instance: int, rng: random.Random) -> None:
         self.env = env
         self.trace = trace

@@ -78,6 +78,7 @@ class SQLAlchemyPool(PoolSettings):
 
     kind = "sqlalchemy"
     library = "SQLAlchemy QueuePool"
+    transactions = True   # the DBAPI begins before the first statement; the pool rolls back on return
     size_names = ("pool_size", "pool_size + max_overflow")
     markers = r"sqlalchemy|create_(?:async_)?engine|QueuePool|\bmax_overflow\b|\bpool_(?:size|pre_ping)\b"
     signs = (Sign("queuepool_timeout",
