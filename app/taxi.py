@@ -408,6 +408,8 @@ class _Run:
         self.base = int(scenario.pool.base)
         self.cap = scenario.pool.cap
         self.limit = int(scenario.database.role_limit)
+        # a pooler in front (PgBouncer): the city licenses its depot's cars, not the stands' taxis
+        self.depot = trace.show_pools if scenario.pooler.present else None
         inst = cols["instance"]
         self.instances = max(int(scenario.app.instances), int(inst.max()) + 1 if inst.size else 1)
         self.shown = min(self.instances, max_stands)
@@ -507,6 +509,11 @@ class _Run:
     def _read_levels(self, cols: dict[str, np.ndarray]) -> None:
         times = self.times
         self.server = sample(cols, levels(cols, self.base)["server"], times)
+        self.depot_out = self.depot_waiting = np.zeros(times.size, dtype=np.int64)
+        if self.depot is not None:   # SHOW POOLS at each frame: the depot's cars and the passengers at it
+            shown = self.depot.columns()
+            self.server, self.depot_out, self.depot_waiting = (
+                sample(shown, shown[name], times) for name in ("servers", "sv_active", "cl_waiting"))
         inst = cols["instance"]
         self.stand_levels: list[dict[str, np.ndarray]] = []
         for i in range(self.shown):
@@ -752,7 +759,7 @@ def _info_texts(run: _Run, geo: _Geometry, k: int, words: _Words) -> list[str]:
     caption = _caption(run, k, words)
     out = [words("clock", t=float(run.times[k])),
            words("counters", **tot),
-           words("licences", used=used, limit=run.limit),
+           words("depot_licences" if run.depot is not None else "licences", used=used, limit=run.limit),
            _lines(caption, geo.x_max * geo.px_per_col, NARROW_FONT) if geo.narrow else caption]
     for stand in range(geo.shown):
         lv = run.stand_levels[stand]
@@ -809,7 +816,10 @@ def _gauge_span(geo: _Geometry) -> tuple[float, float]:
 def _caption(run: _Run, k: int, words: _Words) -> str:
     """The most notable thing that happened in frame k's bin, in one line."""
     lo, hi = run.window(k, 1)
+    depot = _depot_caption(run, k, words)
     for key, say in _CAPTIONS:
+        if depot and key in ROUTINE:   # passengers queueing at the depot matter more than routine rides
+            return depot
         events = run.ev[key]
         w = events.window(lo, hi)
         n = w.stop - w.start
@@ -819,7 +829,15 @@ def _caption(run: _Run, k: int, words: _Words) -> str:
             if run.instances > 1 and len(insts) == 1 and min(insts) >= 0:
                 return words("at_stand", n=min(insts) + 1, what=what)
             return what
-    return words("cap_quiet")
+    return depot or words("cap_quiet")
+
+
+def _depot_caption(run: _Run, k: int, words: _Words) -> str:
+    """With a pooler: its cars out and the passengers waiting at the depot, if any wait; else ""."""
+    if run.depot is None or run.depot_waiting[k] <= 0:
+        return ""
+    return words.count("cap_depot", int(run.depot_waiting[k]), out=int(run.depot_out[k]),
+                       cars=int(run.server[k]))
 
 
 def _first(events: _Events, w: slice) -> tuple[int, str]:
@@ -836,6 +854,9 @@ def _with_taxi(key: str) -> Callable[[_Words, int, _Events, slice], str]:
         return words.count(key, n, taxi=taxi, why=words.why(why))
     return say
 
+
+ROUTINE = frozenset({"extra", "queue", "new", "ping_ok", "rides"})
+"""Captions of what happens all the time: a depot's queue (with a pooler) is told instead."""
 
 _CAPTIONS: tuple[tuple[str, Callable[[_Words, int, _Events, slice], str]], ...] = (
     ("server_down", _plain("cap_server_down")),

@@ -215,7 +215,7 @@ def test_the_three_presets_tell_direct_transaction_and_session_apart() -> None:
     assert transaction["errors"]["too_many_clients"] == 0 and transaction["completed"] >= 0.99 * transaction[
         "requests"]
     assert transaction["peak"]["server"] <= 20 and transaction["pooler"]["cl_active"] == 320
-    assert session["pooler"]["sv_active"] == 20 and session["pooler"]["cl_waiting"] > 250
+    assert session["pooler"]["sv_active"] == 20 and session["pooler"]["cl_waiting"] > 150
     assert session["pooler"]["maxwait_ms"] > 10_000                     # clients wait the whole run
 
 

@@ -419,3 +419,19 @@ def test_two_stands_side_by_side_keep_the_counters_clear_of_the_licence_bar() ->
     assert half.tight and not beside.tight
     assert _info_xy(half)[3][1] < _info_xy(beside)[3][1] < FONT
     assert _gauge_span(half)[1] / half.x_max < _gauge_span(beside)[1] / beside.x_max
+
+
+def test_with_a_pooler_the_city_licenses_the_depots_cars_and_its_queue_is_told() -> None:
+    # 320 client connections at the stands, 20 server connections at PgBouncer: the licences are the depot's
+    result = run(load_preset("pgbouncer-session").with_overrides({"duration_s": 5}))
+    fig = build_taxi_figure(result.trace, result.scenario, result.end_s)
+    texts = [str(x) for frame in fig.frames for d in frame.data for x in (getattr(d, "text", None) or ())]
+    assert "Depot's licences 20 / 97" in texts
+    assert not any(t.startswith("Licences in use") for t in texts)
+    assert any(t.startswith("At the depot: 20 of its 20 cars out") for t in texts)
+    direct = run(load_preset("pgbouncer-direct").with_overrides({"duration_s": 2}))
+    plain = build_taxi_figure(direct.trace, direct.scenario, direct.end_s)
+    used = [int(t.split()[3]) for t in (str(x) for f in plain.frames for d in f.data
+                                        for x in (getattr(d, "text", None) or ()))
+            if t.startswith("Licences in use")]
+    assert max(used) > 20   # without the depot, the stands' own taxis take the city's licences
