@@ -243,7 +243,11 @@ class Bouncer:
     # ---------------------------------------------------------------- SHOW POOLS
 
     def reading(self) -> None:
-        """A SHOW POOLS row now: at every change, and once at the end of the run."""
+        """A SHOW POOLS row now: at every change, and once at the end of the run.
+
+        `sv_used` stays 0: a server idle past server_check_delay stays on the idle stack here and pays
+        its check query when it is next handed out, where PgBouncer moves it to sv_used meanwhile.
+        """
         waiting = len(self.waiters)
         maxwait = self.env.now - self.waiters[0].since if waiting else 0.0
         active = len(self.conns) - waiting + self.login_waiters

@@ -20,8 +20,8 @@ ROOT = Path(__file__).resolve().parents[2]
 ENTRY = str(ROOT / "streamlit_app.py")
 COURSE = ["01-why-pools", "02-taxi-stand", "03-overflow", "04-timeouts", "05-leaks", "06-stale-connections",
           "07-server-limit", "08-sizing", "09-asyncpg-pool", "10-pools-compared", "11-monitoring",
-          "12-workers-and-forks", "13-timeouts-and-retries"]
-LIVE_LESSONS = {"01-why-pools", "06-stale-connections", "07-server-limit"}
+          "12-workers-and-forks", "13-timeouts-and-retries", "14-pgbouncer"]
+LIVE_LESSONS = {"01-why-pools", "06-stale-connections", "07-server-limit", "14-pgbouncer"}
 SEED_OVERLAP = ROOT.parent / "shared" / "tools" / "seed_overlap.py"
 
 
