@@ -30,7 +30,8 @@ import streamlit as st
 
 from app.ui import num, t
 from sim.scenario import Scenario
-from sim.sizing import Need, Sizing, scenario, steady_p99_ms, sweep
+from sim.sizing import Need, Sizing, scenario, steady_p99_ms, sweep, wait_p99_ms
+from sim.trace import Trace
 
 WORKERS = os.cpu_count() or 1
 PROGRESS_STEPS = 25            # the bar moves at most this many times: each move is a message to replay
@@ -111,7 +112,8 @@ def proof_sizes(size: int) -> list[int]:
 
 def proof_scenario(need: Need, size: int) -> Scenario:
     """What a live proof runs for one size: the sweep's own scenario for that size, on its first seed,
-    at least `PROOF_S` long (a live p99 is one run's, not a mean over seeds: it needs the requests)."""
+    at least `PROOF_S` long (a live p99 is one run's, not a mean over seeds: it needs the requests).
+    Through PgBouncer it is the [pooler] too: the live lab starts a PgBouncer with those settings."""
     sized_one = scenario(need, size, PROOF_SEED)
     return dataclasses.replace(sized_one, duration_s=round(max(sized_one.duration_s, PROOF_S), 3))
 
@@ -140,5 +142,10 @@ def read_phases(text: str) -> tuple[tuple[float, float], ...]:
     return tuple(sorted(phases))
 
 
-__all__ = ["phases_text", "playground_scenario", "proof_scenario", "proof_sizes", "read_phases", "sized",
-           "steady_p99_ms"]
+def run_p99_ms(trace: Trace, s: Scenario) -> float | None:
+    """A run's p99 wait as the sweep counts it (through a pooler, its queue included: `sim.sizing`)."""
+    return wait_p99_ms(trace, s)
+
+
+__all__ = ["phases_text", "playground_scenario", "proof_scenario", "proof_sizes", "read_phases", "run_p99_ms",
+           "sized", "steady_p99_ms"]

@@ -42,11 +42,12 @@ def verdict(row: Row, sizing: Sizing) -> str:
 
 
 def table(sizing: Sizing) -> list[dict[str, str]]:
-    """One row per size, every cell text (the column names translated); worker waits only with workers."""
+    """One row per size, every cell text (the column names translated); worker waits only with workers.
+    Through PgBouncer the size is its default_pool_size, and the column says so."""
     need = sizing.need
     out = []
     for r in sizing.rows:
-        row = {t("sizing.col.size"): num(r.size, 0),
+        row = {t("sizing.col.size_pooled" if need.pooled else "sizing.col.size"): num(r.size, 0),
                t("sizing.col.p95"): interval(r.p95_wait_ms),
                t("sizing.col.p99"): interval(r.p99_wait_ms),
                t("sizing.col.timed_out"): pct(r.timed_out.mean, 2),
@@ -70,8 +71,11 @@ def chart(sizing: Sizing) -> go.Figure:
     would cover each other (and the curve) on a phone. The wait axis ends at `ZOOM` times the target
     (or a little above the recommended size's interval), where the choice is made: a pool much too
     small waits seconds, which would flatten everything else (its figures are in the table).
+    Through PgBouncer the sizes are its default_pool_size, the wait includes its queue, and the budget
+    is the server's alone (PgBouncer's connections are all it sees).
     """
     need, rows = sizing.need, sizing.rows
+    pooled = "_pooled" if need.pooled else ""   # the labels' keys through PgBouncer
     sizes = [r.size for r in rows]
     mean = [_finite(r.p99_wait_ms.mean) for r in rows]
     high = [_finite(r.p99_wait_ms.high) for r in rows]
@@ -88,7 +92,8 @@ def chart(sizing: Sizing) -> go.Figure:
         x=sizes, y=mean, mode="lines+markers", name=t("sizing.chart.p99"),
         line={"color": COLORS["busy"], "width": 2.5}, marker={"size": 7},
         customdata=[[interval(r.p99_wait_ms)] for r in rows],
-        hovertemplate=t("sizing.chart.hover", size="%{x}", value="%{customdata[0]}") + "<extra></extra>"))
+        hovertemplate=t(f"sizing.chart.hover{pooled}", size="%{x}", value="%{customdata[0]}")
+        + "<extra></extra>"))
     if best is not None and mean[rows.index(best)] is not None:
         figure.add_trace(go.Scatter(
             x=[best.size], y=[mean[rows.index(best)]], mode="markers", name=t("sizing.chart.recommended"),
@@ -99,15 +104,16 @@ def chart(sizing: Sizing) -> go.Figure:
     figure.add_hline(y=need.p99_wait_ms, line=target)
     figure.add_trace(go.Scatter(x=[None], y=[None], mode="lines", line=target,
                                 name=t("sizing.chart.target", value=num(need.p99_wait_ms, 1))))
-    last_fit = need.budget // need.instances
+    last_fit = need.budget if need.pooled else need.budget // need.instances
     if sizes and last_fit < sizes[-1]:
         figure.add_vrect(x0=last_fit + 0.5, x1=sizes[-1] + 0.5, fillcolor=OVER, line_width=0, layer="below")
         figure.add_vline(x=last_fit + 0.5, line={"color": COLORS["error"], "width": 1.5})
         figure.add_trace(go.Scatter(x=[None], y=[None], mode="markers",
                                     marker={"symbol": "square", "size": 14, "color": OVER_KEY,
                                             "line": {"color": COLORS["error"], "width": 1.5}},
-                                    name=t("sizing.chart.budget", size=num(last_fit, 0))))
-    axis: dict[str, object] = {"title": {"text": t("sizing.chart.wait_axis"), "font": {"size": FONT}},
+                                    name=t(f"sizing.chart.budget{pooled}", size=num(last_fit, 0))))
+    axis: dict[str, object] = {"title": {"text": t(f"sizing.chart.wait_axis{pooled}"),
+                                         "font": {"size": FONT}},
                                "gridcolor": GRID, "zeroline": False, "rangemode": "tozero"}
     if highest > 1.1 * top:
         axis["range"] = [0, top]
@@ -116,8 +122,8 @@ def chart(sizing: Sizing) -> go.Figure:
         plot_bgcolor="white", paper_bgcolor="white", hovermode="closest",
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0, "font": {"size": SMALL},
                 "traceorder": "normal"},
-        xaxis={"title": {"text": t("sizing.chart.size_axis"), "font": {"size": FONT}}, "gridcolor": GRID,
-               "tickformat": "d", "zeroline": False},
+        xaxis={"title": {"text": t(f"sizing.chart.size_axis{pooled}"), "font": {"size": FONT}},
+               "gridcolor": GRID, "tickformat": "d", "zeroline": False},
         yaxis=axis)
     return figure
 

@@ -23,7 +23,7 @@ from sim.metrics import Message, Metrics, summarize_run
 from sim.model import run
 from sim.pools import POOL_KINDS
 from sim.scenario import Scenario, ScenarioError, load, load_preset, preset_names
-from sim.sizing import Need, sweep
+from sim.sizing import THROUGH, Need, sweep
 from sim.trace import Trace
 
 EXIT_INVALID = 2
@@ -92,6 +92,10 @@ def add_size_arguments(size: argparse.ArgumentParser) -> None:
     size.add_argument("--p99-wait-ms", type=float, default=10.0,
                       help="target p99 wait for a connection (default 10)")
     size.add_argument("--seeds", type=int, default=3, help="runs per size (default 3)")
+    size.add_argument("--through", choices=THROUGH, default="none",
+                      help="pgbouncer: the pools connect to PgBouncer in transaction mode, and the sizes "
+                           "swept are its default_pool_size (the server connections), each instance's pool "
+                           "fixed where it never limits and max_client_conn set to hold them all")
     size.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -171,25 +175,37 @@ def _size(args: argparse.Namespace) -> int:
                 phases=tuple(_phase(text) for text in args.phase),
                 hold_ms=args.hold_ms, hold_p50_ms=args.hold_p50_ms, hold_p95_ms=args.hold_p95_ms,
                 max_connections=args.max_connections, reserved=args.reserved, cores=args.cores,
-                p99_wait_ms=args.p99_wait_ms, seeds=args.seeds)
+                p99_wait_ms=args.p99_wait_ms, seeds=args.seeds, through=args.through)
     need.check()
     with ProcessPoolExecutor(os.cpu_count() or 1) as workers:
         found = sweep(need, workers)
     if args.json:
         print(json.dumps(found.to_dict(), indent=2))
         return 0
-    print(f"{'size':>5} {'p95 wait ms':>12} {'p99 wait ms (95% CI)':>26} {'timed out':>10} "
+    sized = "default_pool_size" if need.pooled else "size"
+    if need.pooled:
+        print(f"through PgBouncer (transaction mode): each instance's pool fixed at {need.app_pool}, "
+              f"{need.clients} client connections; the sizes are PgBouncer's default_pool_size")
+    width = max(len(sized), 5)
+    print(f"{sized:>{width}} {'p95 wait ms':>12} {'p99 wait ms (95% CI)':>26} {'timed out':>10} "
           f"{'server conns':>13}")
     for r in found.rows:
         ci = f"{r.p99_wait_ms.mean:.1f} ({r.p99_wait_ms.low:.1f}-{r.p99_wait_ms.high:.1f})"
         mark = "  <- recommended" if r is found.recommended else ("  over budget" if not r.fits else "")
-        print(f"{r.size:>5} {r.p95_wait_ms.mean:>12.1f} {ci:>26} {r.timed_out.mean:>10.2%} "
+        print(f"{r.size:>{width}} {r.p95_wait_ms.mean:>12.1f} {ci:>26} {r.timed_out.mean:>10.2%} "
               f"{r.server_connections:>7}/{need.budget:<5}{mark}")
     settings = ", ".join(f"{k}={v}" for k, v in found.settings.items()) or "none meets the targets in budget"
-    print(f"\nrecommended: {settings}")
-    print(f"Little's law (busy on average, a floor): {found.little:.1f}; Erlang C: {found.erlang_c}; "
-          f"cores x 2 + spindles: {'-' if found.rule_of_thumb is None else f'{found.rule_of_thumb:.1f}'}"
-          " per instance")
+    mine = " (each instance's pool)" if need.pooled and found.settings else ""
+    print(f"\nrecommended: {settings}{mine}")
+    if found.pgbouncer:
+        print("  PgBouncer: " + ", ".join(f"{k}={v}" for k, v in found.pgbouncer.items()))
+    rule = '-' if found.rule_of_thumb is None else f'{found.rule_of_thumb:.1f}'
+    if need.pooled:
+        print(f"PgBouncer's server connections: Little's law (busy on average, a floor) {found.little:.1f}; "
+              f"Erlang C {found.erlang_c}; cores x 2 + spindles {rule}")
+    else:
+        print(f"Little's law (busy on average, a floor): {found.little:.1f}; Erlang C: {found.erlang_c}; "
+              f"cores x 2 + spindles: {rule} per instance")
     return 0
 
 

@@ -17,6 +17,16 @@ Little's law (the busy connections on average, a floor, not a size), Erlang C
 exponential query times and a pool that costs nothing to open), and the
 "cores x 2 + spindles" rule (PostgreSQL's wiki, HikariCP's "About Pool
 Sizing"), which counts the server's connections, not one instance's.
+
+Through PgBouncer (`Need.through = "pgbouncer"`, transaction mode) the size
+that matters is PgBouncer's `default_pool_size`: its server connections are
+all the server sees, shared by every instance's requests. The sweep then
+varies it (from Little's law over all instances' traffic to where waiting
+stops), with each instance's pool fixed at a size that never limits (its
+workers, or the top of the sweep without a pooler) and `max_client_conn` set
+to hold every instance's pool. A request's wait is then its checkout from the
+app's pool plus its wait in PgBouncer's queue (`pooled_waits_ms`), and the
+formulas are computed over PgBouncer's server connections.
 """
 
 from __future__ import annotations
@@ -24,7 +34,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -32,10 +42,14 @@ from scipy import stats  # type: ignore[import-untyped]
 
 from sim.metrics import request_times, summarize_run
 from sim.model import run
-from sim.pools import POOL_KINDS
+from sim.poolers import PgBouncer
+from sim.pools import POOL_KINDS, POOL_MODELS
 from sim.scenario import Scenario, ScenarioError, from_dict
+from sim.server import CONNECT_ROUND_TRIPS
+from sim.spec import specs
 from sim.theory import mmc
 from sim.trace import Ev, Trace
+from sim.workload import draw, requests
 
 REQUESTS_PER_RUN = 2_000     # enough for a p99 on each seed; 60 runs of it take about 3 s on 2 cores
 MIN_RUN_S, MAX_RUN_S = 1.0, 120.0
@@ -45,6 +59,13 @@ HEADROOM = 0.8              # the recommended size's p99 bound keeps a fifth of 
 WARM_UP_S = 1.0             # waits of requests that began before this are left out (see measure)
 SPINDLES = 1                 # the rule's effective spindle count: an SSD, data mostly cached
 Z95 = 1.6448536269514722     # the standard normal's 95th percentile: p95 = p50 * exp(Z95 * sigma)
+THROUGH = ("none", "pgbouncer")  # what the app's pools connect to: the server, or PgBouncer in front of it
+POOL_MODE = "transaction"    # the PgBouncer mode the sweep sizes: a server connection per transaction
+MAX_SERVER_POOL = int(specs(PgBouncer)["default_pool_size"].hi or 10_000)   # the settings' own maxima
+MAX_CLIENT_CONN = int(specs(PgBouncer)["max_client_conn"].hi or 100_000)
+RAMP_STEPS = 8               # a pooled run's climb to its peak rate, in this many equal steps,
+RAMP_FACTOR = 2.0            # ... over this many times opening its busy server connections one by one takes,
+RAMP_MIN_S, RAMP_MAX_S = 0.5, 5.0   # ... and within these (see pooler_ramp_s)
 
 
 @dataclass(frozen=True)
@@ -68,12 +89,16 @@ class Need:
     timeout_share: float = 0.001   # target: at most this share of requests time out
     seeds: int = 3
     sizes: int = 20
+    through: str = "none"          # "pgbouncer": through PgBouncer in transaction mode, its
+    #                                default_pool_size swept (the app's pools fixed, never the limit)
 
     def check(self) -> None:
         """Raise ScenarioError naming the field and its allowed range."""
         if self.kind not in POOL_KINDS or self.kind == "none":
             raise ScenarioError(f"--kind = {self.kind}: must be one of "
                                 + ", ".join(k for k in POOL_KINDS if k != "none"))
+        if self.through not in THROUGH:
+            raise ScenarioError(f"--through = {self.through}: must be one of " + ", ".join(THROUGH))
         bounds: list[tuple[str, float, float, float]] = [
             ("instances", self.instances, 1, 200), ("workers", self.workers, 0, 100_000),
             ("rate", self.rate_per_s, 0.01, 100_000), ("max-connections", self.max_connections, 1, 100_000),
@@ -96,6 +121,32 @@ class Need:
                 raise ScenarioError(f"--phase {at_s:g}:{rate:g}: from 0 to 3600 s, 0 to 100000 a second")
         if self.hold_p50_ms is None and not (self.hold_ms and self.hold_ms > 0):
             raise ScenarioError("--hold-ms: must be above 0 (or give --hold-p50-ms and --hold-p95-ms)")
+        if self.pooled and self.clients > MAX_CLIENT_CONN:
+            raise ScenarioError(f"--workers = {self.workers}: {self.instances} instances x {self.app_pool} "
+                                f"client connections are more than PgBouncer's max_client_conn can be "
+                                f"({MAX_CLIENT_CONN})")
+
+    @property
+    def pooled(self) -> bool:
+        """Through PgBouncer: the size swept is its default_pool_size, not each instance's pool."""
+        return self.through == "pgbouncer"
+
+    @property
+    def app_pool(self) -> int:
+        """Through PgBouncer, each instance's pool: its workers (a pool above them never fills), else the
+        top of the sweep without a pooler, where waiting for the pool has stopped; either way never the
+        limit, and its connections are PgBouncer's clients, which cost the server nothing."""
+        return self.workers or max(sizes(replace(self, through="none")))
+
+    @property
+    def clients(self) -> int:
+        """Through PgBouncer, its client connections at most: every instance's pool full."""
+        return self.instances * self.app_pool
+
+    @property
+    def max_client_conn(self) -> int:
+        """PgBouncer's max_client_conn for the sweep: every instance's pool, and never below its default."""
+        return max(self.clients, 100)
 
     @property
     def hold(self) -> dict[str, Any]:
@@ -122,13 +173,15 @@ class Need:
 
 
 def scenario(need: Need, size: int, seed: int) -> Scenario:
-    """The engineer's situation with the library's pool fixed at `size` connections per instance."""
+    """The engineer's situation with `size` fixed: each instance's pool of that many connections, or
+    through PgBouncer (`need.pooled`) its default_pool_size, each instance's pool at `need.app_pool`;
+    a pooled run first climbs to the peak rate while PgBouncer opens its servers (`pooler_ramp_s`)."""
     last = max((at for at, _ in need.phases), default=0.0)
     duration = max(min(max(REQUESTS_PER_RUN / need.peak_rate, MIN_RUN_S), MAX_RUN_S), last + MIN_RUN_S)
-    pool = {"kind": need.kind, **{path.split(".", 1)[1]: v for path, v in
-                                  POOL_KINDS[need.kind]().sized(size).items()}}
-    return from_dict({
-        "name": f"size-{size}", "seed": seed, "duration_s": round(duration, 3),
+    pool = {"kind": need.kind, **library_settings(need, need.app_pool if need.pooled else size)}
+    raw: dict[str, Any] = {
+        "name": f"{'pgbouncer' if need.pooled else 'size'}-{size}", "seed": seed,
+        "duration_s": round(duration, 3),
         "workload": {"rate_per_s": need.rate_per_s, "hold": need.hold,
                      "phases": [{"at_s": at, "rate_per_s": rate} for at, rate in need.phases]},
         "pool": pool,
@@ -136,7 +189,30 @@ def scenario(need: Need, size: int, seed: int) -> Scenario:
                      "connect_ms": need.connect_ms,
                      "superuser_reserved_connections": need.reserved, "cores": need.cores},
         "app": {"instances": need.instances, "workers": need.workers},
-    })
+    }
+    if not need.pooled:
+        return from_dict(raw)
+    raw["pooler"] = {"kind": "pgbouncer", **pgbouncer_settings(need, size)}
+    ramp = pooler_ramp_s(from_dict(raw))
+    step = ramp / RAMP_STEPS
+    raw["duration_s"] = round(duration + ramp, 3)
+    raw["workload"] |= {
+        "rate_per_s": need.peak_rate / RAMP_STEPS,
+        "phases": [{"at_s": round(k * step, 6), "rate_per_s": need.peak_rate * (k + 1) / RAMP_STEPS}
+                   for k in range(1, RAMP_STEPS)]
+                  + [{"at_s": ramp, "rate_per_s": need.rate_per_s}]
+                  + [{"at_s": round(ramp + at, 6), "rate_per_s": rate} for at, rate in need.phases]}
+    return from_dict(raw)
+
+
+def library_settings(need: Need, size: int) -> dict[str, Any]:
+    """A pool of `size` connections per instance in the library's own names (`pool_size`, `max_overflow`)."""
+    return {path.split(".", 1)[1]: v for path, v in POOL_KINDS[need.kind]().sized(size).items()}
+
+
+def pgbouncer_settings(need: Need, size: int) -> dict[str, Any]:
+    """PgBouncer's settings for a default_pool_size of `size`, in its names (pgbouncer.ini's)."""
+    return {"pool_mode": POOL_MODE, "default_pool_size": size, "max_client_conn": need.max_client_conn}
 
 
 DEFAULT = Need(kind="sqlalchemy", instances=4, rate_per_s=2000.0, hold_ms=20.0, max_connections=100)
@@ -176,15 +252,30 @@ def measure(s: Scenario, size: int) -> Run:
 
     The waits are those of requests that began after a warm-up: a pool that opens its connections
     as they are first needed (SQLAlchemy's, Go's) makes its first requests wait for a connect, once
-    after a deploy, which would otherwise be most of a short run's p99.
+    after a deploy, which would otherwise be most of a short run's p99. Through PgBouncer a wait is
+    the checkout's plus the one in PgBouncer's queue (`pooled_waits_ms`), and a request PgBouncer
+    gave up on (query_wait_timeout) counts as timed out.
     """
     result = run(s)
     m = summarize_run(result)
-    steady = steady_waits_ms(result.trace, s.duration_s)
+    steady = waits_ms(result.trace, s)
     never = math.inf   # no request got a connection: its wait has no end
     p95, p99 = (float(np.percentile(steady, q)) if steady.size else never for q in (95, 99))
-    return Run(size, s.seed, p95, p99, m["timed_out"] / max(m["requests"], 1), m["peak"]["server"],
+    timed_out = m["timed_out"] + m["errors"].get("query_wait_timeout", 0)
+    return Run(size, s.seed, p95, p99, timed_out / max(m["requests"], 1), m["peak"]["server"],
                m["worker_wait_ms"]["p99"] or 0.0)
+
+
+def waits_ms(trace: Trace, s: Scenario) -> np.ndarray:
+    """The steady waits the sweep counts for a run of `s` (simulated or live): the checkout's alone, or
+    through a pooler the checkout's plus the pooler's queue."""
+    return pooled_waits_ms(trace, s) if s.pooler.present else steady_waits_ms(trace, s.duration_s)
+
+
+def wait_p99_ms(trace: Trace, s: Scenario) -> float | None:
+    """A run's p99 wait as the sweep counts it, with or without a pooler; None when no request got one."""
+    steady = waits_ms(trace, s)
+    return float(np.percentile(steady, 99)) if steady.size else None
 
 
 def steady_waits_ms(trace: Trace, duration_s: float) -> np.ndarray:
@@ -200,6 +291,90 @@ def steady_p99_ms(trace: Trace, duration_s: float) -> float | None:
     """A run's p99 wait as the sweep counts it; None when no request got a connection."""
     steady = steady_waits_ms(trace, duration_s)
     return float(np.percentile(steady, 99)) if steady.size else None
+
+
+def round_trips(kind: str, cfg: object) -> int:
+    """The round trips of a request's statement through the pooler `cfg`, as `Bouncer.query` runs it:
+    the pool's own (SQLAlchemy's BEGIN and statement: 2), and one more when its driver prepares named
+    statements and the pooler, handing out a server per transaction, makes it parse each one unnamed
+    (`app_statement_cache = false`, the setting those modes need)."""
+    model = POOL_MODELS[kind]
+    reparse = (model.prepares and isinstance(cfg, PgBouncer) and cfg.releases_per_statement
+               and not cfg.app_statement_cache)
+    return model.query_round_trips + int(reparse)
+
+
+def busy_servers(s: Scenario) -> float:
+    """Little's law for a pooled run: the pooler's server connections busy on average at the peak rate,
+    each held for the mean hold plus the statement's round trips through the pooler."""
+    w, cfg = s.workload, s.pooler
+    rate = max([w.rate_per_s, *(p.rate_per_s for p in w.phases)])
+    trips = round_trips(s.pool.kind, cfg) * (s.database.rtt_ms + getattr(cfg, "hop_ms", 0.0))
+    return rate * (w.hold.mean_ms + trips) / 1000.0
+
+
+def pooler_ramp_s(s: Scenario) -> float:
+    """How long a pooled run's traffic climbs to its peak before the engineer's schedule begins, in s;
+    0 without a pooler.
+
+    PgBouncer opens its server connections one at a time (one login in flight per pool), each a
+    connect to the server, and only when a client waits: a fresh one met at once by the full rate
+    queues for tenths of a second while it opens them, and a default_pool_size just above Little's
+    floor takes seconds to drain that queue. A running one has them open already (they close after
+    server_idle_timeout, 10 min). So the sweep's pooled run first climbs to the peak rate in
+    `RAMP_STEPS` steps over this long, `RAMP_FACTOR` times what opening the busy servers
+    (`busy_servers`) one after another takes, and its waits count from the end of it.
+    """
+    if not s.pooler.present:
+        return 0.0
+    connect_s = (s.database.connect_ms + CONNECT_ROUND_TRIPS * s.database.rtt_ms) / 1000.0
+    return round(min(max(RAMP_MIN_S, RAMP_FACTOR * math.ceil(busy_servers(s)) * connect_s), RAMP_MAX_S), 3)
+
+
+def pooled_waits_ms(trace: Trace, s: Scenario) -> np.ndarray:
+    """Through a pooler, each completed request's wait for a connection, in ms: its checkout from the
+    app's pool plus its wait inside the pooler for a server connection.
+
+    In transaction mode the pooler's queue is inside the statement: `Bouncer.query` waits for a
+    server, then runs `n` round trips of `rtt + hop` each (the server's round trip, and the hop
+    through PgBouncer both ways) around the request's own hold. So the wait inside is
+
+        QUERY_END - QUERY_START - hold - n * (database.rtt_ms + pooler.hop_ms)
+
+    with the hold the request's own draw (`sim.workload.draw` of the scenario: the run replays the
+    same) and n from `round_trips`; what is left is the queue, with a new server connection's login
+    when one was opened for it, or its check query after 30 s idle. A live run's own round trips
+    differ a little from the scenario's, and that difference lands in its waits. Only requests that
+    began after the run's climb to its peak rate (`pooler_ramp_s`), which warmed both the app's
+    pools and PgBouncer's.
+    """
+    cols = trace.columns()
+    kind, t, req = cols["kind"], cols["t"], cols["request"]
+    checkout_s, _ = request_times(cols)
+    start, end = kind == Ev.QUERY_START, kind == Ev.QUERY_END
+    if not end.any():
+        return np.zeros(0)
+    top = int(max(req[start].max(initial=-1), req[end].max())) + 1
+    last = np.full(top, -1, dtype=np.int64)            # per request: its last attempt's QUERY_START row
+    np.maximum.at(last, req[start], np.arange(int(start.sum())))
+    done = req[end]
+    done = done[last[done] >= 0]
+    attempt = last[done]
+    started_at = t[start][attempt]
+    ended_at = np.full(top, np.nan)
+    ended_at[req[end]] = t[end]
+    holds = np.full(top, np.nan)
+    for rid, _, _, hold_s, _ in requests(draw(s)):
+        if rid >= top:
+            break
+        holds[rid] = hold_s
+    cfg = s.pooler
+    trips_s = round_trips(s.pool.kind, cfg) * (s.database.rtt_ms + getattr(cfg, "hop_ms", 0.0)) / 1000.0
+    inside = np.clip(ended_at[done] - started_at - holds[done] - trips_s, 0.0, None)
+    waits_s = checkout_s[attempt] + inside
+    began = started_at - checkout_s[attempt]
+    keep = (began >= pooler_ramp_s(s)) & np.isfinite(waits_s)
+    return waits_s[keep] * 1000.0
 
 
 def _measure(args: tuple[Scenario, int]) -> Run:
@@ -244,10 +419,22 @@ class Sizing:
     need: Need
     rows: list[Row]
     recommended: Row | None      # None: no size in the sweep meets the targets within the budget
-    little: float                # busy connections per instance, on average
+    little: float                # busy connections per instance, on average (through PgBouncer: its
+    #                              server connections, all instances' traffic)
     erlang_c: int | None         # M/M/c's smallest size meeting the p99 target (None: none up to budget)
-    rule_of_thumb: float | None  # (cores x 2 + spindles) / instances; None without cores
+    rule_of_thumb: float | None  # (cores x 2 + spindles) / instances (through PgBouncer: not shared);
+    #                              None without cores
     settings: dict[str, Any] = field(default_factory=dict)   # the recommended size, in the library's names
+    pgbouncer: dict[str, Any] = field(default_factory=dict)  # through PgBouncer: its settings, its names
+
+    @property
+    def sized(self) -> str:
+        """What a row's `size` is: each instance's pool, or PgBouncer's default_pool_size."""
+        return "pooler.default_pool_size" if self.need.pooled else "pool"
+
+    def total(self, size: int) -> int:
+        """The server connections at most at this size: every instance's pool, or PgBouncer's."""
+        return size if self.need.pooled else self.need.instances * size
 
     def to_dict(self) -> dict[str, Any]:
         def row(r: Row) -> dict[str, Any]:
@@ -261,26 +448,46 @@ class Sizing:
                     "fits_budget": r.fits, "meets_targets": r.meets}
         size = self.recommended.size if self.recommended else None
         need = self.need
-        return {"recommended": self.settings, "size": size,
-                "budget": {"max_connections": need.max_connections, "reserved": need.reserved,
-                           "instances": need.instances, "total": need.instances * size if size else None},
+        budget: dict[str, Any] = {"max_connections": need.max_connections, "reserved": need.reserved,
+                                  "instances": need.instances, "total": self.total(size) if size else None}
+        recommended = dict(self.settings)
+        if need.pooled:
+            budget |= {"client_connections": need.clients, "max_client_conn": need.max_client_conn}
+            if self.pgbouncer:
+                recommended["pgbouncer"] = self.pgbouncer
+        return {"recommended": recommended, "size": size, "sized": self.sized, "budget": budget,
                 "sweep": [row(r) for r in self.rows], "little": self.little, "erlang_c": self.erlang_c,
                 "rule_of_thumb": self.rule_of_thumb, "need": asdict(self.need)}
 
 
 def held_s(need: Need) -> float:
-    """How long a request holds its connection: the query plus one round trip (the model's default)."""
+    """How long a request holds its connection: the query plus one round trip (the model's default).
+
+    Through PgBouncer, how long it holds a server connection: the query plus its statement's round
+    trips, each through PgBouncer (`round_trips`); the reset on return is left out, as it is
+    without a pooler.
+    """
+    if need.pooled:
+        cfg = PgBouncer(pool_mode=POOL_MODE)
+        trips = round_trips(need.kind, cfg)
+        return (need.hold["mean_ms"] + trips * (need.rtt_ms + cfg.hop_ms)) / 1000.0
     return (need.hold["mean_ms"] + need.rtt_ms) / 1000.0
 
 
+def queue_rate(need: Need) -> float:
+    """The requests a second one pool serves: an instance's, or through PgBouncer all of them."""
+    return need.peak_rate if need.pooled else need.per_instance_rate
+
+
 def little(need: Need) -> float:
-    """Little's law, L = lambda W: connections busy on average in one instance."""
-    return need.per_instance_rate * held_s(need)
+    """Little's law, L = lambda W: connections busy on average in one instance (through PgBouncer: of
+    its server connections, which every instance's requests share)."""
+    return queue_rate(need) * held_s(need)
 
 
 def erlang_c_size(need: Need, limit: int) -> int | None:
     """The smallest c whose M/M/c p99 wait meets the target: P(W > target) <= 1%."""
-    rate, service = need.per_instance_rate, 1.0 / held_s(need)
+    rate, service = queue_rate(need), 1.0 / held_s(need)
     for c in range(max(1, math.floor(little(need))), limit + 1):
         queue = mmc(c, rate, service)
         if queue.utilisation < 1 and queue.p_wait_longer_than(need.p99_wait_ms / 1000.0) <= 0.01:
@@ -289,8 +496,11 @@ def erlang_c_size(need: Need, limit: int) -> int | None:
 
 
 def rule_of_thumb(need: Need) -> float | None:
-    """HikariCP's and PostgreSQL's wiki's connections = cores x 2 + spindles, shared by the instances."""
-    return (need.cores * 2 + SPINDLES) / need.instances if need.cores else None
+    """HikariCP's and PostgreSQL's wiki's connections = cores x 2 + spindles, shared by the instances
+    (through PgBouncer, all of them its own: the server's connections are its pool)."""
+    if not need.cores:
+        return None
+    return float(need.cores * 2 + SPINDLES) if need.pooled else (need.cores * 2 + SPINDLES) / need.instances
 
 
 def sizes(need: Need) -> list[int]:
@@ -298,14 +508,15 @@ def sizes(need: Need) -> list[int]:
 
     Square-root staffing puts the size that meets a p99 target near L + b * sqrt(L) with b below 3
     for the loads people run; the sweep goes to b = 4, and a few more for the connect and round-trip
-    costs Erlang C leaves out.
+    costs Erlang C leaves out. Through PgBouncer the sizes are its default_pool_size, L over all
+    instances' traffic, and no more than every instance's workers together.
     """
     busy = little(need)
     floor = max(1, math.floor(busy))
     top = math.ceil(busy + 4 * math.sqrt(busy)) + 3
-    if need.workers:
-        top = min(top, max(need.workers, floor))   # a pool above the workers never fills
-    top = min(top, 1000)
+    if need.workers:   # a pool above the workers never fills
+        top = min(top, max(need.workers * (need.instances if need.pooled else 1), floor))
+    top = min(top, MAX_SERVER_POOL if need.pooled else 1000)
     if top - floor + 1 <= need.sizes:
         return list(range(floor, top + 1))
     ratio = (top / floor) ** (1 / (need.sizes - 1))
@@ -327,22 +538,31 @@ def sweep(need: Need, executor: Executor | None = None,
 
 
 def recommend(need: Need, runs: list[Run]) -> Sizing:
+    """The rows over the seeds, and the smallest size meeting the targets within the server's budget:
+    every instance's pool at its maximum, or through PgBouncer its default_pool_size (its reserve
+    pool is 0), within max_connections - reserved; PgBouncer's own budget, max_client_conn, is set to
+    hold every instance's pool (`Need.max_client_conn`)."""
     rows = []
     for size in sorted({r.size for r in runs}):
         mine = [r for r in runs if r.size == size]
         p99 = Estimate.of([r.p99_wait_ms for r in mine])
         timed_out = Estimate.of([r.timed_out for r in mine])
+        total = size if need.pooled else need.instances * size
         rows.append(Row(size, Estimate.of([r.p95_wait_ms for r in mine]), p99, timed_out,
                         max(r.server_connections for r in mine), Estimate.of([r.worker_p99_ms for r in mine]),
-                        need.instances * size <= need.budget,
+                        total <= need.budget and (not need.pooled or need.clients <= need.max_client_conn),
                         p99.high <= need.p99_wait_ms and timed_out.high <= need.timeout_share))
     best = next((r for r in rows if r.meets and r.fits and r.p99_wait_ms.high <= HEADROOM * need.p99_wait_ms),
                 None)
-    settings = POOL_KINDS[need.kind]().sized(best.size) if best else {}
-    limit = max(need.budget // need.instances, 1)
+    settings, pgbouncer = {}, {}
+    if best is not None:
+        settings = library_settings(need, need.app_pool if need.pooled else best.size)
+        pgbouncer = pgbouncer_settings(need, best.size) if need.pooled else {}
+    limit = need.budget if need.pooled else max(need.budget // need.instances, 1)
     return Sizing(need, rows, best, little(need), erlang_c_size(need, limit), rule_of_thumb(need),
-                  {path.split(".", 1)[1]: v for path, v in settings.items()})
+                  settings, pgbouncer)
 
 
-__all__ = ["Need", "Sizing", "erlang_c_size", "little", "recommend", "rule_of_thumb", "scenario", "sizes",
-           "sweep"]
+__all__ = ["Need", "Sizing", "erlang_c_size", "library_settings", "little", "pgbouncer_settings",
+           "pooled_waits_ms", "pooler_ramp_s", "recommend", "round_trips", "rule_of_thumb", "scenario",
+           "sizes", "steady_waits_ms", "sweep", "wait_p99_ms", "waits_ms"]

@@ -6,7 +6,9 @@ inputs are a form, so a sweep starts when they are sent, not at each keystroke.
 Beside the answer, the formulas people use, each with why it differs; below,
 the sweep's chart and table, and a live proof of the recommended size and its
 neighbours on real PostgreSQL (asyncpg and SQLAlchemy: the others have no
-Python implementation).
+Python implementation). With "Through PgBouncer" the size swept is PgBouncer's
+default_pool_size (`sim.sizing`), the answer is in both tiers' names, and the
+live proof runs a PgBouncer too.
 """
 
 import os
@@ -33,7 +35,8 @@ ROW_PX = 35   # a dataframe row's height: the sweep's table is as tall as its ro
 FLAGS = {"kind": "kind", "instances": "instances", "workers": "workers", "rate": "rate",
          "hold-ms": "hold_ms", "hold-p50-ms": "hold_p50", "hold-p95-ms": "hold_p95",
          "max-connections": "max_connections", "reserved": "reserved", "cores": "cores",
-         "p99-wait-ms": "p99_wait", "seeds": "seeds", "sizes": "sizes", "phase": "phases"}
+         "p99-wait-ms": "p99_wait", "seeds": "seeds", "sizes": "sizes", "phase": "phases",
+         "through": "through"}
 
 
 def fill(need: Need) -> None:
@@ -47,6 +50,7 @@ def fill(need: Need) -> None:
     ss["sizing.max_connections"], ss["sizing.reserved"] = need.max_connections, need.reserved
     ss["sizing.cores"], ss["sizing.p99_wait"] = need.cores, need.p99_wait_ms
     ss["sizing.timeout_share"] = need.timeout_share * 100
+    ss["sizing.through"] = need.pooled
 
 
 def use_case(name: str) -> None:
@@ -88,6 +92,7 @@ def inputs() -> Need | str | None:
         hold = holds[0].number_input(t("sizing.field.hold_ms"), step=1.0, format="%g", key="sizing.hold_ms")
         p50 = holds[1].number_input(t("sizing.field.hold_p50"), step=1.0, format="%g", key="sizing.hold_p50")
         p95 = holds[2].number_input(t("sizing.field.hold_p95"), step=1.0, format="%g", key="sizing.hold_p95")
+        through = st.checkbox(t("sizing.field.through"), help=t("sizing.help.through"), key="sizing.through")
         rows = [st.columns(2) for _ in range(3)]
         max_connections = rows[0][0].number_input(t("sizing.field.max_connections"), step=1,
                                                   key="sizing.max_connections")
@@ -116,7 +121,8 @@ def inputs() -> Need | str | None:
                 hold_p50_ms=float(p50 or 0) if percentiles else None,
                 hold_p95_ms=float(p95 or 0) if percentiles else None,
                 max_connections=int(max_connections or 0), reserved=int(reserved or 0), cores=int(cores or 0),
-                p99_wait_ms=float(p99 or 0), timeout_share=float(share or 0) / 100)
+                p99_wait_ms=float(p99 or 0), timeout_share=float(share or 0) / 100,
+                through="pgbouncer" if through else "none")
 
 
 def invalid(need: Need) -> str | None:
@@ -135,63 +141,87 @@ def invalid(need: Need) -> str | None:
 
 
 def budget_sentence(sizing: Sizing, size: int) -> str:
+    """The server's budget in words: every instance's pool at its maximum, or PgBouncer's server
+    connections (`size` is then its default_pool_size)."""
     need = sizing.need
-    total = need.instances * size
+    total = sizing.total(size)
     values = {"instances": num(need.instances, 0), "size": num(size, 0), "total": num(total, 0),
               "max_connections": num(need.max_connections, 0), "reserved": num(need.reserved, 0),
               "budget": num(need.budget, 0), "room": num(abs(need.budget - total), 0)}
-    return t("sizing.budget_fits" if total <= need.budget else "sizing.budget_over", **values)
+    fits = "fits" if total <= need.budget else "over"
+    return t(f"sizing.budget_server_{fits}" if need.pooled else f"sizing.budget_{fits}", **values)
+
+
+def clients_sentence(need: Need) -> str:
+    """PgBouncer's own budget: every instance's pool, full, within max_client_conn."""
+    return t("sizing.budget_clients", instances=num(need.instances, 0), pool=num(need.app_pool, 0),
+             total=num(need.clients, 0), max_client_conn=num(need.max_client_conn, 0))
 
 
 def answer(sizing: Sizing) -> None:
-    """The recommended settings in the library's names, the budget check in words, or why there is none."""
+    """The recommended settings in the library's names (and PgBouncer's, through it), the budget check in
+    words, or why there is none."""
     need, best = sizing.need, sizing.recommended
     library = POOL_KINDS[need.kind].library
     if best is not None:
-        st.markdown(t("sizing.recommend", library=library, instances=num(need.instances, 0)))
+        st.markdown(t("sizing.recommend_pooled" if need.pooled else "sizing.recommend", library=library,
+                      instances=num(need.instances, 0)))
         st.code(sizing_view.settings_text(sizing.settings), language=None)
+        if need.pooled:
+            st.markdown(t("sizing.recommend_pgbouncer"))
+            st.code("[pgbouncer]\n" + sizing_view.settings_text(sizing.pgbouncer), language="ini")
         p99 = best.p99_wait_ms
-        st.markdown(t("sizing.at_this_size", p99=sizing_view.ms(p99.mean), low=sizing_view.ms(p99.low),
+        st.markdown(t("sizing.at_this_size_pooled" if need.pooled else "sizing.at_this_size",
+                      p99=sizing_view.ms(p99.mean), low=sizing_view.ms(p99.low),
                       high=sizing_view.ms(p99.high), target=num(need.p99_wait_ms, 1),
                       timed_out=pct(best.timed_out.mean, 2)))
         if need.workers and best.worker_p99_ms.mean > need.p99_wait_ms:
             st.markdown(t("sizing.worker_wait", wait=sizing_view.ms(best.worker_p99_ms.mean),
                           workers=num(need.workers, 0)))
         st.markdown(budget_sentence(sizing, best.size))
+        if need.pooled:
+            st.markdown(clients_sentence(need))
         return
+    pooled = "_pooled" if need.pooled else ""
     meeting = next((r for r in sizing.rows if r.meets), None)
     if meeting is not None:
-        st.warning(t("sizing.none_in_budget", size=num(meeting.size, 0)), icon=":material/block:")
+        st.warning(t(f"sizing.none_in_budget{pooled}", size=num(meeting.size, 0)), icon=":material/block:")
         st.markdown(budget_sentence(sizing, meeting.size))
     else:
-        st.warning(t("sizing.none_meets", size=num(sizing.rows[-1].size, 0)), icon=":material/block:")
+        st.warning(t(f"sizing.none_meets{pooled}", size=num(sizing.rows[-1].size, 0)),
+                   icon=":material/block:")
 
 
 def formulas(sizing: Sizing) -> None:
-    """Little's law, Erlang C and the rule of thumb, each with why it is not the simulated answer."""
+    """Little's law, Erlang C and the rule of thumb, each with why it is not the simulated answer; through
+    PgBouncer over its server connections, which all the instances' requests share."""
     need = sizing.need
+    pooled = "_pooled" if need.pooled else ""
     meeting = sizing.recommended or next((r for r in sizing.rows if r.meets), None)   # in budget or not
     simulated = meeting.size if meeting is not None else None
-    st.markdown(t("sizing.little", value=num(sizing.little, 1)) + " " + t("sizing.little_why"))
+    st.markdown(t(f"sizing.little{pooled}", value=num(sizing.little, 1)) + " " + t("sizing.little_why"))
     if sizing.erlang_c is None:
-        st.markdown(t("sizing.erlang_none", limit=num(max(need.budget // need.instances, 1), 0)))
+        limit = need.budget if need.pooled else max(need.budget // need.instances, 1)
+        st.markdown(t(f"sizing.erlang_none{pooled}", limit=num(limit, 0)))
     else:
         how = sizing_view.compared(sizing.erlang_c, simulated)
-        st.markdown(t("sizing.erlang", value=num(sizing.erlang_c, 0)) + " "
+        st.markdown(t(f"sizing.erlang{pooled}", value=num(sizing.erlang_c, 0)) + " "
                     + t(f"sizing.erlang_{how}", size=num(simulated or 0, 0)))
     if sizing.rule_of_thumb is None:
         st.markdown(t("sizing.rule_unknown"))
     else:
         how = sizing_view.compared(sizing.rule_of_thumb, simulated)
-        st.markdown(t("sizing.rule", cores=num(need.cores, 0), instances=num(need.instances, 0),
-                      value=num(sizing.rule_of_thumb, 1)) + " "
-                    + t(f"sizing.rule_{how}", size=num(simulated or 0, 0)))
+        why = f"sizing.rule_{how}" + ("_pooled" if need.pooled and how == "fewer" else "")
+        st.markdown(t(f"sizing.rule{pooled}", cores=num(need.cores, 0), instances=num(need.instances, 0),
+                      value=num(sizing.rule_of_thumb, 1)) + " " + t(why, size=num(simulated or 0, 0)))
 
 
 def open_in_playground(need: Need, size: int) -> None:
-    scenario = sizing_runs.playground_scenario(need, size, t("sizing.scenario_description", size=num(size, 0),
-                                                               instances=num(need.instances, 0)))
-    opening.open_in_playground(scenario)
+    """The recommended size as the playground's scenario; through PgBouncer, with its [pooler] table."""
+    description = t("sizing.scenario_description_pooled" if need.pooled else "sizing.scenario_description",
+                    size=num(size, 0), instances=num(need.instances, 0),
+                    pool=num(need.app_pool if need.pooled else size, 0))
+    opening.open_in_playground(sizing_runs.playground_scenario(need, size, description))
 
 
 def live_refusal(need: Need, sizes: list[int]) -> str | None:
@@ -212,7 +242,7 @@ def model_run(need: Need, size: int) -> tuple[float | None, Metrics]:
     its p99 wait as the sweep counts it, and its metrics."""
     scenario = sizing_runs.proof_scenario(need, size)
     trace, _, metrics = simulate_scenario(scenario)
-    return sizing_runs.steady_p99_ms(trace, scenario.duration_s), metrics
+    return sizing_runs.run_p99_ms(trace, scenario), metrics
 
 
 def proof_table(sizing: Sizing, sizes: list[int], series: live_series.Series) -> list[dict[str, str]]:
@@ -223,8 +253,7 @@ def proof_table(sizing: Sizing, sizes: list[int], series: live_series.Series) ->
         model_p99, model = model_run(sizing.need, size)
         row = rows.get(size)
         live = summarize(result.trace, result.scenario, result.end_s) if result is not None else None
-        live_p99 = (None if result is None
-                    else sizing_runs.steady_p99_ms(result.trace, result.scenario.duration_s))
+        live_p99 = None if result is None else sizing_runs.run_p99_ms(result.trace, result.scenario)
 
         def share(m: Metrics | None) -> str:
             return "–" if m is None else pct(m["timed_out"] / max(m["requests"], 1), 2)
@@ -323,7 +352,8 @@ with right:
 
 proof(result)
 st.subheader(t("sizing.sweep"))
-st.caption(t("sizing.sweep_help", seeds=num(need.seeds, 0)))
+st.caption(t("sizing.sweep_help_pooled", seeds=num(need.seeds, 0), pool=num(need.app_pool, 0)) if need.pooled
+           else t("sizing.sweep_help", seeds=num(need.seeds, 0)))
 st.plotly_chart(sizing_view.chart(result), key="sizing.chart", theme=None, config={"displayModeBar": False})
 sweep = sizing_view.table(result)
 st.dataframe(sweep, hide_index=True, width="stretch", height=ROW_PX * (len(sweep) + 1) + 3)

@@ -17,8 +17,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from app import opening, sizing_runs, sizing_view
-from app.i18n import DEFAULT, LANGUAGES
-from sim.sizing import CASES, Run, recommend
+from app.i18n import DEFAULT, LANGUAGES, tr
+from sim.sizing import CASES, Need, Run, recommend
 from sim.sizing import DEFAULT as NEED
 from tests.app.opened import en, opened, unescaped
 from tests.app.test_translation import english, normal, page_texts
@@ -36,13 +36,13 @@ def markdown(at: AppTest) -> str:
     return unescaped(" ".join(m.value for m in at.markdown))
 
 
-def send(at: AppTest, **values: Any) -> AppTest:
-    """Fill the form's fields (by their key's last part) and press its button."""
+def send(at: AppTest, _lang: str = DEFAULT, **values: Any) -> AppTest:
+    """Fill the form's fields (by their key's last part) and press its button (labelled in `_lang`)."""
     for name, value in values.items():
-        widget = next(w for kind in (at.number_input, at.selectbox, at.radio, at.text_input) for w in kind
-                      if w.key == f"sizing.{name}")
+        widget = next(w for kind in (at.number_input, at.selectbox, at.radio, at.text_input, at.checkbox)
+                      for w in kind if w.key == f"sizing.{name}")
         widget.set_value(value)
-    next(b for b in at.button if b.label == en("sizing.submit")).click().run()
+    next(b for b in at.button if b.label == tr(_lang, "sizing.submit")).click().run()
     assert not at.exception, at.exception
     return at
 
@@ -195,6 +195,68 @@ def test_the_proof_runs_three_sizes_in_turn_on_postgresql_beside_the_model(defau
     for column in ("p99_live", "timed_out_live", "refused_live"):
         assert "\N{EN DASH}" not in list(proof[en(f"sizing.proof.{column}")]), column
     assert list(proof[en("sizing.proof.refused_live")]) == ["0", "0", "0"]    # all within the budget
+
+
+POOLED = {"kind": "sqlalchemy", "instances": 40, "workers": 0, "rate": 1000.0, "hold_mode": "mean",
+          "hold_ms": 10.0, "max_connections": 100, "through": True}
+"""The form through PgBouncer: 40 instances whose own pools could not fit max_connections 100."""
+POOLED_NEED = Need(kind="sqlalchemy", instances=40, rate_per_s=1000.0, hold_ms=10.0, max_connections=100,
+                   through="pgbouncer")
+
+
+@pytest.fixture(scope="module")
+def pooled() -> AppTest:
+    at = send(page(), **POOLED)
+    assert at.session_state["sizing.need"] == POOLED_NEED
+    return at
+
+
+def test_through_pgbouncer_the_answer_names_both_tiers_and_both_budgets(pooled: AppTest) -> None:
+    at, need = pooled, POOLED_NEED
+    result = sizing_runs.sized(need)
+    assert result.recommended is not None
+    size = result.recommended.size
+    assert size <= need.budget < need.instances * 3              # 3 a pool each would be over the budget
+    codes = [c.value for c in at.code]
+    assert f"pool_size = {need.app_pool}\nmax_overflow = 0" in codes
+    assert (f"[pgbouncer]\npool_mode = transaction\ndefault_pool_size = {size}\n"
+            f"max_client_conn = {40 * need.app_pool}") in codes
+    shown = markdown(at)
+    assert en("sizing.recommend_pooled", library="SQLAlchemy QueuePool", instances="40") in shown
+    assert en("sizing.recommend_pgbouncer") in shown
+    assert f"default_pool_size = {size} server connections at most" in shown
+    assert "100 \N{MINUS SIGN} 3 = 97" in shown
+    assert (f"40 instances \N{MULTIPLICATION SIGN} {need.app_pool} = {40 * need.app_pool} client connections "
+            f"at most, within max_client_conn = {40 * need.app_pool}") in shown
+    assert en("sizing.little_pooled", value=f"{result.little:.1f}") in shown    # over the server connections
+    table = at.dataframe[0].value
+    assert en("sizing.col.size") not in table.columns
+    assert list(table[en("sizing.col.size_pooled")]) == [str(r.size) for r in result.rows]
+    assert (table[en("sizing.col.verdict")] == "✓ " + en("sizing.verdict.recommended")).sum() == 1
+    figure = sizing_view.chart(result).to_dict()    # the chart drawn in the page's language (English here)
+    assert figure["layout"]["xaxis"]["title"]["text"] == en("sizing.chart.size_axis_pooled")
+    assert figure["layout"]["yaxis"]["title"]["text"] == en("sizing.chart.wait_axis_pooled")
+    assert at.checkbox(key="sizing.through").value
+
+
+def test_through_pgbouncer_open_carries_the_pooler_into_the_playground(pooled: AppTest) -> None:
+    at = send(page(), **POOLED)
+    size = sizing_runs.sized(POOLED_NEED).recommended.size   # type: ignore[union-attr]
+    at.button(key="sizing.open").click().run()
+    assert not at.exception, at.exception
+    scenario = at.session_state.scenario
+    assert scenario.pooler.kind == "pgbouncer" and scenario.pooler.pool_mode == "transaction"
+    assert scenario.pooler.default_pool_size == size
+    assert scenario.pooler.max_client_conn == 40 * POOLED_NEED.app_pool
+    assert (scenario.pool.pool_size, scenario.app.instances) == (POOLED_NEED.app_pool, 40)
+    assert opening.reopens(scenario, opening.link_preset(scenario))
+
+
+@pytest.mark.parametrize("lang", [code for code in LANGUAGES if code != DEFAULT])
+def test_through_pgbouncer_the_page_speaks_each_language(lang: str, pooled: AppTest) -> None:
+    forbidden = english(lang)
+    shown = normal(" \n ".join(page_texts(send(page(lang=lang), lang, **POOLED))))
+    assert [f"{where}: {s}" for s, where in forbidden.items() if s in shown] == []
 
 
 @pytest.mark.parametrize("lang", [code for code in LANGUAGES if code != DEFAULT])
