@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sim.lifecycle import Running
+from sim.poolers import ShowPools
 from sim.trace import WHY_NAMES, Ev, Trace, Why
 
 REQUEST: contextvars.ContextVar[int] = contextvars.ContextVar("poolstand_request", default=-1)
@@ -66,18 +67,20 @@ class LiveTrace(Trace):
         super().__init__()
         self.caught: dict[tuple[int, int], dict[str, Any]] = {}
 
-    def rows_since(self, start: int, limit: int) -> Rows:
+    def rows_since(self, start: int, limit: int, readings: int = 0) -> Rows:
         """At most `limit` rows from row `start` on, as bytes: safe while the run's thread writes.
 
         Slices copy without exporting a buffer, so the columns go on growing.
         `emit` appends the reason last: once it has `n` rows, so has every
-        column, and the rows up to `n` are whole.
+        column, and the rows up to `n` are whole. With a pooler, its SHOW POOLS
+        readings from `readings` on come along (a few a second, a few bytes each).
         """
         written = len(self._reason)
         start = min(max(start, 0), written)
         stop = min(start + max(limit, 0), written)
         columns = tuple(col[start:stop].tobytes() for col in self._columns())
-        return Rows(start, stop - start, written, columns)
+        pools = None if self.show_pools is None else self.show_pools.since(readings)
+        return Rows(start, stop - start, written, columns, readings, pools)
 
     def append(self, rows: Rows) -> None:
         """Rows fetched with `rows_since`, added at the end; they must start where this trace ends."""
@@ -85,6 +88,11 @@ class LiveTrace(Trace):
             raise ValueError(f"rows from {rows.start} cannot follow a trace of {len(self)} rows")
         for col, data in zip(self._columns(), rows.columns, strict=True):
             col.frombytes(data)
+        if rows.pools is not None:
+            if self.show_pools is None:
+                self.show_pools = ShowPools()
+            if rows.readings == len(self.show_pools):
+                self.show_pools.extend(rows.pools)
 
     @property
     def last_t(self) -> float:
@@ -108,6 +116,8 @@ class Rows:
     count: int
     written: int                # rows written when this was read: the run's trace may be further on
     columns: tuple[bytes, ...]  # `sim.trace.COLUMNS` order, machine types as `Trace` keeps them
+    readings: int = 0           # with a pooler: the index of the first of `pools`' SHOW POOLS readings
+    pools: ShowPools | None = None
 
     @property
     def nbytes(self) -> int:

@@ -107,10 +107,11 @@ class TraceSoFar:
         """The scenario time of the latest row here (0 with none)."""
         return self.trace.last_t
 
-    def pull(self, since: Callable[[int, int], Rows], limit: int = ROWS_PER_POLL) -> TraceSoFar:
-        """Fetch the next rows with `since(start, limit)` and add them; itself, for chaining."""
+    def pull(self, since: Callable[[int, int, int], Rows], limit: int = ROWS_PER_POLL) -> TraceSoFar:
+        """Fetch the next rows with `since(start, limit, readings)` and add them; itself, for chaining."""
         with self._lock:
-            rows = since(len(self.trace), limit)
+            readings = 0 if self.trace.show_pools is None else len(self.trace.show_pools)
+            rows = since(len(self.trace), limit, readings)
             self.trace.append(rows)
             self.written = max(self.written, rows.written)
             self.received += rows.nbytes
@@ -257,15 +258,16 @@ class LiveSession:
                 return []
             raise
 
-    def trace_since(self, start: int, limit: int = ROWS_PER_POLL) -> Rows:
+    def trace_since(self, start: int, limit: int = ROWS_PER_POLL, readings: int = 0) -> Rows:
         """The run's trace rows from `start` on, at most `limit` of them: none before it has a recorder.
 
         After the run has ended these are the result's own rows, so the
         stretches put together are a prefix of (or all of) the result's trace.
+        With a pooler, its SHOW POOLS readings from `readings` on come along.
         """
         run = self._run
         trace = run.recorder.trace if run is not None else LiveTrace()
-        return trace.rows_since(start, limit)
+        return trace.rows_since(start, limit, readings)
 
     def trace_so_far(self, limit: int = ROWS_PER_POLL) -> TraceSoFar:
         """The trace as far as it has been fetched, grown by at most `limit` rows at each call."""

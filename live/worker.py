@@ -279,8 +279,8 @@ class RemoteSession:
     def server_view(self, timeout_s: float = 5.0) -> list[dict[str, Any]]:
         return list(self._call("server_view", timeout_s))
 
-    def trace_since(self, start: int, limit: int = ROWS_PER_POLL) -> Rows:
-        rows = self._call("trace_since", start, limit, timeout_s=TRACE_TIMEOUT_S)
+    def trace_since(self, start: int, limit: int = ROWS_PER_POLL, readings: int = 0) -> Rows:
+        rows = self._call("trace_since", start, limit, readings, timeout_s=TRACE_TIMEOUT_S)
         if not isinstance(rows, Rows):
             raise LiveError("the live lab's worker sent no trace rows")
         return rows

@@ -91,10 +91,15 @@ class ShowPools:
         return out
 
     def since(self, start: int) -> ShowPools:
-        """The readings from `start` on (what a page polling a live run has not seen yet)."""
+        """The readings from `start` on (what a page polling a live run has not seen yet).
+
+        Safe while another thread adds readings: `add` appends the last count last, so the
+        readings up to its length are whole in every column.
+        """
+        whole = len(getattr(self, SHOW_POOLS[-1]))
         out = ShowPools()
         for name in ("t", "maxwait", *SHOW_POOLS):
-            getattr(out, name).extend(getattr(self, name)[start:])
+            getattr(out, name).extend(getattr(self, name)[start:whole])
         return out
 
     def extend(self, more: ShowPools) -> None:

@@ -20,6 +20,7 @@ import live_scenarios
 import pytest
 from live_scenarios import HANG_S, PASSWORD, until
 
+from live.poolers import pgbouncer
 from live.recorder import LiveTrace
 from live.runner import LiveResult, run
 from live.server import APP_ROLE, SANDBOX, Target, address
@@ -156,3 +157,24 @@ def test_the_result_a_remote_session_fetches_carries_the_server_version(worker: 
     assert result is not None and result.sandbox
     target = next(t for t in worker.targets() if t.display == result.server)
     assert result.server_version == target.version   # what its start asked with psql, SHOW server_version
+
+
+@pytest.mark.live
+@pytest.mark.skipif(pgbouncer.available() is not None, reason=str(pgbouncer.available()))
+def test_through_a_pooler_its_show_pools_readings_come_along_once_each(worker: Worker) -> None:
+    """The stand's depot is drawn from SHOW POOLS: during the run its readings grow on the page, and at
+    the end the page has every reading of the result, none twice."""
+    session = worker.session(busy(duration_s=2.0, pooler={"kind": "pgbouncer", "pool_mode": "transaction",
+                                                           "default_pool_size": 2}))
+    session.start()
+    counts = []
+    while not session.snapshot().finished:
+        readings = session.trace_so_far().trace.show_pools
+        counts.append(0 if readings is None else len(readings))
+        time.sleep(0.05)
+    so_far = session.trace_so_far().trace
+    result = session.result
+    assert result is not None and result.trace.show_pools is not None and so_far.show_pools is not None
+    assert any(0 < n < len(result.trace.show_pools) for n in counts)   # it grew while the run went on
+    assert list(so_far.show_pools.t) == list(result.trace.show_pools.t)
+    assert list(so_far.show_pools.sv_active) == list(result.trace.show_pools.sv_active)
