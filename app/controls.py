@@ -345,45 +345,36 @@ def _is_nan(v: Any) -> bool:
     return v is None or (isinstance(v, float) and v != v)
 
 
-def _pool(form: Form, flat: Flat) -> None:
-    t = form.t
-    kinds = list(POOL_KINDS)
-    held = flat.get("pool.kind", Scenario().pool.kind)
-    kind = st.selectbox(t("controls.pool_kind"), kinds, index=kinds.index(held),
-                        format_func=lambda k: f"{POOL_KINDS[k].library} ({k})",
-                        key=form.widget_key("pool.kind"))
-    form.values["pool.kind"] = kind
-    cls = POOL_KINDS[kind]
+def _kind_then_settings(form: Form, flat: Flat, section: str, kinds: dict[str, Any], default: str,
+                        name: Callable[[str], str], picker: str, nothing: str) -> None:
+    """A table whose kind picks its settings ([pool], [pooler]): the kind, then that kind's own controls.
+
+    Another kind's controls start from its own defaults, under keys of their own.
+    """
+    held = flat.get(f"{section}.kind", default)
+    choices = list(kinds)
+    kind = st.selectbox(form.t(picker), choices, index=choices.index(held), format_func=name,
+                        key=form.widget_key(f"{section}.kind"))
+    form.values[f"{section}.kind"] = kind
+    cls = kinds[kind]
     if not specs(cls):
-        st.info(t("controls.no_pool"))
+        st.info(form.t(nothing))
         return
-    form.key = f"{form.key}.{kind}"   # another library's controls start from its own defaults
-    form.section("pool", cls, flat if kind == held else {}, slider=True)
+    form.key = f"{form.key}.{kind}"
+    form.section(section, cls, flat if kind == held else {}, slider=True)
     form.key = form.key.rsplit(".", 1)[0]
 
 
-def _pooler_name(kind: str) -> str:
-    """A pooler as the picker lists it, in any language: its product and kind ("none" as it is)."""
-    product = POOLER_KINDS[kind].product
-    return f"{product} ({kind})" if product else kind
+def _pool(form: Form, flat: Flat) -> None:
+    _kind_then_settings(form, flat, "pool", POOL_KINDS, Scenario().pool.kind,
+                        lambda k: f"{POOL_KINDS[k].library} ({k})", "controls.pool_kind", "controls.no_pool")
 
 
 def _pooler(form: Form, flat: Flat) -> None:
-    """A pooler in front of the server (PgBouncer), or none: its kind, then its own settings."""
-    t = form.t
-    kinds = list(POOLER_KINDS)
-    held = flat.get("pooler.kind", "none")
-    kind = st.selectbox(t("controls.pooler_kind"), kinds, index=kinds.index(held),
-                        format_func=_pooler_name,
-                        key=form.widget_key("pooler.kind"))
-    form.values["pooler.kind"] = kind
-    cls = POOLER_KINDS[kind]
-    if not specs(cls):
-        st.info(t("controls.no_pooler"))
-        return
-    form.key = f"{form.key}.{kind}"
-    form.section("pooler", cls, flat if kind == held else {}, slider=True)
-    form.key = form.key.rsplit(".", 1)[0]
+    """A pooler in front of the server (PgBouncer), or none: named alike in every language."""
+    _kind_then_settings(form, flat, "pooler", POOLER_KINDS, "none",
+                        lambda k: f"{POOLER_KINDS[k].product} ({k})" if POOLER_KINDS[k].product else k,
+                        "controls.pooler_kind", "controls.no_pooler")
 
 
 def _faults(form: Form, flat: Flat) -> None:

@@ -150,6 +150,18 @@ def test_edits_in_one_tab_survive_opening_others_and_coming_back() -> None:
     assert "pool.pool_size=9" in at.query_params["set"]
 
 
+def test_the_pooler_tab_puts_pgbouncer_in_front_with_its_own_settings() -> None:
+    at = open_tab(playground(), "pg.group", "Pooler")
+    assert at.session_state.scenario.pooler.kind == "none" and "pool_mode" not in labels(at)
+    widget(at, "Pooler in front of the server").set_value("pgbouncer").run()
+    widget(at, "pool_mode").set_value("transaction").run()
+    widget(at, "default_pool_size").set_value(4).run()
+    pooler = at.session_state.scenario.pooler
+    assert (pooler.kind, pooler.pool_mode, pooler.default_pool_size) == ("pgbouncer", "transaction", 4)
+    assert "pooler.default_pool_size=4" in at.query_params["set"]   # a link reopens it
+    assert not at.exception, at.exception
+
+
 def test_a_value_changed_in_the_same_click_as_another_tab_is_kept() -> None:
     """A number typed and then a tab clicked reach the server as one rerun: the old tab is not drawn in it."""
     at = playground()
