@@ -246,6 +246,7 @@ SUMMARY: list[tuple[str, list[str], bool]] = [
     ("closed", [m.path for m in group("closes")], True),
     ("pings", [m.path for m in group("pings")], True),
     ("peaks", [m.path for m in group("peak")], False),
+    ("pooler", [m.path for m in group("pooler")], False),
     ("throughput", ["throughput_per_s"], False),
 ]
 """The command line's summary, a line per heading; with True, only the figures that are not zero."""
@@ -254,6 +255,9 @@ QUIET = {"worker wait", "retries", "peak.worker_queue"}
 """Headings left out, and figures not listed, when all they hold is zero: a run without app.workers or
 workload.retries prints what it always did."""
 
+ABSENT = {"pooler"}
+"""Headings left out when the run has none of their figures: a run without a pooler has no SHOW POOLS."""
+
 
 def format_table(m: Metrics) -> str:
     """A short human summary of a metrics object, in the registry's names."""
@@ -261,6 +265,8 @@ def format_table(m: Metrics) -> str:
     for heading, paths, nonzero in SUMMARY:
         figures = [(f, f.read(m)) for f in map(measure, paths) if f.path not in QUIET or f.read(m)]
         if heading in QUIET and not any(v for _, v in figures):
+            continue
+        if heading in ABSENT and all(v is None for _, v in figures):
             continue
         items = [f"{'' if f.short == heading or len(paths) == 1 else f.short} {shown(f, v)}".strip()
                  for f, v in figures if v or not nonzero]

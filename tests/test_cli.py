@@ -130,6 +130,10 @@ def test_table_names_the_preset_and_its_figures(capsys):
     assert "requests     300" in out
     assert "latency ms" in out and "throughput" in out
     assert not out.lstrip().startswith("{")
+    assert "pooler" not in out   # a run without one has no SHOW POOLS line
+    assert invoke(["run", "--preset", "pgbouncer-transaction", "--requests", "300"]) == 0
+    pooled = capsys.readouterr().out
+    assert "  pooler       cl active 320, cl waiting " in pooled and "maxwait ms" in pooled
     assert invoke(["run", "--preset", "erlang-c-check", "--requests", "500"]) == 0
     assert "Erlang C" in capsys.readouterr().out
 
