@@ -89,18 +89,6 @@ TEXTS = {Why.QUERY_WAIT_TIMEOUT: QUERY_WAIT_TIMEOUT, Why.MAX_CLIENT_CONN: MAX_CL
 FIRST_STATEMENT = 12  # an app statement's first number in a process: SQLAlchemy 2.1 names 11 before (live)
 STATEMENT_NAME = f"__asyncpg_stmt_{FIRST_STATEMENT:x}__"
 """The name of a process's first statement of its own: asyncpg counts them per process, in hex."""
-PREPARED_HINT = (
-    '\nNOTE: pgbouncer with pool_mode set to "transaction" or\n'
-    '"statement" does not support prepared statements properly.\n'
-    "You have two options:\n\n"
-    "* if you are using pgbouncer for connection pooling to a\n"
-    "  single server, switch to the connection pool functionality\n"
-    "  provided by asyncpg, it is a much better option for this\n"
-    "  purpose;\n\n"
-    "* if you have no option of avoiding the use of pgbouncer,\n"
-    "  then you can set statement_cache_size to 0 when creating\n"
-    "  the asyncpg connection object.\n")
-"""What asyncpg's str() adds to 26000 and 42P05 (`exceptions/_base.py` `_make_constructor`), as HINT."""
 
 
 @dataclass(frozen=True)
@@ -156,7 +144,7 @@ class PgBouncer(PoolerSettings):
         if why in TEXTS:
             return False, LibraryError("asyncpg.exceptions.ConnectionDoesNotExistError",
                                        f"{CLOSED_MID_OPERATION}: {TEXTS[why]}")
-        # asyncpg's own str() adds its HINT (PREPARED_HINT); SQLAlchemy's dialect, the one library here
+        # asyncpg's own str() adds a HINT about pgbouncer; SQLAlchemy's dialect, the one library here
         # that prepares named statements, shows the server's message alone
         if why == Why.PREPARED_MISSING:
             return False, LibraryError("asyncpg.exceptions.InvalidSQLStatementNameError",
@@ -187,12 +175,11 @@ REFUSED = object()
 
 
 class Waiter:
-    __slots__ = ("event", "since", "client")
+    __slots__ = ("event", "since")
 
-    def __init__(self, event: simpy.Event, since: float, client: Conn) -> None:
+    def __init__(self, event: simpy.Event, since: float) -> None:
         self.event = event
         self.since = since
-        self.client = client
 
 
 class Bouncer:
@@ -447,7 +434,7 @@ class Bouncer:
             if self.failed_at is not None and not self.servers and not self.logging_in \
                     and env.now - self.failed_at < self.cfg.server_login_retry:
                 raise QueryFailed(Why.LOGIN_FAILING)
-            waiter = Waiter(env.event(), env.now, client)
+            waiter = Waiter(env.event(), env.now)
             self.waiters.append(waiter)
             self.reading()
             self._grow()
