@@ -46,8 +46,8 @@ from typing import Any, TypeVar
 
 import asyncpg
 
-from live import faults, poolers
-from live.calibrate import Costs, measure
+from live import faults, heap, poolers
+from live.calibrate import Costs, Oversleep, measure, oversleep
 from live.connector import Connector
 from live.limits import CONNECT_TIMEOUT_S, check_run
 from live.pools import LIVE_POOLS, Failed, LivePool
@@ -194,6 +194,7 @@ class LiveRun:
         self.result: LiveResult | None = None
         self.server_version = ""   # once `reach` has asked the server
         self.lease_seconds = 0.0
+        self.oversleep = Oversleep(0.0)   # measured on the server in `_prepare`
         self._watcher: asyncpg.Connection | None = None   # the server view's admin connection
         self._watching = asyncio.Lock()
 
@@ -240,15 +241,16 @@ class LiveRun:
         end_s = 0.0
         try:
             await self._prepare()
-            self.recorder.start()
-            if self.proxy is not None:
-                self.proxy.start_clock()
-            self._start_faults()
-            if self.pooler is not None:
-                self._spawn(self._poll_pooler(), "live-pooler-poll")
-            feed = self._spawn(self._feed(), "live-feed")
-            await self._until_done(feed)
-            end_s = self.recorder.stop()
+            with heap.frozen():   # no full collection stalls the requests
+                self.recorder.start()
+                if self.proxy is not None:
+                    self.proxy.start_clock()
+                self._start_faults()
+                if self.pooler is not None:
+                    self._spawn(self._poll_pooler(), "live-pooler-poll")
+                feed = self._spawn(self._feed(), "live-feed")
+                await self._until_done(feed)
+                end_s = self.recorder.stop()
         except asyncio.CancelledError:
             cancelled = True
             end_s = self.recorder.stop()
@@ -287,6 +289,11 @@ class LiveRun:
         connector = self.connector = Connector(self.recorder, self.target.dsn, self.name)
         try:
             base = await measure(connector.raw_connect, samples=3)
+            conn = await connector.raw_connect()
+            try:
+                self.oversleep = await oversleep(conn, base.rtt_ms)
+            finally:
+                await conn.close()
         except Exception as e:
             raise LiveError(f"cannot connect to {self.target.display}: {type(e).__name__}: {e}") from None
         # what the scenario says, in wall-clock ms, beyond what this server costs by itself
@@ -448,8 +455,9 @@ class LiveRun:
         for rid, t, inst, hold, leak in workload.requests(workload.draw(self.scenario, self.max_requests)):
             delay = rec.wall(t) - time.monotonic()
             await asyncio.sleep(max(delay, 0.0))
+            hold_s, cpu_s = hold / self.scale, hold * cpu_fraction / self.scale
             task = asyncio.create_task(self._request(
-                self.pools[inst], rid, hold / self.scale, hold * cpu_fraction / self.scale, leak))
+                self.pools[inst], rid, self.oversleep.ask(hold_s, cpu_s), cpu_s, leak))
             self.requests.add(task)
             task.add_done_callback(self._ended)
             rec.arrived = rid + 1
