@@ -21,6 +21,8 @@ import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+import asyncpg
+
 T = TypeVar("T")
 _log = logging.getLogger(__name__)
 
@@ -117,3 +119,40 @@ class BackgroundLoop:
         if submitted:
             await asyncio.wait(submitted, timeout=grace_s)
         self.loop.stop()
+
+
+def _lost_without_a_reader(context: dict[str, Any]) -> bool:
+    """A connection's failure that nothing awaited any more: asyncpg's pool releasing (in a task of its
+    own, shielded) a connection the run's end closed, or a reply awaited on a socket that closed."""
+    e = context.get("exception")
+    if "never retrieved" not in str(context.get("message", "")):
+        return False
+    return isinstance(e, asyncpg.ConnectionDoesNotExistError) or (
+        type(e) is ConnectionError and "connection_lost" in str(e))
+
+
+def hush_lost_connections(loop: asyncio.AbstractEventLoop) -> None:
+    """Log at debug, not print, the failures of connections a live run closed under work it had given up.
+
+    A run ends by cancelling the requests still in flight and closing the
+    pools: asyncpg then finishes a release or a reply on a closed socket in
+    a task nobody awaits, and asyncio printed "Future exception was never
+    retrieved" with a traceback after every such run, which reads as a
+    crash. Every other exception reaches the handler the loop had; the
+    filter is installed once per loop.
+    """
+    previous = loop.get_exception_handler()
+    if getattr(previous, "hushes_lost_connections", False):
+        return
+
+    def handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        if _lost_without_a_reader(context):
+            _log.debug("%s: %r", context.get("message"), context.get("exception"))
+        elif previous is not None:
+            previous(loop, context)
+        else:
+            loop.default_exception_handler(context)
+
+    handler.hushes_lost_connections = True  # type: ignore[attr-defined]
+    loop.set_exception_handler(handler)
+

@@ -50,6 +50,7 @@ from live import faults, heap, poolers
 from live.calibrate import Costs, Oversleep, measure, oversleep
 from live.connector import Connector
 from live.limits import CONNECT_TIMEOUT_S, check_run
+from live.loop import hush_lost_connections
 from live.pools import LIVE_POOLS, Failed, LivePool
 from live.pools.base import bounded
 from live.proxy import Proxy
@@ -221,6 +222,7 @@ class LiveRun:
         when it is cancelled before.
         """
         started = time.monotonic()
+        hush_lost_connections(asyncio.get_running_loop())
         try:
             if self._target is None:
                 self.lease = await self._lease()
