@@ -60,6 +60,8 @@ HEIGHT = 420
 PIXELS = 1200
 """About the widest a chart is drawn: timeline detail below end_s / PIXELS is merged."""
 PING_PIXELS = 6  # about a ping marker's width
+MARGIN = {"l": 20, "r": 20, "t": 80, "b": 120}
+"""A figure's margins in px; automargin widens the sides for the axes (see `_axis_margin`)."""
 LEGEND_GAP = 62  # px from the plot's bottom edge to the legend: below the ticks and the axis title
 
 END_SYMBOLS: dict[str, str] = {
@@ -121,7 +123,7 @@ def _axis(title: str, **more: Any) -> dict[str, Any]:
 def _figure(parts: _Parts, layout: dict[str, Any], title: str, subtitle: str, key: str,
             height: int) -> go.Figure:
     """The look every figure shares: large type for a projector, legend below, zoom kept on rerun."""
-    margin = {"l": 20, "r": 20, "t": 80, "b": 120}
+    margin = {**MARGIN, **layout.get("margin", {})}
     plot_px = height - margin["t"] - margin["b"]
     base = {
         "template": "none",  # plotly.js's plain defaults; a full template costs ~10 ms per figure
@@ -168,21 +170,30 @@ def connections_over_time(trace: Trace, scenario: Scenario, end_s: float, *,
         line_shape="hv", line={"color": COLORS["waiting"], "width": 3}, hovertemplate="%{y}"))
     top = _size_lines(parts, scenario, int(ts["open"].max(initial=0)), t, number)
     waiting_font = {"size": FONT, "color": COLORS["waiting"]}
+    waiting_range = _count_range(int(ts["waiting"].max(initial=0)))
     layout = {
         "hovermode": "x unified",
         "xaxis": _axis(t["time_axis"], range=[0, end_s]),
         "yaxis": _axis(t["conn_axis"], range=[0, top * 1.08]),
         "yaxis2": {**_axis(t["waiting_axis"], overlaying="y", side="right", showgrid=False,
                            zeroline=False, rangemode="tozero"),
-                   **_count_range(int(ts["waiting"].max(initial=0))),
+                   **waiting_range,
                    "title": {"text": t["waiting_axis"], "font": waiting_font},
                    "tickfont": {"size": SMALL, "color": COLORS["waiting"]}},
+        "margin": {**MARGIN, "l": _axis_margin(top * 1.08), "r": _axis_margin(waiting_range["range"][1])},
     }
     instances = scenario.app.instances
     library = scenario.pool.library
     subtitle = (t["conn_subtitle_instances"].format(library=library, instances=number(instances))
                 if instances > 1 else t["conn_subtitle"].format(library=library))
     return _figure(parts, layout, t["conn_title"], subtitle, f"connections:{scenario.name}", HEIGHT)
+
+
+def _axis_margin(top: float) -> int:
+    """The room beside the plot for a y axis's title and ticks up to `top`: what plotly's automargin gives
+    them at these font sizes (36 px and 8 a digit), set beforehand, as automargin draws the whole figure
+    a second time when it has to widen a margin. It still widens one the ticks outgrow."""
+    return 36 + 8 * len(str(int(top)))
 
 
 def _count_range(peak: int) -> dict[str, Any]:

@@ -379,12 +379,15 @@ class _Events:
         return cls(cols["t"][mask], cols["instance"][mask].astype(np.int64), cols[ident][mask],
                    cols["reason"][mask].astype(np.int64))
 
-    def window(self, lo: float, hi: float) -> slice:
-        """Rows with lo < t <= hi."""
-        return slice(int(np.searchsorted(self.t, lo, "right")), int(np.searchsorted(self.t, hi, "right")))
-
     def upto(self, times: np.ndarray) -> np.ndarray:
         return np.searchsorted(self.t, times, "right")
+
+    def windows(self, times: np.ndarray, frames: int) -> list[slice]:
+        """For each frame k, the rows of its last `frames` bins, lo < t <= hi for (lo, hi] =
+        (times[k - frames], times[k]]: all at once, as a figure asks for hundreds of them."""
+        stops = self.upto(times)
+        starts = np.concatenate([np.zeros(frames, dtype=stops.dtype), stops])[:stops.size]
+        return [slice(a, b) for a, b in zip(starts.tolist(), stops.tolist(), strict=True)]
 
 
 @dataclass
@@ -417,6 +420,7 @@ class _Run:
         self._read_taxis(spans)
         self._read_events(cols, marks)
         self._read_levels(cols)
+        self._windows: dict[tuple[str, int], list[slice]] = {}
 
     # ---- taxis
     def _read_taxis(self, spans: list[Span]) -> None:
@@ -528,6 +532,12 @@ class _Run:
         """(lo, hi] of the last `frames` bins up to frame k."""
         lo = self.times[k - frames] if k >= frames else -math.inf
         return float(lo), float(self.times[k])
+
+    def in_window(self, key: str, k: int, frames: int) -> slice:
+        """The rows of events `key` in `window(k, frames)`."""
+        if (key, frames) not in self._windows:
+            self._windows[key, frames] = self.ev[key].windows(self.times, frames)
+        return self._windows[key, frames][k]
 
 
 # ------------------------------------------------------------------ geometry
@@ -715,22 +725,23 @@ def _frame_points(run: _Run, cols: int, k: int, words: _Words) -> _Points:
     lo, hi = run.window(k, LINGER_FRAMES)
     for stand in range(run.shown):
         # connecting now, or begun in the last few bins: a connect shorter than a bin is seen too
-        new = factory[stand].union(_idents(run.ev["new"], lo, hi, stand))
+        new = factory[stand].union(_idents(run, "new", k, stand))
         pts.row("connecting", stand, "factory", sorted(new))
         for kind, row in (("garage", "garage"), ("scrapped", "scrap")):
-            pts.row(kind, stand, row, _idents(run.ev[kind], lo, hi, stand))
+            pts.row(kind, stand, row, _idents(run, kind, k, stand))
         waiting = int(run.stand_levels[stand]["waiting"][k])
         pts.row("waiting", stand, "queue", list(range(1, waiting + 1)))
         half = cols // 2
-        gave_up, errors = (_idents(run.ev[key], lo, hi, stand) for key in ("timeout", "error"))
+        gave_up, errors = (_idents(run, key, k, stand) for key in ("timeout", "error"))
         pts.row("gave_up", stand, "gave_up", gave_up, room=half)
         pts.row("error", stand, "gave_up", errors, first=half, room=cols - half)
     _add_pings(run, pts, lo, hi)
     return pts
 
 
-def _idents(events: _Events, lo: float, hi: float, stand: int) -> list[int]:
-    w = events.window(lo, hi)
+def _idents(run: _Run, key: str, k: int, stand: int) -> list[int]:
+    """Who (taxi or passenger) took part in events `key` at `stand` in frame k's last few bins."""
+    events, w = run.ev[key], run.in_window(key, k, LINGER_FRAMES)
     return events.ident[w][events.inst[w] == stand].tolist()
 
 
@@ -815,13 +826,12 @@ def _gauge_span(geo: _Geometry) -> tuple[float, float]:
 
 def _caption(run: _Run, k: int, words: _Words) -> str:
     """The most notable thing that happened in frame k's bin, in one line."""
-    lo, hi = run.window(k, 1)
     depot = _depot_caption(run, k, words)
     for key, say in _CAPTIONS:
         if depot and key in ROUTINE:   # passengers queueing at the depot matter more than routine rides
             return depot
         events = run.ev[key]
-        w = events.window(lo, hi)
+        w = run.in_window(key, k, 1)
         n = w.stop - w.start
         if n:
             what = say(words, n, events, w)
