@@ -92,15 +92,21 @@ def control_change(browser: Any, url: str, changes: int) -> float:
 
 
 def payload_bytes() -> int:
-    """The size of the playground's default taxi-stand figure as sent to the browser."""
-    from app import taxi
-    from app.runs import simulate_scenario
-    from sim.scenario import Scenario
+    """The size of the playground's first stand (its default preset, as the page builds it), as the
+    JSON Streamlit sends (`plotly.io.to_json`)."""
+    import plotly.io as pio
 
-    scenario = Scenario()
+    from app import taxi
+    from app.results import FRAMES, stand_words
+    from app.runs import simulate_scenario
+    from app.state import DEFAULT_PRESET
+    from sim.scenario import load_preset
+
+    scenario = load_preset(DEFAULT_PRESET)
     trace, end_s, _ = simulate_scenario(scenario)
-    figure = taxi.build_taxi_figure(trace, scenario, end_s, max_frames=200, height=taxi.STAND_HEIGHT)
-    return len(json.dumps(figure.to_dict(), default=str))
+    figure = taxi.build_taxi_figure(trace, scenario, end_s, **stand_words("en"), max_frames=FRAMES,
+                                    height=taxi.STAND_HEIGHT, plot_px=taxi.PLOT_PX)
+    return len(pio.to_json(figure, validate=False))
 
 
 def main() -> int:
