@@ -155,4 +155,3 @@ def hush_lost_connections(loop: asyncio.AbstractEventLoop) -> None:
 
     handler.hushes_lost_connections = True  # type: ignore[attr-defined]
     loop.set_exception_handler(handler)
-
