@@ -2,9 +2,10 @@
 
 import streamlit as st
 
-from app import frame
+from app import collector, frame
 from app.ui import t
 
+collector.tune()
 st.set_page_config(page_title="Pool Stand", page_icon=":material/local_taxi:", layout="wide")
 frame.setup()
 

@@ -1,0 +1,17 @@
+"""The web server's collector thresholds are set by the app itself, whatever the process began with."""
+
+import gc
+
+from app import collector
+from tests.app.opened import opened
+
+
+def test_opening_any_page_sets_the_servers_collector_thresholds():
+    default = (700, 10, 10)
+    gc.set_threshold(*default)
+    try:
+        opened("app/pages/glossary.py")
+        assert gc.get_threshold() == collector.THRESHOLDS
+        assert collector.THRESHOLDS[0] > default[0]
+    finally:
+        gc.set_threshold(*default)
