@@ -129,13 +129,14 @@ def playground() -> None:
         if st.button(t("playground.compare_with"), icon=":material/join:", help=t("playground.compare_help"),
                      key="pg.compare_with"):
             st.switch_page("app/pages/race.py")   # A is this scenario; B, a copy to change (or as last left)
-        exercise.panel(ss.preset, ss.scenario, "pg.exercise", reset_to_preset)
+        share = exercise.panel(ss.preset, ss.scenario, "pg.exercise", reset_to_preset)
         at_s = scene_moment(ss.scenario, "pg")
         scenario, error = grouped_controls(ss.scenario, key=f"pg.v{ss.version}", t=t, tabs_key="pg.group",
                                            compact=True)
     if scenario is None:
         with stand_col:
             st.error(t("playground.invalid", message=plain(error)))
+        share()
         st.stop()
     frame.remember(scenario)
     with stand_col:
@@ -143,6 +144,7 @@ def playground() -> None:
         stand(trace, scenario, end_s, key="pg", height=taxi.STAND_HEIGHT, plot_px=taxi.PLOT_PX, at_s=at_s)
     with cards:
         metric_cards(metrics)
+    share()   # the link as the page now writes it: after `frame.remember`
 
     st.title(t("playground.title"))
     st.caption(t("playground.intro"))

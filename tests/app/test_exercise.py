@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 
+from app import taxi
 from app.exercise import NOTE_MAX, Change, changes, note, qr_svg
+from app.results import FRAMES
 from sim.scenario import load_preset
 
 
@@ -74,5 +76,14 @@ def test_a_scene_puts_the_stand_at_its_moment() -> None:
     assert active() == 0
     scenes[0].set_value(3).run()
     assert not at.exception
-    assert active() == pytest.approx(31 / 50 * 200, abs=2)   # scene 4 is at 31 s of 50, 200 frames
+    frames = len(taxi.frame_times(50.0, FRAMES))
+    assert active() == pytest.approx(31 / 50 * frames, abs=2)   # scene 4 is at 31 s of 50
     assert any("31.0 s" in m.value and "queue" in m.value for m in at.markdown)
+
+
+def test_the_shared_link_is_the_run_on_screen_right_after_a_slider_moves() -> None:
+    at = playground()
+    pool_size = next(s for s in at.slider if s.label.startswith("pool_size"))
+    pool_size.set_value(13).run()
+    assert not at.exception
+    assert [c.value for c in at.code] == [f"?preset={at.session_state.preset}&set=pool.pool_size%3D13"]
