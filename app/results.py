@@ -64,7 +64,11 @@ def metric_cards(metrics: Metrics, other: Metrics | None = None) -> None:
                       delta_color="inverse" if figure.lower_is_better else "normal", border=True)
 
 
-FRAMES = 200  # smooth enough to follow, and builds in a fraction of a second
+FRAMES = 120
+"""At most this many frames per stand: bins of 0.25 s up to a 30 s run, 0.5 s up to a minute. Each frame
+costs on every control change, in the server's build and in the browser's redraw: at 200 (0.25 s bins
+up to 50 s) the playground's default stand took some 75 ms longer to redraw after a slider moved
+(`bench/app_speed.py`), for a picture that showed no more at the speed it is watched at."""
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
