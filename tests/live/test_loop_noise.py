@@ -29,7 +29,8 @@ def _orphan(exc: BaseException) -> list[dict[str, Any]]:
 
 
 def test_a_release_on_a_closed_connection_is_not_printed() -> None:
-    assert _orphan(asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation")) == []
+    closed = asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation")
+    assert _orphan(closed) == []
 
 
 def test_a_reply_awaited_on_a_lost_socket_is_not_printed() -> None:
