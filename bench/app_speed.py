@@ -15,7 +15,11 @@ Prints the medians of several repetitions, at 1280 x 720:
 * the taxi-stand animation's payload (the figure's JSON), for scale.
 
 Targets: first renders under 3 s, a control change under 300 ms. The server
-is warmed up by one visit first (imports, caches of the process). The
+is warmed up by one visit first (imports, caches of the process). Each figure
+is also given as a ratio to a floor measured in the same run, interleaved
+with it: the same timings of `bench/floor_app.py`, Streamlit with one slider
+and one small figure and nothing to compute; the same code measured an hour
+apart here differed by a fifth, and the ratio much less. The
 share of CPU time the virtual machine's host took meanwhile is printed
 beside them (`bench.steal`): a measurement that lost more than 2% is no
 verdict. A benchmark, not a test.
@@ -59,39 +63,38 @@ REDRAWN = """(selector) => {
 """The figure's data is a new object once Streamlit has handed plotly.js the new run's figure."""
 
 
-def first_render(browser: Any, url: str, renders: int) -> float:
-    """Median seconds from opening `url` in a new session to its stand drawn and its script finished."""
-    times = []
-    for _ in range(renders):   # each in a new page: a new session, nothing drawn yet
-        page = browser.new_page(viewport=VIEWPORT)
-        started = time.perf_counter()
-        page.goto(url)
-        page.wait_for_function(SHOWN, arg=[STAND, IDLE], polling="raf", timeout=120_000)
-        times.append(time.perf_counter() - started)
-        page.close()
-    return statistics.median(times)
-
-
-def control_change(browser: Any, url: str, changes: int) -> float:
-    """Median ms from a key press on the pool_size slider to the stand redrawn for the new value."""
+def first_render(browser: Any, url: str) -> float:
+    """Seconds from opening `url` in a new page (a new session, nothing drawn yet) to its stand drawn
+    and its script finished."""
     page = browser.new_page(viewport=VIEWPORT)
-    page.goto(f"{url}/playground")
-    page.wait_for_selector(STAND, timeout=120_000)
-    page.wait_for_selector(IDLE, timeout=120_000)
-    page.wait_for_timeout(500)
-    thumb = page.get_by_test_id("stSlider").filter(has_text="pool_size").get_by_role("slider")
-    times = []
-    for _ in range(changes):
-        page.evaluate(REMEMBER, STAND)
-        thumb.focus()
-        pressed = page.evaluate("performance.now()")
-        thumb.press("ArrowRight")
-        drawn = page.wait_for_function(REDRAWN, arg=STAND, polling="raf", timeout=60_000).json_value()
-        page.wait_for_selector(IDLE, timeout=60_000)
-        times.append(drawn - pressed)
-        page.wait_for_timeout(300)
+    started = time.perf_counter()
+    page.goto(url)
+    page.wait_for_function(SHOWN, arg=[STAND, IDLE], polling="raf", timeout=120_000)
     page.close()
-    return statistics.median(times)
+    return time.perf_counter() - started
+
+
+class Slider:
+    """A page whose pool_size slider is pressed, one step more each time."""
+
+    def __init__(self, browser: Any, url: str) -> None:
+        self.page = browser.new_page(viewport=VIEWPORT)
+        self.page.goto(url)
+        self.page.wait_for_selector(STAND, timeout=120_000)
+        self.page.wait_for_selector(IDLE, timeout=120_000)
+        self.page.wait_for_timeout(500)
+        self.thumb = self.page.get_by_test_id("stSlider").filter(has_text="pool_size").get_by_role("slider")
+
+    def change(self) -> float:
+        """Ms from a key press on the slider to the stand redrawn for the new value."""
+        self.page.evaluate(REMEMBER, STAND)
+        self.thumb.focus()
+        pressed = self.page.evaluate("performance.now()")
+        self.thumb.press("ArrowRight")
+        drawn = self.page.wait_for_function(REDRAWN, arg=STAND, polling="raf", timeout=60_000).json_value()
+        self.page.wait_for_selector(IDLE, timeout=60_000)
+        self.page.wait_for_timeout(300)
+        return float(drawn - pressed)
 
 
 def payload_bytes() -> int:
@@ -123,26 +126,40 @@ def main() -> int:
         return 1
     from playwright.sync_api import sync_playwright
 
-    with served_app() as (url, _), sync_playwright() as p:
+    times: dict[str, list[float]] = {name: [] for name in ("playground", "present", "change",
+                                                           "floor", "floor_change")}
+    with served_app() as (url, _), served_app(script="bench/floor_app.py") as (floor, _), \
+            sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        first_render(browser, f"{url}/playground", 1)   # warm-up: imports and caches of the server process
-        first_render(browser, f"{url}/playground?present=1", 1)
+        pages = {"playground": f"{url}/playground", "present": f"{url}/playground?present=1", "floor": floor}
+        for page in pages.values():
+            first_render(browser, page)   # warm-up: imports and caches of the server processes
         stolen = Stolen()
-        playground = first_render(browser, f"{url}/playground", args.renders)
-        present = first_render(browser, f"{url}/playground?present=1", args.renders)
-        change_ms = control_change(browser, url, args.changes)
+        for _ in range(args.renders):   # interleaved, so a slower minute of the machine slows each alike
+            for name, page in pages.items():
+                times[name].append(first_render(browser, page))
+        sliders = {"change": Slider(browser, pages["playground"]), "floor_change": Slider(browser, floor)}
+        for _ in range(args.changes):
+            for name, slider in sliders.items():
+                times[name].append(slider.change())
         stolen.stop()
         browser.close()
+    m = {name: statistics.median(values) for name, values in times.items()}
     payload = payload_bytes()
-    print(f"first render of the playground (server warm): {playground:.2f} s median of {args.renders} "
-          "(target < 3 s)")
-    print(f"first render of the presentation mode: {present:.2f} s median of {args.renders} (target < 3 s)")
-    print(f"control change to the stand redrawn: {change_ms:.0f} ms median of {args.changes} "
-          "(target < 300 ms)")
+    floor_words = "a bare Streamlit page with one slider and one small figure"
+    print(f"first render of the playground (server warm): {m['playground']:.2f} s, median of {args.renders} "
+          f"(target < 3 s); {m['playground'] / m['floor']:.1f}x the floor's")
+    print(f"first render of the presentation mode: {m['present']:.2f} s (target < 3 s); "
+          f"{m['present'] / m['floor']:.1f}x the floor's")
+    print(f"control change to the stand redrawn: {m['change']:.0f} ms, median of {args.changes} "
+          f"(target < 300 ms); {m['change'] / m['floor_change']:.1f}x the floor's")
+    print(f"the floor ({floor_words}), measured between them: first render {m['floor']:.2f} s, "
+          f"control change {m['floor_change']:.0f} ms")
     print(f"taxi-stand animation payload: {payload / 1e6:.2f} MB")
     print(f"while measuring, the {stolen}")
-    print(json.dumps({"first_render_s": round(playground, 2), "present_render_s": round(present, 2),
-                      "control_change_ms": round(change_ms, 1), "animation_bytes": payload,
+    print(json.dumps({"first_render_s": round(m["playground"], 2), "present_render_s": round(m["present"], 2),
+                      "control_change_ms": round(m["change"], 1), "floor_render_s": round(m["floor"], 2),
+                      "floor_change_ms": round(m["floor_change"], 1), "animation_bytes": payload,
                       "stolen": None if stolen.share is None else round(stolen.share, 4)}))
     return 0
 
