@@ -84,7 +84,7 @@ def connection_spans(cols: dict[str, np.ndarray], end_s: float) -> tuple[list[Sp
             if t > cur[1]:
                 add(Span(c, cur[2], cur[1], t, cur[0], cur[3]))
             open_[c] = [IDLE, t, inst, -1, False]
-        elif ev == close or ev == connect_fail:
+        elif ev in (close, connect_fail):
             add(Span(c, cur[2], cur[1], t, cur[0], cur[3], f"{EV_NAMES[ev]}:{WHY_NAMES[why]}"))
             del open_[c]
         elif ev == leak:

@@ -792,7 +792,31 @@ def _lines(text: str, width_px: float, font: float) -> str:
     return "<br>".join(textwrap.wrap(text, per_line))
 
 
-def _info_xy(geo: _Geometry) -> tuple[list[float], list[float], list[str], list[int]]:
+INFO, CAPTION = len(KINDS) + 1, 3
+"""Where the caption is: the text trace of `_drawn`'s list, and its place among that trace's texts."""
+
+
+def _fit_captions(drawn: list[list[dict[str, Any]]], geo: _Geometry) -> int:
+    """The captions' font size: the largest, from FONT + 4 down to FONT - 4, at which every frame's
+    caption fits the panel's width on one line; a caption too long even then is broken into lines.
+
+    plotly neither wraps nor shrinks text: a long caption ("Taxi 31 scrapped on return: no free bay
+    (overflow)") ran off both sides of a half-width panel, A against B. A phone's captions are
+    broken into lines as they are made (`_info_texts`).
+    """
+    if geo.narrow:
+        return NARROW_FONT
+    width = geo.x_max * geo.px_per_col
+    widest = max((_text_px(frame[INFO]["text"][CAPTION], 1.0) for frame in drawn), default=0.0)
+    size = FONT + 4 if widest <= 0 else max(FONT - 4, min(FONT + 4, math.floor(width / widest)))
+    if widest * size > width:
+        for frame in drawn:
+            texts = frame[INFO]["text"]
+            texts[CAPTION] = _lines(texts[CAPTION], width, size)
+    return size
+
+
+def _info_xy(geo: _Geometry, caption_font: int) -> tuple[list[float], list[float], list[str], list[int]]:
     stands = [geo.centre(s) for s in range(geo.shown)], [round(geo.y_stand - s * geo.block, 3)
                                                          for s in range(geo.shown)]
     xs = [0.0, 0.0, 0.0 if geo.narrow else geo.x_max, geo.x_max / 2] + stands[0]
@@ -803,7 +827,7 @@ def _info_xy(geo: _Geometry) -> tuple[list[float], list[float], list[str], list[
         sizes = [FONT, NARROW_FONT - 1, NARROW_FONT - 1, NARROW_FONT] + [NARROW_FONT] * geo.shown
     else:
         counters = FONT - 5 if geo.tight else FONT - 2 if geo.smaller else FONT
-        sizes = [FONT + 8, counters, FONT + 4, FONT + 4] + [FONT] * geo.shown
+        sizes = [FONT + 8, counters, FONT + 4, caption_font] + [FONT] * geo.shown
     return xs, ys, pos, sizes
 
 
@@ -914,10 +938,11 @@ def build_taxi_figure(trace: Trace, scenario: Scenario, end_s: float, *,
     kinds = [key for key in KIND_KEYS if any(p.at[key] for p in points)]
     static = _static_traces(geo, run, words, kinds)
     drawn = [_drawn(run, geo, k, p, words) for k, p in enumerate(points)]
+    caption_font = _fit_captions(drawn, geo)
     moving = _moving(points)
     frames = [{"name": str(k), "data": [data[i] for i in moving], "traces": [len(static) + i for i in moving]}
               for k, data in enumerate(drawn)]
-    dynamic = [_style_dynamic(i, trace_data, geo, words) for i, trace_data in enumerate(drawn[0])]
+    dynamic = [_style_dynamic(i, data, geo, words, caption_font) for i, data in enumerate(drawn[0])]
     return Animation(data=static + dynamic, layout=_layout(run, geo, words, height, static), frames=frames)
 
 
@@ -1013,7 +1038,8 @@ def _points(geo: _Geometry, places: list[_Place]) -> dict[str, Any]:
             "y": [geo.y(s, row) for s, _, row, _ in places], "text": [text for *_, text in places]}
 
 
-def _style_dynamic(i: int, data: dict[str, Any], geo: _Geometry, words: _Words) -> dict[str, Any]:
+def _style_dynamic(i: int, data: dict[str, Any], geo: _Geometry, words: _Words,
+                   caption_font: int) -> dict[str, Any]:
     """The first frame's data with each trace's fixed look (frames never repeat it)."""
     if i < len(KINDS):
         kind = KINDS[i]
@@ -1025,8 +1051,8 @@ def _style_dynamic(i: int, data: dict[str, Any], geo: _Geometry, words: _Words) 
         return {**data, "mode": "text", "showlegend": False, "hoverinfo": "skip",
                 "textposition": "middle right",
                 "textfont": {"size": NARROW_FONT - 1 if geo.narrow else FONT, "color": BLACK}}
-    if i == len(KINDS) + 1:  # clock, counters, licences, caption, stand headers
-        xs, ys, pos, sizes = _info_xy(geo)
+    if i == INFO:  # clock, counters, licences, caption, stand headers
+        xs, ys, pos, sizes = _info_xy(geo, caption_font)
         return {**data, "x": xs, "y": ys, "mode": "text", "showlegend": False, "hoverinfo": "skip",
                 "textposition": pos, "textfont": {"size": sizes, "color": BLACK}}
     return {**data, "mode": "lines", "showlegend": False, "hoverinfo": "skip"}  # the licence bar
@@ -1201,7 +1227,8 @@ def _slider(run: _Run, geo: _Geometry) -> dict[str, Any]:
     steps = [{"method": "animate", "label": "", "args": [[str(k)], step_args]} for k in range(run.times.size)]
     return {"active": 0, "steps": steps, "x": 0.0, "len": 1.0, "yanchor": "top",
             "y": -NARROW_CONTROLS_PX[2] / geo.plot_h if geo.narrow else -0.07,
-            "pad": {"t": 0, "b": 0}, "font": {"color": "rgba(0,0,0,0)", "size": 2},
+            "pad": {"t": 0 if geo.narrow else 14, "b": 0},   # off the buttons above it, on a wide stand
+            "font": {"color": "rgba(0,0,0,0)", "size": 2},
             "ticklen": 0, "minorticklen": 0, "tickcolor": "rgba(0,0,0,0)",
             "currentvalue": {"visible": False}, "transition": {"duration": 0}}
 

@@ -265,7 +265,10 @@ def test_a_phone_breaks_a_long_caption_into_lines():
     long = "a passenger waited and waited, then gave up and went home on foot in the rain"
     phone = figure(r, max_frames=20, narrow=True, text={"cap_quiet": long})
     assert caption(phone, 0).replace("<br>", " ") == long and "<br>" in caption(phone, 0)
-    assert "<br>" not in caption(figure(r, max_frames=20, text={"cap_quiet": long}), 0)
+    wide = figure(r, max_frames=20, text={"cap_quiet": long})   # too long for one line even at FONT - 4
+    assert caption(wide, 0).replace("<br>", " ") == long and "<br>" in caption(wide, 0)
+    shorter = figure(r, max_frames=20, text={"cap_quiet": long[:40]})   # one line, at a font it fits at
+    assert "<br>" not in caption(shorter, 0)
 
 
 def test_a_phones_loop_keeps_play_and_pause_and_the_legend_moves_up():
@@ -417,7 +420,7 @@ def test_two_stands_side_by_side_keep_the_counters_clear_of_the_licence_bar() ->
     rows = [row for row, _ in taxi.ROWS]
     half, beside = _Geometry.fit(1, 10, rows, plot_px=420), _Geometry.fit(1, 10, rows, plot_px=540)
     assert half.tight and not beside.tight
-    assert _info_xy(half)[3][1] < _info_xy(beside)[3][1] < FONT
+    assert _info_xy(half, FONT)[3][1] < _info_xy(beside, FONT)[3][1] < FONT
     assert _gauge_span(half)[1] / half.x_max < _gauge_span(beside)[1] / beside.x_max
 
 
@@ -435,3 +438,22 @@ def test_with_a_pooler_the_city_licenses_the_depots_cars_and_its_queue_is_told()
                                         for x in (getattr(d, "text", None) or ()))
             if t.startswith("Licences in use")]
     assert max(used) > 20   # without the depot, the stands' own taxis take the city's licences
+
+
+def test_a_long_caption_fits_a_half_width_panel_on_every_frame():
+    """A against B draws each stand half as wide: its captions ("Taxi 31 scrapped on return: no free bay
+    (overflow)") get a font they fit at, or lines, instead of running off both sides."""
+    from app import pair
+    from sim.scenario import load_preset
+
+    scenario = load_preset("burst-into-overflow")
+    result = run(scenario)
+    half = pair.half_px(pair.PAGE_PLOT_PX)
+    fig = build_taxi_figure(result.trace, scenario, result.end_s, max_frames=120, plot_px=half).to_dict()
+    info = next(t for t in fig["data"] if t.get("mode") == "text" and isinstance(t.get("textposition"), list))
+    size = info["textfont"]["size"][taxi.CAPTION]
+    captions = [next(d for d in f["data"] if d.get("text") and str(d["text"][0]).startswith("Time"))["text"]
+                [taxi.CAPTION] for f in fig["frames"]]
+    assert any("scrapped" in c for c in captions)
+    widest = max(taxi._text_px(line, size) for c in captions for line in c.split("<br>"))
+    assert widest <= half * 0.98, (size, widest, half)
