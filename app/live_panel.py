@@ -129,9 +129,11 @@ def follow(key: str, running: bool, body: Callable[[RemoteSession, Snapshot], No
             return
         snap = session.snapshot()
         if snap.finished:
-            if st.session_state.get(f"{key}.drawn") is not session:
-                st.session_state[f"{key}.drawn"] = session
-                st.rerun(scope="app")   # draw the results with the whole page
+            # The page around this fragment was drawn while the run went on: ask for the whole page, at every
+            # poll until a page drawn after the end replaces this fragment. Asked once and marked as asked,
+            # the results were in one CI run never drawn on one of three pages (a lost rerun, it seems).
+            if running:
+                st.rerun(scope="app")
             return
         st.progress(snap.progress, text=t("live.progress", now=num(snap.now_s, 1),
                                           total=num(snap.duration_s, 1), phase=t(f"live.phase.{snap.phase}")))

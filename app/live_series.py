@@ -85,7 +85,6 @@ def start(key: str, scenarios: list[Scenario], database_url: str | None) -> None
         old.stop()
     series = Series(list(scenarios), database_url)
     st.session_state[key] = series
-    st.session_state.pop(f"{key}.drawn", None)
     series.advance()
 
 
@@ -109,9 +108,8 @@ def follow(key: str, label: list[str]) -> None:
             return
         series.advance()
         if series.finished:
-            if st.session_state.get(f"{key}.drawn") is not series:
-                st.session_state[f"{key}.drawn"] = series
-                st.rerun(scope="app")   # draw the results with the whole page
+            if running:   # as `live_panel.follow`: asked at every poll until the whole page is drawn again
+                st.rerun(scope="app")
             return
         session = series.current
         if session is None:
