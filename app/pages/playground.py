@@ -72,6 +72,13 @@ def scene_moment(scenario: Scenario, key: str) -> float | None:
     return scenes[picked].at_s
 
 
+def picked_moment(scenario: Scenario, key: str) -> float | None:
+    """The moment of the scene picked with `scene_moment`'s buttons, read before they are drawn (a widget's
+    value is the session's from the start of the rerun)."""
+    picked = ss.get(f"{key}.scene")
+    return scenario.scenes[picked].at_s if isinstance(picked, int) and picked < len(scenario.scenes) else None
+
+
 def reset_to_preset() -> None:
     frame.load(ss.preset)
 
@@ -121,6 +128,20 @@ def playground() -> None:
         stand_col, beside = st.columns([3.4, 1])
         side, cards = beside.container(height=taxi.STAND_HEIGHT, border=False), st.container()
     with side:
+        # Above the controls, but drawn after the stand: a browser that lays out each element as it comes
+        # redrew the stand some 35 ms later after a slider moved with these six sent before it.
+        top = st.container()
+        scenario, error = grouped_controls(ss.scenario, key=f"pg.v{ss.version}", t=t, tabs_key="pg.group",
+                                           compact=True)
+    if scenario is not None:
+        frame.remember(scenario)
+        with stand_col:
+            trace, end_s, metrics = run(scenario)
+            stand(trace, scenario, end_s, key="pg", height=taxi.STAND_HEIGHT, plot_px=taxi.PLOT_PX,
+                  at_s=picked_moment(scenario, "pg"))
+        with cards:
+            metric_cards(metrics)
+    with top:
         frame.preset_picker("pg")
         if st.button(t("present.button"), icon=":material/co_present:", help=t("present.help"),
                      key="pg.present"):
@@ -130,21 +151,12 @@ def playground() -> None:
                      key="pg.compare_with"):
             st.switch_page("app/pages/race.py")   # A is this scenario; B, a copy to change (or as last left)
         share = exercise.panel(ss.preset, ss.scenario, "pg.exercise", reset_to_preset)
-        at_s = scene_moment(ss.scenario, "pg")
-        scenario, error = grouped_controls(ss.scenario, key=f"pg.v{ss.version}", t=t, tabs_key="pg.group",
-                                           compact=True)
+        scene_moment(ss.scenario, "pg")
+    share()   # the link as the page now writes it: after `frame.remember`
     if scenario is None:
         with stand_col:
             st.error(t("playground.invalid", message=plain(error)))
-        share()
         st.stop()
-    frame.remember(scenario)
-    with stand_col:
-        trace, end_s, metrics = run(scenario)
-        stand(trace, scenario, end_s, key="pg", height=taxi.STAND_HEIGHT, plot_px=taxi.PLOT_PX, at_s=at_s)
-    with cards:
-        metric_cards(metrics)
-    share()   # the link as the page now writes it: after `frame.remember`
 
     st.title(t("playground.title"))
     st.caption(t("playground.intro"))

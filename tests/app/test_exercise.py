@@ -11,6 +11,7 @@ from app import taxi
 from app.exercise import NOTE_MAX, Change, changes, note, qr_svg
 from app.results import FRAMES
 from sim.scenario import load_preset
+from tests.app.opened import unescaped
 
 
 def test_changes_name_each_setting_the_link_changed_with_both_values() -> None:
@@ -87,3 +88,12 @@ def test_the_shared_link_is_the_run_on_screen_right_after_a_slider_moves() -> No
     pool_size.set_value(13).run()
     assert not at.exception
     assert [c.value for c in at.code] == [f"?preset={at.session_state.preset}&set=pool.pool_size%3D13"]
+
+
+def test_the_changed_from_preset_chip_names_a_change_the_moment_it_is_made() -> None:
+    at = playground()
+    before = next(s for s in at.slider if s.label.startswith("pool_size")).value
+    next(s for s in at.slider if s.label.startswith("pool_size")).set_value(13).run()
+    assert not at.exception
+    assert any(f"pool.pool_size {before}→13" in unescaped(c.value) for c in at.caption), \
+        [c.value for c in at.caption]
