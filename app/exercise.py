@@ -63,11 +63,11 @@ def link(params: dict[str, list[str]]) -> str:
     return base + ("?" + urlencode([(k, v) for k, vs in params.items() for v in vs]) if params else "")
 
 
-def panel(preset: str, scenario: Scenario, key: str, reset: Callable[[], None]) -> Callable[[], None]:
-    """The exercise's question, what the link changed from its preset (with a way back), and a "share"
-    button; returns what draws the link and its QR code into that button's popover. A page calls it
-    once the run is drawn: encoding the code takes some 10 ms of every rerun, which the stand should
-    not wait for."""
+def panel(preset: str, scenario: Scenario, key: str, reset: Callable[[], None]) -> None:
+    """The exercise's question, what the link changed from its preset (with a way back), and the link.
+
+    Drawn after the page has written its URL for `scenario` (`frame.remember`), so the link is this run's.
+    """
     question = st.session_state.get("note")
     if question:
         st.markdown(f"**{t('exercise.question')}** {plain(question)}")
@@ -78,20 +78,15 @@ def panel(preset: str, scenario: Scenario, key: str, reset: Callable[[], None]) 
         st.caption(plain(t("exercise.changed", changes=shown) + (f" (+{more})" if more > 0 else "")))
         st.button(t("exercise.reset"), key=f"{key}.reset", icon=":material/restart_alt:", on_click=reset,
                   type="tertiary")
-    popover = st.popover(t("exercise.share"), icon=":material/qr_code_2:")
-
-    def share() -> None:
-        url = link({k: st.query_params.get_all(k) for k in st.query_params})
-        with popover:
-            st.caption(t("exercise.share_help"))
-            st.code(url, language=None, wrap_lines=True)
-            code = qr_svg(url)
-            if code is None:
-                st.caption(t("exercise.too_long"))
-            else:
-                st.image(code, width=240)
-
-    return share
+    url = link({k: st.query_params.get_all(k) for k in st.query_params})
+    with st.popover(t("exercise.share"), icon=":material/qr_code_2:"):
+        st.caption(t("exercise.share_help"))
+        st.code(url, language=None, wrap_lines=True)
+        code = qr_svg(url)
+        if code is None:
+            st.caption(t("exercise.too_long"))
+        else:
+            st.image(code, width=240)
 
 
 MAX_SHOWN = 4

@@ -46,15 +46,14 @@ PRESENT_CSS = f"""<style>
 </style>"""
 
 
-def run(scenario: Scenario) -> tuple:   # type: ignore[type-arg]
-    """The simulated run of the scenario, or stop the page with the budget's message."""
+def run(scenario: Scenario) -> tuple | None:   # type: ignore[type-arg]
+    """The simulated run of the scenario, or None, said why, when it is more work than a page may ask for."""
     try:
         with st.spinner(t("playground.running")):
             return simulate_scenario(scenario)
     except TooMuchWork as e:
         refuse(e, scenario, key="pg")
-        st.stop()
-        raise   # st.stop() does not return
+        return None
 
 
 def scene_moment(scenario: Scenario, key: str) -> float | None:
@@ -113,7 +112,10 @@ def presentation() -> None:
         st.error(t("playground.invalid", message=plain(error)))
         st.stop()
     frame.remember(changed)
-    trace, end_s, metrics = run(changed)
+    result = run(changed)
+    if result is None:
+        st.stop()
+    trace, end_s, metrics = result
     with stand_slot:
         stand(trace, changed, end_s, key="pg", height=taxi.PRESENT_HEIGHT, plot_px=taxi.PRESENT_PLOT_PX,
               at_s=at_s)
@@ -129,18 +131,23 @@ def playground() -> None:
         side, cards = beside.container(height=taxi.STAND_HEIGHT, border=False), st.container()
     with side:
         # Above the controls, but drawn after the stand: a browser that lays out each element as it comes
-        # redrew the stand some 35 ms later after a slider moved with these six sent before it.
+        # redrew the stand some 35 ms later after a slider moved with these six sent before it. The
+        # exercise's chip and link are then this run's too, the URL written for it (`frame.remember`).
         top = st.container()
         scenario, error = grouped_controls(ss.scenario, key=f"pg.v{ss.version}", t=t, tabs_key="pg.group",
                                            compact=True)
+    result = None
     if scenario is not None:
         frame.remember(scenario)
         with stand_col:
-            trace, end_s, metrics = run(scenario)
-            stand(trace, scenario, end_s, key="pg", height=taxi.STAND_HEIGHT, plot_px=taxi.PLOT_PX,
-                  at_s=picked_moment(scenario, "pg"))
-        with cards:
-            metric_cards(metrics)
+            result = run(scenario)
+            if result is not None:
+                trace, end_s, metrics = result
+                stand(trace, scenario, end_s, key="pg", height=taxi.STAND_HEIGHT, plot_px=taxi.PLOT_PX,
+                      at_s=picked_moment(scenario, "pg"))
+        if result is not None:
+            with cards:
+                metric_cards(metrics)
     with top:
         frame.preset_picker("pg")
         if st.button(t("present.button"), icon=":material/co_present:", help=t("present.help"),
@@ -150,12 +157,13 @@ def playground() -> None:
         if st.button(t("playground.compare_with"), icon=":material/join:", help=t("playground.compare_help"),
                      key="pg.compare_with"):
             st.switch_page("app/pages/race.py")   # A is this scenario; B, a copy to change (or as last left)
-        share = exercise.panel(ss.preset, ss.scenario, "pg.exercise", reset_to_preset)
+        exercise.panel(ss.preset, ss.scenario, "pg.exercise", reset_to_preset)   # after `frame.remember`
         scene_moment(ss.scenario, "pg")
-    share()   # the link as the page now writes it: after `frame.remember`
     if scenario is None:
         with stand_col:
             st.error(t("playground.invalid", message=plain(error)))
+        st.stop()
+    if result is None:   # refused, and said why
         st.stop()
 
     st.title(t("playground.title"))
