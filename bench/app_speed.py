@@ -18,11 +18,11 @@ Targets: first renders under 3 s, a control change under 300 ms. The server
 is warmed up by one visit first (imports, caches of the process). Each figure
 is also given as a ratio to a floor measured in the same run, interleaved
 with it: the same timings of `bench/floor_app.py`, Streamlit with one slider
-and one small figure and nothing to compute; the same code measured an hour
-apart here differed by a fifth, and the ratio much less. The
-share of CPU time the virtual machine's host took meanwhile is printed
-beside them (`bench.steal`): a measurement that lost more than 2% is no
-verdict. A benchmark, not a test.
+and one small figure and nothing to compute. The same code timed an hour
+apart here differed by a fifth; the floor says how much of a figure is
+Streamlit's and plotly.js's own at that moment. The share of CPU time the
+virtual machine's host took meanwhile is printed beside them (`bench.steal`):
+a measurement that lost more than 2% is no verdict. A benchmark, not a test.
 
     python bench/app_speed.py [--renders N] [--changes N]
 """
