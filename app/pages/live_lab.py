@@ -109,7 +109,9 @@ if session is not None:
     else:
         if snap.phase == "cancelled":
             st.warning(t("live.cancelled"))
-        st.success(t("live.done", server=plain(result.server), name=plain(result.application_name),
+        # the sandbox in the page's words; another server by its address, which has no language
+        server = t("live.sandbox_server") if result.sandbox else plain(result.server)
+        st.success(t("live.done", server=server, name=plain(result.application_name),
                      wall=num(result.wall_seconds, 1), left=num(result.left_open, 0)))
         if result.server_version:   # as the server itself said it, during the run
             st.caption(":material/database: " + (

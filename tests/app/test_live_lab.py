@@ -117,3 +117,5 @@ def test_during_a_run_the_stand_stands_beside_the_servers_view_and_after_it_the_
     assert recorded and re.fullmatch(r"Recorded on PostgreSQL \d+(\.\d+)?.*, embedded",
                                      recorded[0].replace(":material/database: ", "")), recorded
     assert len(at.metric) >= 6 and at.get("plotly_chart")   # the results, drawn like a model run's
+    done = [s.value for s in at.success]   # the sandbox named in the page's words, not the worker's English
+    assert any(d.startswith("Ran on the embedded PostgreSQL as ") for d in done), done
