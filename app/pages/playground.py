@@ -56,24 +56,22 @@ def run(scenario: Scenario) -> tuple | None:   # type: ignore[type-arg]
         return None
 
 
-def scene_moment(scenario: Scenario, key: str) -> float | None:
-    """The scenario's scenes as numbered buttons; the moment of the one picked (the stand jumps there)."""
+def scene_buttons(scenario: Scenario, key: str) -> None:
+    """The scenario's scenes as numbered buttons, and the caption of the one picked (`picked_moment`)."""
     if not scenario.scenes:
-        return None
+        return
     scenes = scenario.scenes
     own = scenes == load_preset(ss.preset).scenes   # the preset's own scenes have translated captions
     picked = st.segmented_control(t("scenes.label"), range(len(scenes)), format_func=lambda i: str(i + 1),
                                   key=f"{key}.scene", help=t("scenes.help"))
-    if picked is None:
-        return None
-    caption = t(f"preset.{ss.preset}.scene{picked}") if own else scenes[picked].caption
-    st.markdown(f"**{num(scenes[picked].at_s, 1)} s** · {plain(caption)}")
-    return scenes[picked].at_s
+    if picked is not None:
+        caption = t(f"preset.{ss.preset}.scene{picked}") if own else scenes[picked].caption
+        st.markdown(f"**{num(scenes[picked].at_s, 1)} s** · {plain(caption)}")
 
 
 def picked_moment(scenario: Scenario, key: str) -> float | None:
-    """The moment of the scene picked with `scene_moment`'s buttons, read before they are drawn (a widget's
-    value is the session's from the start of the rerun)."""
+    """The moment of the scene picked with `scene_buttons` (the stand jumps there); readable before they are
+    drawn, as a widget's value is the session's from the start of the rerun."""
     picked = ss.get(f"{key}.scene")
     return scenario.scenes[picked].at_s if isinstance(picked, int) and picked < len(scenario.scenes) else None
 
@@ -106,7 +104,8 @@ def presentation() -> None:
             frame.present(False)
             st.rerun()
     with controls:
-        at_s = scene_moment(scenario, "pr")
+        scene_buttons(scenario, "pr")
+        at_s = picked_moment(scenario, "pr")
         changed, error = field_controls(scenario, f"pr.v{ss.version}", t, only)
     if changed is None:
         st.error(t("playground.invalid", message=plain(error)))
@@ -158,7 +157,7 @@ def playground() -> None:
                      key="pg.compare_with"):
             st.switch_page("app/pages/race.py")   # A is this scenario; B, a copy to change (or as last left)
         exercise.panel(ss.preset, ss.scenario, "pg.exercise", reset_to_preset)   # after `frame.remember`
-        scene_moment(ss.scenario, "pg")
+        scene_buttons(ss.scenario, "pg")
     if scenario is None:
         with stand_col:
             st.error(t("playground.invalid", message=plain(error)))
