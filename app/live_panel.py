@@ -30,6 +30,7 @@ import streamlit as st
 
 from app import taxi
 from app.background import live_worker
+from app.figure import STILL, draw
 from app.results import stand_words
 from app.ui import lang, num, plain, t
 from live.runner import check, installed
@@ -186,7 +187,7 @@ def live_stand(key: str, session: RemoteSession, snap: Snapshot) -> None:
     if drawn is None:   # nothing has happened yet: the server is being set up
         return
     st.caption(t("live.stand", now=num(drawn.end_s, 1), rows=num(drawn.rows, 0)))
-    st.plotly_chart(drawn.figure, key=f"{key}.live_taxi", theme=None, config={"displayModeBar": False})
+    draw(drawn.figure, f"{key}.live_taxi", STILL)
 
 
 def _due(drawn: _Drawn | None, so_far: TraceSoFar, snap: Snapshot, now: float) -> bool:

@@ -15,6 +15,7 @@ from typing import Any
 import streamlit as st
 
 from app import charts, frame, i18n, taxi
+from app.figure import STILL, draw
 from app.ui import file_stem, lang, lazy_tabs, num, pct, shown, t
 from live.recorder import caught_messages
 from sim.errors import LibraryError
@@ -123,7 +124,7 @@ def stand(trace: Trace, scenario: Scenario, end_s: float, key: str, run_key: str
                          narrow=narrow)
     if at_s is not None:
         figure = taxi.starting_at(figure, end_s, at_s, FRAMES)
-    st.plotly_chart(figure, key=f"{key}.taxi", theme=None, config={"displayModeBar": False})
+    draw(figure, f"{key}.taxi", STILL)
 
 
 def details(trace: Trace, scenario: Scenario, end_s: float, metrics: Metrics, key: str,
@@ -133,7 +134,7 @@ def details(trace: Trace, scenario: Scenario, end_s: float, metrics: Metrics, ke
 
     def chart(name: str) -> None:
         figure = chart_figure(name, run, lang(), trace, scenario, end_s)
-        st.plotly_chart(figure, key=f"{key}.{name}", theme=None)
+        draw(figure, f"{key}.{name}")
 
     views = {
         "connections": lambda: chart("levels"),

@@ -18,7 +18,8 @@ Targets: first renders under 3 s, a control change under 300 ms. The server
 is warmed up by one visit first (imports, caches of the process). Each figure
 is also given as a ratio to a floor measured in the same run, interleaved
 with it: the same timings of `bench/floor_app.py`, Streamlit with one slider
-and one small figure and nothing to compute. The same code timed an hour
+and one small figure drawn its own way (st.plotly_chart, which loads the
+full plotly.js) and nothing to compute. The same code timed an hour
 apart here differed by a fifth; the floor says how much of a figure is
 Streamlit's and plotly.js's own at that moment. The share of CPU time the
 virtual machine's host took meanwhile is printed beside them (`bench.steal`):
@@ -60,7 +61,8 @@ REDRAWN = """(selector) => {
     const plot = document.querySelector(selector);
     return plot && plot.data !== window.__shown && plot._fullLayout ? performance.now() : false;
 }"""
-"""The figure's data is a new object once Streamlit has handed plotly.js the new run's figure."""
+"""The figure's data is a new object once plotly.js has been handed the new run's figure (a new chart
+with st.plotly_chart in the floor, Plotly.react on the same div in the app)."""
 
 
 def first_render(browser: Any, url: str) -> float:

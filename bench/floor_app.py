@@ -1,7 +1,8 @@
 """The floor `bench/app_speed.py` measures the app against: Streamlit with one slider and one plotly figure.
 
 A bare page, served and timed the same way in the same run: its first render
-is what loading Streamlit and plotly.js costs on this machine at this moment,
+is what loading Streamlit and its plotly.js (st.plotly_chart, Streamlit's own
+way to draw a figure) costs on this machine at this moment,
 its control change what a rerun and a redrawn figure cost with nothing to
 compute. The app's figures over these say what the app adds, and stay
 comparable when the machine is slower one hour than the next. The slider and

@@ -48,7 +48,7 @@ async def open_sessions(url: str, n: int) -> list[float]:
             page = pages[i]
             started = time.perf_counter()
             await page.goto(f"{url}/playground?preset={presets[i % len(presets)]}&set=seed%3D{1000 + i}")
-            await page.wait_for_selector(".stPlotlyChart .js-plotly-plot", timeout=300_000)
+            await page.wait_for_selector(".js-plotly-plot", timeout=300_000)
             await page.wait_for_selector('[data-test-script-state="notRunning"]', timeout=300_000)
             return time.perf_counter() - started
 

@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app import i18n, pair
+from app.figure import STILL, draw
 from app.frame import preset_picker
 from app.live_panel import finished, follow, refuse_unrunnable, run_button
 from app.numbers_table import column_width, value_text
@@ -154,7 +155,7 @@ def in_time(both: SideBySide, live: LiveResult) -> None:
     if view == "stands":   # both over the later end, so frame k is the same moment on both sides
         figure = pair.pair_figure((runs[0][0], runs[1][0]), lang(), ((runs[0][:3]), (runs[1][:3])), end,
                                   (t("compare.sim"), t("compare.live")), plot_px=PLOT_PX)
-        st.plotly_chart(figure, key="compare.stands", theme=None, config={"displayModeBar": False})
+        draw(figure, "compare.stands", STILL)
         return
     step = float(frame_times(end, FRAMES)[0])
     digits = max(0, -math.floor(math.log10(step))) if step < 1 else 0
@@ -166,8 +167,7 @@ def in_time(both: SideBySide, live: LiveResult) -> None:
     for col, chart, (*_, side) in zip(st.columns(2), charts, runs, strict=True):
         with col:
             st.markdown(f"**{t(f'compare.{side}')}**")
-            st.plotly_chart(levels_at(chart, at_s, max(tops) if tops else None), key=f"compare.{side}.levels",
-                            theme=None, config={"displayModeBar": False})
+            draw(levels_at(chart, at_s, max(tops) if tops else None), f"compare.{side}.levels", STILL)
 
 
 in_time(both, live)

@@ -5,6 +5,7 @@ from typing import Any
 import streamlit as st
 
 from app import frame, i18n, taxi
+from app.figure import STILL, draw
 from app.lessons import lesson_list
 from app.results import stand_words
 from app.runs import simulate_scenario
@@ -32,10 +33,9 @@ STYLE = """<style>
 LOOP_JS = f"""<script>
 /* Play the stand, and again from the start {LOOP_PAUSE_MS} ms after it stops, until the visitor
    touches it (then its Play and Pause are theirs); never for a reduced-motion setting. Plotly has
-   no autoplay of its own and Streamlit exposes no Plotly object: the script presses the figure's
-   own Play button, which plays from the first frame again once the last one is shown. One timer
-   for the browser tab: it also restarts a figure Streamlit redrew (another language) or drew
-   anew (Home opened again), which replaces the animation without a word. */
+   no autoplay of its own: the script presses the figure's own Play button, which plays from the
+   first frame again once the last one is shown. One timer for the browser tab: it also restarts
+   a figure redrawn (another language stops its animation) or drawn anew (Home opened again). */
 (() => {{
   if (window.homeStandLoop) return;
   if (window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches) return;
@@ -109,8 +109,7 @@ st.title(t("home.title"))
 with st.container(key="home-ways"):
     ways_in()
 with st.container(key="home-stand"):
-    st.plotly_chart(loop_figure(lang(), frame.narrow()), key="home.stand", theme=None,
-                    config={"displayModeBar": False})
+    draw(loop_figure(lang(), frame.narrow()), "home.stand", STILL)
     st.html(LOOP_JS, unsafe_allow_javascript=True)
 st.caption(t("home.stand_caption"))
 

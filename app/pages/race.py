@@ -15,6 +15,7 @@ import streamlit as st
 
 from app import frame, pair, sides
 from app.controls import field_controls, key_fields, shown_value
+from app.figure import STILL, draw
 from app.numbers_table import pair_table
 from app.runs import Run, refuse, simulate_scenario
 from app.state import flatten, overrides
@@ -170,7 +171,7 @@ def race() -> None:
     keys = a.to_toml(), b.to_toml()
     figure = pair.pair_figure(keys, lang(), ((keys[0], trace_a, a), (keys[1], trace_b, b)), end_s,
                               panel_titles(a, b))
-    st.plotly_chart(figure, key="race.pair", theme=None, config={"displayModeBar": False})
+    draw(figure, "race.pair", STILL)
 
     st.title(t("race.title"))
     st.caption(t("race.intro"))

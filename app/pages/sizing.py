@@ -16,6 +16,7 @@ import os
 import streamlit as st
 
 from app import live_series, opening, sizing_runs, sizing_view
+from app.figure import STILL, draw
 from app.runs import simulate_scenario
 from app.ui import num, pct, plain, t
 from live.runner import check
@@ -354,6 +355,6 @@ proof(result)
 st.subheader(t("sizing.sweep"))
 st.caption(t("sizing.sweep_help_pooled", seeds=num(need.seeds, 0), pool=num(need.app_pool, 0)) if need.pooled
            else t("sizing.sweep_help", seeds=num(need.seeds, 0)))
-st.plotly_chart(sizing_view.chart(result), key="sizing.chart", theme=None, config={"displayModeBar": False})
+draw(sizing_view.chart(result), "sizing.chart", STILL)
 sweep = sizing_view.table(result)
 st.dataframe(sweep, hide_index=True, width="stretch", height=ROW_PX * (len(sweep) + 1) + 3)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
 
 from streamlit.testing.v1 import AppTest
 
+from app import figure
 from app.i18n import DEFAULT, tr
 
 ENTRY = str(Path(__file__).resolve().parents[2] / "streamlit_app.py")
@@ -20,6 +22,12 @@ def en(key: str, **params: Any) -> str:
 def unescaped(markdown: str) -> str:
     """Text as the page wrote it, before `app.ui.plain` escaped it for Markdown."""
     return re.sub(r"\\(.)", r"\1", markdown).replace("\u2060", "")
+
+
+def figures(at: AppTest) -> list[dict[str, Any]]:
+    """The plotly figures the run drew (app/figure.py's component), in page order: data, layout, frames."""
+    return [json.loads(e.proto.bytes)["figure"] for e in at.get("bidi_component")
+            if e.proto.component_name == figure.NAME]
 
 
 def opened(page: str, timeout_s: float = 120, **query: str) -> AppTest:

@@ -9,7 +9,6 @@ page's language, and paint only those rows.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from sim.measures import measure
 from sim.metrics import summarize, summarize_run
 from sim.model import run
 from sim.scenario import Scenario, load_preset
+from tests.app.opened import figures
 
 pytestmark = pytest.mark.app
 
@@ -112,10 +112,10 @@ def test_a_tolerance_and_a_difference_are_in_every_row(slower_live: LiveResult) 
 def test_one_slider_and_one_play_move_both_stands_in_the_browser(slower_live: LiveResult) -> None:
     """The stands are one animation, simulation left and live right: no slider of the page's own."""
     at = compared(slower_live)
-    charts = at.get("plotly_chart")
+    charts = figures(at)
     assert len(charts) == 1
     assert not [s for s in at.slider if s.key and s.key.startswith("compare.at.")]
-    figure = json.loads(charts[0].proto.spec)
+    figure = charts[0]
     layout = figure["layout"]
     assert len(layout["sliders"]) == 1
     plays = [b for menu in layout["updatemenus"] for b in menu["buttons"] if b["label"].endswith("Play")]
@@ -135,7 +135,7 @@ def test_the_levels_view_marks_the_moment_its_slider_picks_on_both_charts(slower
     assert not at.exception, at.exception
     moment = next(s for s in at.slider if s.key and s.key.startswith("compare.at."))
     moment.set_value(1.0).run()
-    shapes = [json.loads(chart.proto.spec)["layout"]["shapes"] for chart in at.get("plotly_chart")]
+    shapes = [chart["layout"]["shapes"] for chart in figures(at)]
     assert len(shapes) == 2
     assert all(any(s.get("x0") == 1.0 and s.get("x1") == 1.0 for s in chart) for chart in shapes)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
@@ -11,7 +10,7 @@ from app import taxi
 from app.exercise import NOTE_MAX, Change, changes, note, qr_svg
 from app.results import FRAMES
 from sim.scenario import load_preset
-from tests.app.opened import unescaped
+from tests.app.opened import figures, unescaped
 
 
 def test_changes_name_each_setting_the_link_changed_with_both_values() -> None:
@@ -72,8 +71,8 @@ def test_a_scene_puts_the_stand_at_its_moment() -> None:
     assert scenes, "the rush-hour preset shows its scenes"
 
     def active() -> int:
-        chart = next(c for c in at.get("plotly_chart") if "sliders" in c.proto.spec)
-        return int(json.loads(chart.proto.spec)["layout"]["sliders"][0]["active"])
+        chart = next(c for c in figures(at) if "sliders" in c["layout"])
+        return int(chart["layout"]["sliders"][0]["active"])
     assert active() == 0
     scenes[0].set_value(3).run()
     assert not at.exception

@@ -15,6 +15,7 @@ from streamlit.testing.v1 import AppTest
 from app import lessons
 from app.i18n import DEFAULT, LANGUAGES, catalog
 from sim.scenario import preset_names
+from tests.app.opened import figures as drawn_figures
 
 ROOT = Path(__file__).resolve().parents[2]
 ENTRY = str(ROOT / "streamlit_app.py")
@@ -448,10 +449,10 @@ def test_the_taxi_stand_of_a_lessons_run_is_drawn_on_asking() -> None:
     at = lesson_page("en", slug)
     at.number_input(key=f"{key}.number").set_value(40).run()
     at.button(key=f"{key}.commit").click().run()
-    charts = len(at.get("plotly_chart"))
+    charts = len(drawn_figures(at))
     at.toggle(key=f"{key}.taxi").set_value(True).run()
     assert not at.exception
-    assert len(at.get("plotly_chart")) == charts + 1   # the stand, by results.stand (a phone's on a phone)
+    assert len(drawn_figures(at)) == charts + 1   # the stand, by results.stand (a phone's on a phone)
 
 
 @pytest.mark.app

@@ -8,7 +8,6 @@ server they were recorded on.
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from typing import Any
@@ -16,7 +15,7 @@ from typing import Any
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.app.opened import opened
+from tests.app.opened import figures, opened
 
 pytestmark = pytest.mark.app
 
@@ -101,13 +100,13 @@ def test_during_a_run_the_stand_stands_beside_the_servers_view_and_after_it_the_
         assert not at.exception, at.exception
         if any("Recorded on PostgreSQL" in c for c in captions(at)):
             break
-        charts = at.get("plotly_chart")
+        charts = figures(at)
         progress = at.get("progress")
         stand = any(re.match(r"The stand at [\d.]+ s, drawn from the [\d,]+ events", c) for c in captions(at))
         if during is None and charts and progress and "Running" in progress[0].proto.text and stand:
             assert len(at.dataframe) == 1, "the server's own view beside the stand"
             assert any(c.startswith("The server's own view") for c in captions(at))
-            during = json.loads(charts[0].proto.spec)
+            during = charts[0]
         time.sleep(0.5)
     assert during is not None, "no stand drawn while the run went on"
     layout = during["layout"]
@@ -116,6 +115,6 @@ def test_during_a_run_the_stand_stands_beside_the_servers_view_and_after_it_the_
     recorded = [c for c in captions(at) if "Recorded on PostgreSQL" in c]
     assert recorded and re.fullmatch(r"Recorded on PostgreSQL \d+(\.\d+)?.*, embedded",
                                      recorded[0].replace(":material/database: ", "")), recorded
-    assert len(at.metric) >= 6 and at.get("plotly_chart")   # the results, drawn like a model run's
+    assert len(at.metric) >= 6 and figures(at)   # the results, drawn like a model run's
     done = [s.value for s in at.success]   # the sandbox named in the page's words, not the worker's English
     assert any(d.startswith("Ran on the embedded PostgreSQL as ") for d in done), done

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from sim.scenario import load_preset, preset_names
-from tests.app.opened import opened, unescaped
+from tests.app.opened import figures, opened, unescaped
 
 pytestmark = pytest.mark.app
 
@@ -58,7 +57,7 @@ def labels(at: AppTest) -> set[str]:
 
 
 def taxi_figure(at: AppTest) -> dict[str, Any]:
-    return json.loads(at.get("plotly_chart")[0].proto.spec)
+    return figures(at)[0]
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -184,10 +183,10 @@ def test_edits_survive_leaving_the_page_and_coming_back() -> None:
 
 def test_a_results_tab_draws_its_chart_only_when_opened() -> None:
     at = playground()
-    assert len(at.get("plotly_chart")) == 2   # the taxi stand and connections over time
+    assert len(figures(at)) == 2   # the taxi stand and connections over time
     open_tab(at, "pg.view", "Waits")
-    figures = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
-    assert len(figures) == 2 and figures[1]["layout"]["barmode"] == "stack"   # the waits, not the levels
+    drawn = figures(at)
+    assert len(drawn) == 2 and drawn[1]["layout"]["barmode"] == "stack"   # the waits, not the levels
 
 
 def test_another_language_keeps_the_open_tabs_and_the_values() -> None:
@@ -198,7 +197,7 @@ def test_another_language_keeps_the_open_tabs_and_the_values() -> None:
     assert not at.exception
     assert "rate_per_s" in labels(at) and "max_overflow" not in labels(at)   # still the traffic tab
     assert at.session_state["pg.view.name"] == "waits"
-    assert at.get("plotly_chart")[1].proto.spec.count('"barmode":"stack"') == 1
+    assert figures(at)[1]["layout"]["barmode"] == "stack"
     assert at.session_state.scenario.workload.rate_per_s == 33.0
 
 
@@ -260,9 +259,9 @@ def test_compare_draws_a_finished_live_run_beside_its_simulation() -> None:
     assert not at.exception, at.exception
     assert metric(at, "Completed") != "0"
     # both stands are one figure (one Play, one slider for both runs)
-    assert len(at.metric) == 12 and len(at.dataframe) == 1 and len(at.get("plotly_chart")) == 1
+    assert len(at.metric) == 12 and len(at.dataframe) == 1 and len(figures(at)) == 1
     at.run()                                     # a rerun draws the same from the cached simulation
-    assert not at.exception and len(at.get("plotly_chart")) == 1
+    assert not at.exception and len(figures(at)) == 1
 
 
 def test_the_home_page_lists_the_lessons_in_the_sessions_language() -> None:

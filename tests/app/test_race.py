@@ -21,6 +21,7 @@ from app.taxi import build_taxi_figure
 from sim.measures import measure
 from sim.model import run
 from sim.scenario import load_preset
+from tests.app.opened import figures
 
 pytestmark = pytest.mark.app
 
@@ -170,9 +171,9 @@ def race(**query: Any) -> AppTest:
 
 
 def figure_of(at: AppTest) -> dict[str, Any]:
-    charts = at.get("plotly_chart")
-    assert len(charts) == 1
-    return dict(json.loads(charts[0].proto.spec))
+    drawn = figures(at)
+    assert len(drawn) == 1
+    return drawn[0]
 
 
 def numbers(at: AppTest) -> dict[str, dict[str, str]]:
@@ -270,12 +271,12 @@ def test_the_playground_opens_a_against_b_with_its_scenario_as_a() -> None:
     assert at.session_state.scenario == load_preset("slow-leak").with_overrides(["pool.pool_size=3"])
     assert at.session_state["race.b"] == []
     assert param(at, "set") == ["pool.pool_size=3"] and param(at, "b") == []
-    assert len(at.get("plotly_chart")) == 1
+    assert len(figures(at)) == 1
 
 
 def test_a_side_beyond_the_budget_is_refused_and_nothing_runs() -> None:
     at = race(preset="burst-into-overflow", b=["duration_s=86400", "workload.rate_per_s=100000"])
-    assert not at.get("plotly_chart")
+    assert not figures(at)
     assert any("python -m sim run" in c.value for c in at.code)
 
 

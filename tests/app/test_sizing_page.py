@@ -20,7 +20,7 @@ from app import opening, sizing_runs, sizing_view
 from app.i18n import DEFAULT, LANGUAGES, tr
 from sim.sizing import CASES, Need, Run, recommend
 from sim.sizing import DEFAULT as NEED
-from tests.app.opened import en, opened, unescaped
+from tests.app.opened import en, figures, opened, unescaped
 from tests.app.test_translation import english, normal, page_texts
 
 pytestmark = pytest.mark.app
@@ -69,7 +69,7 @@ def test_the_default_answer_is_in_the_librarys_names_with_budget_and_formulas(de
     assert list(table[en("sizing.col.size")]) == [str(r.size) for r in result.rows]
     assert (table[en("sizing.col.verdict")] == "✓ " + en("sizing.verdict.recommended")).sum() == 1
     assert en("sizing.col.worker_p99") not in table.columns          # no workers given
-    assert at.get("plotly_chart")
+    assert figures(at)
 
 
 def test_the_chart_shows_the_interval_the_target_and_the_budget() -> None:
@@ -96,7 +96,7 @@ def test_reserved_at_or_over_max_connections_is_answered_by_the_fields_message(d
     errors = [unescaped(e.value) for e in at.error]
     assert errors == [en("sizing.invalid", field=en("sizing.field.reserved"),
                          message="--reserved = 100: must be from 0 to 99")]
-    assert not at.dataframe and not at.get("plotly_chart")
+    assert not at.dataframe and not figures(at)
 
 
 def test_a_timeout_share_over_100_percent_is_refused() -> None:

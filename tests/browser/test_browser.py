@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 TAXI_STATE = """() => {
-    const plot = document.querySelector('.stPlotlyChart .js-plotly-plot');
+    const plot = document.querySelector('.js-plotly-plot');
     const s = plot.layout.sliders && plot.layout.sliders[0];
     return String(s ? s.active : -1) + '|' + JSON.stringify(plot.data.map(d => [d.x, d.y, d.text]));
 }"""
@@ -35,9 +35,9 @@ def taxi_clock(page: object) -> str:
 def test_the_playground_animation_plays(server: str, page: object) -> None:
     page.goto(f"{server}/playground?preset=burst-into-overflow")  # type: ignore[attr-defined]
     settled(page)
-    page.locator(".stPlotlyChart").first.scroll_into_view_if_needed()  # type: ignore[attr-defined]
+    page.locator(".js-plotly-plot").first.scroll_into_view_if_needed()  # type: ignore[attr-defined]
     before = taxi_clock(page)
-    page.locator(".stPlotlyChart .updatemenu-button").first.click()  # type: ignore[attr-defined]
+    page.locator(".js-plotly-plot .updatemenu-button").first.click()  # type: ignore[attr-defined]
     page.wait_for_timeout(2500)  # type: ignore[attr-defined]
     after = taxi_clock(page)
     page.screenshot(path=str(SHOTS / "playground-playing.png"))  # type: ignore[attr-defined]
@@ -50,9 +50,9 @@ def test_the_taxi_stand_gets_the_width_its_markers_were_sized_for(server: str, p
 
     page.goto(f"{server}/playground")  # type: ignore[attr-defined]
     settled(page)
-    page.wait_for_selector(".stPlotlyChart .js-plotly-plot")  # type: ignore[attr-defined]
+    page.wait_for_selector(".js-plotly-plot")  # type: ignore[attr-defined]
     width = page.evaluate(  # type: ignore[attr-defined]
-        "() => document.querySelector('.stPlotlyChart .js-plotly-plot')._fullLayout._size.w")
+        "() => document.querySelector('.js-plotly-plot')._fullLayout._size.w")
     assert width >= PLOT_PX * 0.95
 
 

@@ -20,11 +20,11 @@ pytestmark = [pytest.mark.browser, pytest.mark.live]
 
 
 STAND = """() => {
-    const plots = [...document.querySelectorAll('.stPlotlyChart .js-plotly-plot')];
+    const plots = [...document.querySelectorAll('.js-plotly-plot')];
     return plots.map(p => JSON.stringify(p.data.map(d => [d.x, d.y, d.text]))).join('|');
 }"""
 
-PLOT_WIDTH = "() => document.querySelector('.stPlotlyChart .js-plotly-plot')._fullLayout._size.w"
+PLOT_WIDTH = "() => document.querySelector('.js-plotly-plot')._fullLayout._size.w"
 
 
 def test_a_live_run_draws_its_stand_as_it_goes_beside_the_servers_view(server: str, page: object) -> None:
@@ -38,7 +38,7 @@ def test_a_live_run_draws_its_stand_as_it_goes_beside_the_servers_view(server: s
     playwright_api.expect(stand.first).to_be_visible(timeout=60_000)
     playwright_api.expect(page.get_by_text("The server's own view").first).to_be_visible()  # type: ignore[attr-defined]
     playwright_api.expect(page.get_by_test_id("stDataFrame").first).to_be_visible()  # type: ignore[attr-defined]
-    page.wait_for_selector(".stPlotlyChart .js-plotly-plot")  # type: ignore[attr-defined]
+    page.wait_for_selector(".js-plotly-plot")  # type: ignore[attr-defined]
     width = page.evaluate(PLOT_WIDTH)  # type: ignore[attr-defined]
     assert LIVE_PLOT_PX * 0.9 <= width <= LIVE_PLOT_PX * 1.15, f"taxis sized for {LIVE_PLOT_PX} px: {width}"
     states = set()

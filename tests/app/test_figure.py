@@ -1,0 +1,34 @@
+"""What the app's figure component sends the browser (app/figure.py); the drawing is tested in Chromium."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+
+from app import figure
+from app.i18n import tr
+from tests.app.opened import opened
+
+
+def test_the_payload_holds_the_figure_with_its_arrays_and_the_config() -> None:
+    drawn = go.Figure(go.Scatter(x=np.arange(3), y=[0.5, 1.5, 2.5]), layout={"height": 300},
+                      frames=[go.Frame(name="f1", data=[go.Scatter(y=[1, 2, 3])])])
+    sent = json.loads(figure.payload(drawn, figure.STILL))
+    assert sent["config"] == {"displayModeBar": False}
+    assert sent["figure"]["data"][0]["y"] == [0.5, 1.5, 2.5] and sent["figure"]["layout"]["height"] == 300
+    assert "bdata" in sent["figure"]["data"][0]["x"]   # a numpy array, as plotly.js's typed-array spec
+    assert [f["name"] for f in sent["figure"]["frames"]] == ["f1"]
+    assert "{error}" in sent["failed"]   # filled in by the browser with what went wrong
+
+
+@pytest.mark.app
+def test_every_figure_of_a_page_says_in_its_language_why_it_could_not_be_drawn() -> None:
+    at = opened("app/pages/playground.py", 60, lang="ru")
+    sent = [json.loads(e.proto.bytes) for e in at.get("bidi_component")
+            if e.proto.component_name == figure.NAME]
+    assert len(sent) == 2   # the stand and connections over time
+    assert {s["failed"] for s in sent} == {tr("ru", "results.figure_failed", error="{error}")}
+    assert [s["config"] for s in sent] == [figure.STILL, {}]   # the charts keep plotly's zoom buttons
