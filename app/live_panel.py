@@ -140,7 +140,11 @@ def follow(key: str, running: bool, body: Callable[[RemoteSession, Snapshot], No
                                           total=num(snap.duration_s, 1), phase=t(f"live.phase.{snap.phase}")))
         body(session, snap)
 
-    poll()
+    # The fragment in a container of its own: drawn empty on the page after the end, it would share its
+    # place with the first element below it (the results' "Ran on ..." line), and a poll the browser still
+    # sends after that page (its timer outlives the page by a poll or two) cleared that element with its own.
+    with st.container():
+        poll()
 
 
 def finished(key: str) -> RemoteSession | None:

@@ -122,7 +122,8 @@ def follow(key: str, label: list[str]) -> None:
         if st.button(t("live.stop"), key=f"{key}.stop", disabled=snap.phase == "stopping"):
             series.stop()
 
-    poll()
+    with st.container():   # as `live_panel.follow`: a late poll clears only what the fragment drew
+        poll()
 
 
 def problems(series: Series) -> list[str]:
