@@ -2,17 +2,22 @@
 // sliders, buttons, frames), which the app serves itself (static/, `server.enableStaticServing`):
 // a quarter of the size of the bundle behind st.plotly_chart. A new figure for the same element is
 // Plotly.react on the same div, not a new chart mounted and laid out from nothing.
-const SOURCE = "app/static/plotly-basic.min.js";
 let loading = null;
 
-function plotly() {
+// The bundle, loaded once per page; a failed load is forgotten, so the next figure tries again.
+function plotly(source) {
   if (window.Plotly) return Promise.resolve(window.Plotly);
   if (!loading) {
     loading = new Promise((resolve, reject) => {
       const script = document.createElement("script");
-      script.src = SOURCE;
-      script.onload = () => resolve(window.Plotly);
-      script.onerror = () => { loading = null; reject(new Error(`${SOURCE} did not load`)); };
+      const failed = () => {
+        script.remove();
+        loading = null;
+        reject(new Error(`${source} did not load`));
+      };
+      script.src = source;
+      script.onload = () => (window.Plotly ? resolve(window.Plotly) : failed());
+      script.onerror = failed;
       document.head.appendChild(script);
     });
   }
@@ -29,18 +34,28 @@ function stopped(Plotly, div) {
     : Promise.resolve();
 }
 
-// The div's width, followed: a column, a scrollbar or the window can change it (plotly.js's own
-// `responsive` follows the window only).
+// The div's width, followed: a column, a scrollbar, a tab or expander opened, or the window can
+// change it (plotly.js's own `responsive` follows the window only).
 function followWidth(Plotly, div) {
   if (div.widthObserver) return;
   let width = div.clientWidth;
   div.widthObserver = new ResizeObserver(() => {
-    if (div.clientWidth !== width && div._fullLayout) {
-      width = div.clientWidth;
-      Plotly.Plots.resize(div);
-    }
+    if (div.clientWidth === width || div.clientWidth === 0 || !div._fullLayout) return;
+    width = div.clientWidth;
+    Plotly.Plots.resize(div).catch(() => {});   // hidden again meanwhile: the next change redraws it
   });
   div.widthObserver.observe(div);
+}
+
+// What went wrong, as text beside the plot (never markup, and never inside plotly's own nodes).
+function say(div, words) {
+  let note = div.parentElement.querySelector(":scope > .figure-failed");
+  if (!note) {
+    note = document.createElement("p");
+    note.className = "figure-failed";
+    div.parentElement.insertBefore(note, div);
+  }
+  note.textContent = words;
 }
 
 export default function (component) {
@@ -49,21 +64,36 @@ export default function (component) {
   if (!div) {
     div = document.createElement("div");
     div.className = "stand-figure";
+    div.style.overflow = "hidden";
     parentElement.appendChild(div);
   }
-  const { figure, config, failed } = JSON.parse(new TextDecoder().decode(data));
-  // One drawing at a time per div, in the order Streamlit sent the figures.
+  const { figure, config, failed, source } = JSON.parse(new TextDecoder().decode(data));
+  if (!div._fullLayout && figure.layout && figure.layout.height) {
+    div.style.minHeight = `${figure.layout.height}px`;   // the page does not shift while plotly.js loads
+  }
+  // One drawing at a time per div, in the order Streamlit sent the figures; none once it is gone.
   div.drawing = (div.drawing || Promise.resolve())
-    .then(plotly)
-    .then((Plotly) => stopped(Plotly, div).then(() =>
-      Plotly.react(div, { data: figure.data, layout: figure.layout, frames: figure.frames || [],
-                          config })
-    ).then(() => followWidth(Plotly, div)))
+    .then(() => plotly(source))
+    .then((Plotly) => {
+      if (div.gone) return null;
+      return stopped(Plotly, div)
+        .then(() => Plotly.react(div, { data: figure.data, layout: figure.layout,
+                                        frames: figure.frames || [], config }))
+        .then(() => {
+          div.style.minHeight = "";
+          const note = parentElement.querySelector(":scope > .figure-failed");
+          if (note) note.remove();
+          if (!div.gone) followWidth(Plotly, div);
+        });
+    })
     .catch((error) => {
-      div.textContent = failed.replace("{error}", error.message);   // text, never markup
+      if (window.Plotly && div._fullLayout) window.Plotly.purge(div);
+      say(div, failed.replace("{error}", () => error.message));
     });
   return () => {
+    div.gone = true;
     if (div.widthObserver) div.widthObserver.disconnect();
+    div.widthObserver = null;
     if (window.Plotly) window.Plotly.purge(div);
   };
 }

@@ -7,7 +7,7 @@ newPlot: most of the browser's part of a slider change. figure.js loads the
 basic bundle (scatter and bar, 1.2 MB, static/plotly-basic.min.js served by
 `server.enableStaticServing`) and redraws a keyed figure with Plotly.react
 in the same div. The figures are drawn as plotly.js draws them, with no
-Streamlit theme (every figure here brings its own).
+Streamlit theme.
 """
 
 from __future__ import annotations
@@ -22,26 +22,46 @@ import streamlit as st
 
 from app.ui import t
 
+# Importing Streamlit makes plotly's default template one whose colours are placeholders ("#000001"...)
+# that st.plotly_chart replaces in the browser. Nothing replaces them here: figures are built with
+# plotly.js's own defaults, so a trace given no colour of its own is not drawn near-black.
+pio.templates.default = "none"
+
 NAME = "figure"
 """The component's name: AppTest lists its elements as `bidi_component` with this `component_name`."""
 
 STILL = {"displayModeBar": False}
 """The plotly.js config of a figure with no zoom, pan or download buttons (the stands)."""
 
+CHART = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
+"""The config of a chart: zoom, pan and download, no link to plotly.com and no selection tools (nothing
+here reads a selection), as st.plotly_chart drew them."""
+
+SOURCE = "static/plotly-basic.min.js"
+"""The bundle figure.js loads, under the app's address (`server.enableStaticServing` serves ./static)."""
+
 _JS = Path(__file__).with_name("figure.js").read_text(encoding="utf-8")
 # In the page's own DOM, not a shadow root: plotly.js puts its styles in the document's head.
 _mount = st.components.v2.component(NAME, js=_JS, isolate_styles=False)
 
 
-def payload(figure: Any, config: Mapping[str, Any] | None = None) -> bytes:
-    """What the browser gets: the figure as plotly's JSON (numpy arrays included), its config, and
-    what to say in the page's language if it cannot be drawn."""
+def source() -> str:
+    """The bundle's address from the site's root, under the app's own path if it is served below one
+    (`server.baseUrlPath`): a relative address would break on a page address that ends in a slash."""
+    base = str(st.get_option("server.baseUrlPath") or "").strip("/")
+    return "/" + "/".join(part for part in (base, "app", SOURCE) if part)
+
+
+def payload(figure: Any, config: Mapping[str, Any] = CHART) -> bytes:
+    """What the browser gets: the figure as plotly's JSON (numpy arrays included), its config, where
+    plotly.js is, and what to say in the page's language if the figure cannot be drawn."""
     spec = pio.to_json(figure, validate=False)
-    words = json.dumps({"config": dict(config or {}), "failed": t("results.figure_failed", error="{error}")})
+    words = json.dumps({"config": dict(config), "source": source(),
+                        "failed": t("results.figure_failed", error="{error}")})
     return words[:-1].encode() + b',"figure":' + spec.encode() + b"}"
 
 
-def draw(figure: Any, key: str, config: Mapping[str, Any] | None = None) -> None:
+def draw(figure: Any, key: str, config: Mapping[str, Any] = CHART) -> None:
     """Draw `figure` (a go.Figure or its dict) under `key`: the same key on the next rerun redraws
     the same element, so a page's figure is updated in place rather than mounted anew."""
     _mount(key=key, data=payload(figure, config))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import plotly.graph_objects as go
@@ -31,4 +32,19 @@ def test_every_figure_of_a_page_says_in_its_language_why_it_could_not_be_drawn()
             if e.proto.component_name == figure.NAME]
     assert len(sent) == 2   # the stand and connections over time
     assert {s["failed"] for s in sent} == {tr("ru", "results.figure_failed", error="{error}")}
-    assert [s["config"] for s in sent] == [figure.STILL, {}]   # the charts keep plotly's zoom buttons
+    assert [s["config"] for s in sent] == [figure.STILL, figure.CHART]   # the charts keep zoom and download
+    assert {s["source"] for s in sent} == {"/app/static/plotly-basic.min.js"}
+
+
+PLACEHOLDER = re.compile(r'"#0000(?:0[1-9]|[12]\d|30)"')
+"""Streamlit's template colours ("#000001" to "#000030"), which st.plotly_chart alone fills in."""
+
+
+@pytest.mark.app
+@pytest.mark.parametrize("page", ["app/pages/playground.py", "app/pages/race.py", "app/pages/home.py"])
+def test_no_figure_carries_streamlits_colour_placeholders(page: str) -> None:
+    """Left in, a trace with no colour of its own would be drawn near-black."""
+    at = opened(page, 60)
+    sent = [e.proto.bytes.decode() for e in at.get("bidi_component") if e.proto.component_name == figure.NAME]
+    assert sent
+    assert not [PLACEHOLDER.findall(s) for s in sent if PLACEHOLDER.search(s)]

@@ -4,7 +4,8 @@ What it was made for, checked where it happens: a new figure for the same
 key is drawn into the same div (Plotly.react, no new chart), a playing
 animation stops when a new run's figure arrives, the figure follows its
 column's width, the page never loads Streamlit's full plotly.js, and a
-figure whose plotly.js cannot be loaded says so in words, as text.
+figure whose plotly.js cannot be loaded or fails says so in words, as text,
+and is drawn once plotly.js loads.
 """
 
 from __future__ import annotations
@@ -19,12 +20,14 @@ from tests.browser.chromium import browser, page, playwright_api, server, settle
 pytestmark = pytest.mark.browser
 
 STAND = ".st-key-pg-taxi .js-plotly-plot"
+STAND_BOX = ".st-key-pg-taxi .stand-figure"
 ACTIVE = "(sel) => document.querySelector(sel)._fullLayout.sliders[0].active"
 
 
-def opened(page: Any, server: str) -> Any:
+def opened(page: Any, server: str, drawn: str = STAND) -> Any:
+    """The playground on one preset, once `drawn` is on the page and the script has finished."""
     page.goto(f"{server}/playground?preset=burst-into-overflow")
-    page.wait_for_selector(STAND, timeout=60_000)
+    page.wait_for_selector(drawn, timeout=60_000)
     settled(page)
     return page.get_by_test_id("stSlider").filter(has_text="pool_size").get_by_role("slider")
 
@@ -69,12 +72,28 @@ def test_the_figure_follows_its_columns_width(server: str, page: Any) -> None:
     assert wide > 700
 
 
-def test_a_figure_without_plotly_says_why_as_text(server: str, page: Any) -> None:
+def test_a_figure_without_plotly_says_why_as_text_and_draws_once_it_loads(server: str, page: Any) -> None:
     page.route("**/app/static/plotly-basic.min.js", lambda route: route.abort())
-    page.goto(f"{server}/playground?preset=burst-into-overflow")
-    said = page.locator(".st-key-pg-taxi .stand-figure")
-    playwright_api.expect(said).to_contain_text("app/static/plotly-basic.min.js did not load", timeout=60_000)
+    thumb = opened(page, server, STAND_BOX)
+    said = page.locator(".st-key-pg-taxi .figure-failed")
+    playwright_api.expect(said).to_contain_text("/app/static/plotly-basic.min.js did not load",
+                                                timeout=60_000)
     failed = texts("en", "results")["figure_failed"]
     assert said.inner_text().startswith(failed.split("{error}")[0])
-    assert said.locator("*").count() == 0   # words only, no element made of them
     assert page.locator(".js-plotly-plot").count() == 0
+    page.unroute("**/app/static/plotly-basic.min.js")
+    thumb.focus()
+    thumb.press("ArrowRight")   # the next figure tries again
+    page.wait_for_selector(STAND, timeout=60_000)
+    playwright_api.expect(said).to_have_count(0)
+
+
+def test_an_error_while_drawing_is_shown_as_the_words_it_is(server: str, page: Any) -> None:
+    """An error's text could hold markup (a scenario's name, say): it is shown, never made into elements."""
+    stub = "window.Plotly = {react: () => Promise.reject(new Error('<b>bold</b> <img src=x>'))};"
+    page.route("**/app/static/plotly-basic.min.js",
+               lambda route: route.fulfill(body=stub, content_type="application/javascript"))
+    opened(page, server, STAND_BOX)
+    said = page.locator(".st-key-pg-taxi .figure-failed")
+    playwright_api.expect(said).to_contain_text("<b>bold</b> <img src=x>", timeout=60_000)
+    assert said.locator("*").count() == 0 and page.locator(".st-key-pg-taxi img").count() == 0
