@@ -79,9 +79,12 @@ def phone(phone_context: Any) -> Iterator[Any]:
 
 
 def boxes(page: Any) -> dict[str, Any]:
-    page.wait_for_selector(STAND, timeout=60_000)
     settled(page)
-    return dict(page.evaluate(BOXES, STAND))
+    # Read once the stand is drawn after the script's last run: a layout switch (Present, Leave) mounts a
+    # new stand a moment after the old one is gone.
+    drawn = page.wait_for_function(f"(sel) => document.querySelector(sel) ? ({BOXES})(sel) : null", arg=STAND,
+                                   timeout=60_000)
+    return dict(drawn.json_value())
 
 
 def overlaps(a: list[float], b: list[float]) -> bool:
