@@ -24,10 +24,15 @@ def unescaped(markdown: str) -> str:
     return re.sub(r"\\(.)", r"\1", markdown).replace("\u2060", "")
 
 
-def figures(at: AppTest) -> list[dict[str, Any]]:
-    """The plotly figures the run drew (app/figure.py's component), in page order: data, layout, frames."""
-    return [json.loads(e.proto.bytes)["figure"] for e in at.get("bidi_component")
+def payloads(at: AppTest) -> list[dict[str, Any]]:
+    """What app/figure.py's component sent the browser for each figure of the run, in page order."""
+    return [json.loads(e.proto.bytes) for e in at.get("bidi_component")
             if e.proto.component_name == figure.NAME]
+
+
+def figures(at: AppTest) -> list[dict[str, Any]]:
+    """The plotly figures the run drew, in page order: data, layout, frames."""
+    return [sent["figure"] for sent in payloads(at)]
 
 
 def opened(page: str, timeout_s: float = 120, **query: str) -> AppTest:

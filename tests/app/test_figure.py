@@ -11,7 +11,7 @@ import pytest
 
 from app import figure
 from app.i18n import tr
-from tests.app.opened import opened
+from tests.app.opened import opened, payloads
 
 
 def test_the_payload_holds_the_figure_with_its_arrays_and_the_config() -> None:
@@ -28,8 +28,7 @@ def test_the_payload_holds_the_figure_with_its_arrays_and_the_config() -> None:
 @pytest.mark.app
 def test_every_figure_of_a_page_says_in_its_language_why_it_could_not_be_drawn() -> None:
     at = opened("app/pages/playground.py", 60, lang="ru")
-    sent = [json.loads(e.proto.bytes) for e in at.get("bidi_component")
-            if e.proto.component_name == figure.NAME]
+    sent = payloads(at)
     assert len(sent) == 2   # the stand and connections over time
     assert {s["failed"] for s in sent} == {tr("ru", "results.figure_failed", error="{error}")}
     assert [s["config"] for s in sent] == [figure.STILL, figure.CHART]   # the charts keep zoom and download
@@ -45,6 +44,6 @@ PLACEHOLDER = re.compile(r'"#0000(?:0[1-9]|[12]\d|30)"')
 def test_no_figure_carries_streamlits_colour_placeholders(page: str) -> None:
     """Left in, a trace with no colour of its own would be drawn near-black."""
     at = opened(page, 60)
-    sent = [e.proto.bytes.decode() for e in at.get("bidi_component") if e.proto.component_name == figure.NAME]
+    sent = [json.dumps(p) for p in payloads(at)]
     assert sent
     assert not [PLACEHOLDER.findall(s) for s in sent if PLACEHOLDER.search(s)]

@@ -58,3 +58,12 @@ def settled(page: object, timeout_s: float = 60) -> None:
     playwright_api.expect(app).to_have_attribute("data-test-script-state", "notRunning",
                                                  timeout=timeout_s * 1000)
     page.wait_for_timeout(300)  # type: ignore[attr-defined]
+
+
+def once_drawn(page: object, script: str, selector: str) -> dict:  # type: ignore[type-arg]
+    """`script(selector)` read in one step once the element is on the page after the script's last run:
+    a layout switch (Present, Leave) mounts a new figure a moment after the old one is gone."""
+    settled(page)
+    found = page.wait_for_function(  # type: ignore[attr-defined]
+        f"(sel) => document.querySelector(sel) ? ({script})(sel) : null", arg=selector, timeout=60_000)
+    return dict(found.json_value())

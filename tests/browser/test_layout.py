@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from sim.scenario import preset_names
-from tests.browser.chromium import SHOTS, browser, page, playwright_api, server, settled  # noqa: F401 - fixtures
+from tests.browser.chromium import SHOTS, browser, once_drawn, page, playwright_api, server, settled  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.browser
 
@@ -38,12 +38,7 @@ BOXES = """(sel) => {
 
 
 def boxes(page: Any) -> dict[str, Any]:
-    settled(page)
-    # Read once the stand is drawn after the script's last run: a layout switch (Present, Leave) mounts a
-    # new stand a moment after the old one is gone.
-    drawn = page.wait_for_function(f"(sel) => document.querySelector(sel) ? ({BOXES})(sel) : null", arg=STAND,
-                                   timeout=60_000)
-    return dict(drawn.json_value())
+    return once_drawn(page, BOXES, STAND)
 
 
 def on_screen(box: list[float], top: float) -> bool:

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from app.frame import WIDTH_COOKIE
-from tests.browser.chromium import SHOTS, browser, page, playwright_api, server, settled  # noqa: F401 - fixtures
+from tests.browser.chromium import SHOTS, browser, once_drawn, page, playwright_api, server, settled  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.browser
 
@@ -79,12 +79,7 @@ def phone(phone_context: Any) -> Iterator[Any]:
 
 
 def boxes(page: Any) -> dict[str, Any]:
-    settled(page)
-    # Read once the stand is drawn after the script's last run: a layout switch (Present, Leave) mounts a
-    # new stand a moment after the old one is gone.
-    drawn = page.wait_for_function(f"(sel) => document.querySelector(sel) ? ({BOXES})(sel) : null", arg=STAND,
-                                   timeout=60_000)
-    return dict(drawn.json_value())
+    return once_drawn(page, BOXES, STAND)
 
 
 def overlaps(a: list[float], b: list[float]) -> bool:
