@@ -60,10 +60,10 @@ function say(div, words) {
 
 export default function (component) {
   const { data, parentElement } = component;
-  let div = parentElement.querySelector(":scope > .stand-figure");
+  let div = parentElement.querySelector(":scope > .app-figure");
   if (!div) {
     div = document.createElement("div");
-    div.className = "stand-figure";
+    div.className = "app-figure";
     div.style.overflow = "hidden";
     parentElement.appendChild(div);
   }

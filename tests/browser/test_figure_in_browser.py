@@ -20,7 +20,7 @@ from tests.browser.chromium import browser, page, playwright_api, server, settle
 pytestmark = pytest.mark.browser
 
 STAND = ".st-key-pg-taxi .js-plotly-plot"
-STAND_BOX = ".st-key-pg-taxi .stand-figure"
+STAND_BOX = ".st-key-pg-taxi .app-figure"
 ACTIVE = "(sel) => document.querySelector(sel)._fullLayout.sliders[0].active"
 
 
