@@ -111,7 +111,8 @@ def test_during_a_run_the_stand_stands_beside_the_servers_view_and_after_it_the_
     assert during is not None, "no stand drawn while the run went on"
     layout = during["layout"]
     assert not layout.get("sliders") and not layout.get("updatemenus") and not during.get("frames")
-    assert any(d.get("legendgroup") == "ride" for d in during["data"])   # drawn by the taxi code
+    texts = [t for d in during["data"] if d.get("mode") == "text" for t in d.get("text") or []]
+    assert any(str(t).startswith("Time ") for t in texts), texts   # drawn by the taxi code: its clock
     recorded = [c for c in captions(at) if "Recorded on PostgreSQL" in c]
     assert recorded and re.fullmatch(r"Recorded on PostgreSQL \d+(\.\d+)?.*, embedded",
                                      recorded[0].replace(":material/database: ", "")), recorded
