@@ -35,4 +35,7 @@ pages = {
 }
 frame.language_picker()
 frame.width_probe()
-st.navigation(pages, position="top").run()
+try:
+    st.navigation(pages, position="top").run()
+finally:   # also when the page stopped or asked for a rerun: its imports are done either way
+    collector.freeze_once()

@@ -15,3 +15,13 @@ def test_opening_any_page_sets_the_servers_collector_thresholds():
         assert collector.THRESHOLDS[0] > default[0]
     finally:
         gc.set_threshold(*default)
+
+
+def test_once_a_page_has_run_what_the_process_holds_is_frozen_out_of_collections():
+    gc.unfreeze()
+    assert gc.get_freeze_count() == 0
+    opened("app/pages/glossary.py")
+    frozen = gc.get_freeze_count()
+    assert frozen > 10_000   # the imports: Streamlit's, the app's modules, their tables
+    opened("app/pages/glossary.py")
+    assert gc.get_freeze_count() <= frozen   # once per process: later runs' objects stay collectable
