@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
+import plotly.io as pio
 
 from app.i18n import DEFAULT, texts
 from app.spans import BUSY, CONNECTING, DEAD, IDLE, LEAKED, Mark, Span, connection_spans
@@ -114,6 +115,17 @@ class _Parts:
                                  "showarrow": False, "bgcolor": "rgba(255,255,255,0.75)"})
 
 
+def _scatter(**props: Any) -> go.Scatter:
+    """A trace as given, not checked property by property: this module's own figures, drawn on every
+    rerun of a run's page (the tests read them back). Checked, the playground's chart of connections
+    took twice as long to build, time the server then spent while the browser drew the stand."""
+    return go.Scatter(_validate=False, **props)
+
+
+def _bar(**props: Any) -> go.Bar:
+    return go.Bar(_validate=False, **props)
+
+
 def _axis(title: str, **more: Any) -> dict[str, Any]:
     return {"title": {"text": title, "font": {"size": FONT}}, "tickfont": {"size": SMALL},
             "gridcolor": "#E5E5E5", "zerolinecolor": "#BBBBBB", "ticks": "outside", "ticklen": 4,
@@ -126,7 +138,7 @@ def _figure(parts: _Parts, layout: dict[str, Any], title: str, subtitle: str, ke
     margin = {**MARGIN, **layout.get("margin", {})}
     plot_px = height - margin["t"] - margin["b"]
     base = {
-        "template": "none",  # plotly.js's plain defaults; a full template costs ~10 ms per figure
+        "template": pio.templates["none"],  # plotly.js's plain defaults; a full one costs ~10 ms a figure
         "height": height,
         "title": {"text": title, "subtitle": {"text": subtitle, "font": {"size": SMALL + 1}},
                   "font": {"size": 20}, "x": 0.01, "xanchor": "left"},
@@ -141,7 +153,7 @@ def _figure(parts: _Parts, layout: dict[str, Any], title: str, subtitle: str, ke
         "shapes": parts.shapes,
         "annotations": [{"font": {"size": SMALL}, **a} for a in parts.annotations],
     }
-    return go.Figure(data=parts.traces, layout={**base, **layout})
+    return go.Figure(data=parts.traces, layout={**base, **layout}, _validate=False)
 
 
 # ------------------------------------------------------- connections over time
@@ -160,12 +172,12 @@ def connections_over_time(trace: Trace, scenario: Scenario, end_s: float, *,
     x = ts["t"]
     parts = _Parts()
     for key in ("leaked", "in_use", "idle"):  # bottom up: leaks are a rising floor
-        parts.traces.append(go.Scatter(
+        parts.traces.append(_scatter(
             x=x, y=ts[key], name=t[key], meta=key, stackgroup="connections", mode="lines",
             line_shape="hv", line={"width": 0.5, "color": COLORS[key]}, fillcolor=COLORS[key],
             hovertemplate="%{y}"))
     _overflow_band(parts, ts, scenario, t)
-    parts.traces.append(go.Scatter(
+    parts.traces.append(_scatter(
         x=x, y=ts["waiting"], name=t["waiting"], meta="waiting", yaxis="y2", mode="lines",
         line_shape="hv", line={"color": COLORS["waiting"], "width": 3}, hovertemplate="%{y}"))
     top = _size_lines(parts, scenario, int(ts["open"].max(initial=0)), t, number)
@@ -221,10 +233,10 @@ def _overflow_band(parts: _Parts, ts: dict[str, np.ndarray], scenario: Scenario,
     if names is None:
         return
     x, top = ts["t"], ts["open"]
-    parts.traces.append(go.Scatter(
+    parts.traces.append(_scatter(
         x=x, y=top - ts["overflow"], mode="lines", line={"width": 0}, line_shape="hv",
         showlegend=False, hoverinfo="skip", meta="overflow_floor"))
-    parts.traces.append(go.Scatter(
+    parts.traces.append(_scatter(
         x=x, y=top, name=t["overflow"].format(base=names[0]),
         meta="overflow", mode="lines", line_shape="hv", line={"width": 0, "color": COLORS["overflow"]},
         fill="tonexty", fillcolor="rgba(0,0,0,0)",
@@ -313,7 +325,7 @@ def wait_histogram(trace: Trace, scenario: Scenario, end_s: float, *,
     parts = _Parts()
     for key, ms, color in (("got_connection", got_ms, COLORS["completed"]),
                            ("gave_up", gave_ms, COLORS["timed_out"])):
-        parts.traces.append(go.Bar(
+        parts.traces.append(_bar(
             x=bounds.mean(axis=1), y=np.histogram(ms, edges)[0], width=edges[1] - edges[0],
             name=t[key], meta=key, marker={"color": color, "line": {"width": 0}}, customdata=bounds,
             hovertemplate=f"{hover}: %{{y}}<extra>{t[key]}</extra>"))
@@ -457,7 +469,7 @@ def _bars(state: str, bars: list[_Bar], rows: dict[int, int], t: Mapping[str, st
     if state in (BUSY, LEAKED):
         hover.append(t["requests_hover"].format(n="%{customdata[2]}"))
     name = t[f"state_{state}"]
-    return go.Bar(
+    return _bar(
         orientation="h", y=np.array([rows[b.conn] for b in bars], dtype=np.int32),
         base=start.tolist(), x=end - start, width=width, name=name, meta=state,
         customdata=custom,
@@ -488,7 +500,7 @@ def _mark_traces(marks: list[Mark], rows: dict[int, int], res: float,
             name = t[f"{kind}_mark"].format(reason=_reason(t, reason))
             color = COLORS["dead" if kind == "dead" else "error"]
         points = list(chosen.values())
-        out.append(go.Scatter(
+        out.append(_scatter(
             x=np.array([m.t for m in points]), y=np.array([rows[m.conn] for m in points], dtype=np.int32),
             mode="markers", name=name, meta=f"{kind}:{reason}",
             customdata=np.array([[m.conn, m.instance] for m in points], dtype=np.int32),
@@ -509,7 +521,7 @@ def _end_traces(spans: list[Span], rows: dict[int, int], t: Mapping[str, str]) -
         how, _, reason = ended_by.partition(":")
         failed = how == "connect_fail"
         name = t["end_connect_fail" if failed else "end_close"].format(reason=_reason(t, reason))
-        out.append(go.Scatter(
+        out.append(_scatter(
             x=np.array([s.end for s in done]), y=np.array([rows[s.conn] for s in done], dtype=np.int32),
             mode="markers", name=name, meta=ended_by,
             customdata=np.array([[s.conn, s.instance] for s in done], dtype=np.int32),
