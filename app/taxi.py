@@ -1026,7 +1026,7 @@ def _drawn(run: _Run, geo: _Geometry, k: int, pts: _Points, words: _Words) -> li
 def _moving(points: list[_Points]) -> list[int]:
     """The traces frames move, the only ones drawn: a kind or "+N" label that no frame draws is left out
     of the figure. Each trace costs plotly.js on every redraw (defaults, calc, draw), and most runs draw
-    a few of the kinds: the default stand's redraw took some 10 ms less without the eleven empty ones."""
+    a few of the kinds: the default stand's redraw took some 10 ms less without its nine empty ones."""
     kinds = [i for i, key in enumerate(KIND_KEYS) if any(p.at[key] for p in points)]
     more = [len(KIND_KEYS)] if any(p.more for p in points) else []
     return [*kinds, *more, len(KIND_KEYS) + 1, len(KIND_KEYS) + 2]
