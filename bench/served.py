@@ -28,16 +28,18 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def served_app(env: dict[str, str] | None = None, output: int | None = subprocess.DEVNULL,
-               script: str = "streamlit_app.py") -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+               script: str = "streamlit_app.py", root: Path = ROOT
+               ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """(its URL, its process), healthy; terminated (then killed) at the end of the block. `script`, from
-    the repository's root: another app to serve instead (a benchmark's baseline)."""
+    the repository's root: another app to serve instead (a benchmark's baseline); `root`, another
+    checkout of the app to serve (a benchmark comparing two)."""
     port = free_port()
     if env is None:
         env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port),
          "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT if output is not None else None)
+        cwd=root, env=env, stdout=output, stderr=subprocess.STDOUT if output is not None else None)
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(240):
