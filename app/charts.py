@@ -123,6 +123,7 @@ def _scatter(**props: Any) -> go.Scatter:
 
 
 def _bar(**props: Any) -> go.Bar:
+    """A bar trace as given, as `_scatter`."""
     return go.Bar(_validate=False, **props)
 
 

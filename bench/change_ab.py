@@ -62,8 +62,9 @@ def main() -> int:
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         for _ in range(args.rounds):
-            with served_app(root=trees["A"]) as (a, _), served_app(root=trees["B"]) as (b, _):
-                urls = {"A": f"{a}/playground", "B": f"{b}/playground"}
+            with served_app(root=trees["A"]) as (url_a, _proc_a), \
+                    served_app(root=trees["B"]) as (url_b, _proc_b):
+                urls = {"A": f"{url_a}/playground", "B": f"{url_b}/playground"}
                 if args.cached:
                     for url in urls.values():
                         warm = Slider(browser, url)
