@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import statistics
 import sys
 import time
@@ -42,7 +41,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.served import CHROMIUM_ARGS, served_app  # noqa: E402
+from bench.served import CHROMIUM_ARGS, chromium, served_app  # noqa: E402
 from bench.steal import Stolen  # noqa: E402
 
 VIEWPORT = {"width": 1280, "height": 720}
@@ -122,9 +121,8 @@ def main() -> int:
     parser.add_argument("--renders", type=int, default=5, help="first renders to take the median of")
     parser.add_argument("--changes", type=int, default=7, help="control changes to take the median of")
     args = parser.parse_args()
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        print("Debian's chromium is not installed (apt-get install chromium)")
+    browser_path = chromium()
+    if browser_path is None:
         return 1
     from playwright.sync_api import sync_playwright
 
@@ -132,7 +130,7 @@ def main() -> int:
                                                            "floor", "floor_change")}
     with served_app() as (url, _), served_app(script="bench/floor_app.py") as (floor, _), \
             sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(executable_path=browser_path, args=CHROMIUM_ARGS)
         pages = {"playground": f"{url}/playground", "present": f"{url}/playground?present=1", "floor": floor}
         for page in pages.values():
             first_render(browser, page)   # warm-up: imports and caches of the server processes

@@ -22,7 +22,6 @@ cost the browser only: the server's runs and stands come from its caches).
 from __future__ import annotations
 
 import argparse
-import shutil
 import statistics
 import sys
 from pathlib import Path
@@ -32,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.app_speed import Slider  # noqa: E402
-from bench.served import CHROMIUM_ARGS, served_app  # noqa: E402
+from bench.served import CHROMIUM_ARGS, chromium, served_app  # noqa: E402
 
 METRICS = ("TaskDuration", "ScriptDuration")
 PRESSES = 10
@@ -51,16 +50,15 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, help=f"rounds of {PRESSES} changes each")
     parser.add_argument("--cached", action="store_true", help="time changes the servers have seen once")
     args = parser.parse_args()
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        print("Debian's chromium is not installed (apt-get install chromium)")
+    browser_path = chromium()
+    if browser_path is None:
         return 1
     from playwright.sync_api import sync_playwright
 
     trees = {"A": args.against.resolve(), "B": args.other.resolve()}
     rows: dict[str, list[list[float]]] = {name: [] for name in trees}
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(executable_path=browser_path, args=CHROMIUM_ARGS)
         for _ in range(args.rounds):
             with served_app(root=trees["A"]) as (url_a, _proc_a), \
                     served_app(root=trees["B"]) as (url_b, _proc_b):

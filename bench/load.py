@@ -21,7 +21,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import shutil
 import statistics
 import sys
 import time
@@ -31,7 +30,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from the checkout
 
-from bench.served import CHROMIUM_ARGS, served_app
+from bench.served import CHROMIUM_ARGS, chromium, served_app
 from sim.scenario import preset_names
 
 
@@ -41,7 +40,7 @@ async def open_sessions(url: str, n: int) -> list[float]:
 
     presets = preset_names()
     async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
+        browser = await p.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
         pages = [await browser.new_page(viewport={"width": 1280, "height": 720}) for _ in range(n)]
 
         async def one(i: int) -> float:
@@ -117,8 +116,7 @@ def main() -> int:
     parser.add_argument("--url", help="a running app (then --pid is its Streamlit process)")
     parser.add_argument("--pid", type=int, help="the running app's process id")
     args = parser.parse_args()
-    if shutil.which("chromium") is None:
-        print("needs Debian's chromium (apt-get install chromium) and playwright", file=sys.stderr)
+    if chromium() is None:
         return 2
     rows = []
     for n in args.sessions:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -18,6 +19,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+
+
+def chromium() -> str | None:
+    """Debian's chromium, which the benchmarks open the app in; None, said why, if it is not installed."""
+    path = shutil.which("chromium")
+    if path is None:
+        print("Debian's chromium is not installed (apt-get install chromium)", file=sys.stderr)
+    return path
 
 
 def free_port() -> int:
