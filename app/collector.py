@@ -22,6 +22,9 @@ from __future__ import annotations
 
 import gc
 
+_frozen = False
+"""Whether `freeze_once` has frozen this process's objects."""
+
 THRESHOLDS = (10_000, 20, 10)
 """Allocations per young collection, young collections per middle one, middle ones per full one."""
 
@@ -37,8 +40,12 @@ def freeze_once() -> None:
 
     Collected first, so no garbage is frozen with it; what the first session
     made is frozen too, a bounded, once-only share that reference counting
-    still frees (only cycles among it would stay).
+    still frees (only cycles among it would stay). Remembered in a flag:
+    `gc.get_freeze_count()` walks the frozen objects one by one, 11 ms for the
+    115,000 here, on every rerun.
     """
-    if gc.get_freeze_count() == 0:
+    global _frozen
+    if not _frozen:
+        _frozen = True
         gc.collect()
         gc.freeze()
