@@ -10,6 +10,7 @@ and is drawn once plotly.js loads.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -51,6 +52,18 @@ def test_a_control_change_redraws_the_stand_in_the_same_div(server: str, page: A
     loaded = page.evaluate("performance.getEntriesByType('resource').map(r => r.name)")
     assert sum(name.endswith("/app/static/plotly-basic.min.js") for name in loaded) == 1
     assert not [name for name in loaded if "PlotlyChart" in name], "Streamlit's own plotly.js was loaded"
+
+
+def test_a_control_change_redraws_all_of_the_run_and_the_link(server: str, page: Any) -> None:
+    """A control reruns the page's body alone (a fragment, not the navigation row around it): the chart
+    below the first screen is redrawn for the new run too, and the address says the new value."""
+    thumb = opened(page, server)
+    chart = "() => JSON.stringify(document.querySelectorAll('.js-plotly-plot')[1].data.map(d => d.y))"
+    before = page.evaluate(chart)
+    one_bay_more(page, thumb)
+    value = page.get_by_test_id("stSlider").filter(has_text="pool_size").get_by_test_id("stSliderThumbValue")
+    playwright_api.expect(page).to_have_url(re.compile(rf"pool\.pool_size%3D{value.inner_text()}(&|$)"))
+    page.wait_for_function(f"(before) => ({chart})() !== before", arg=before, timeout=30_000)
 
 
 def test_a_new_run_stops_the_animation_at_the_new_figures_start(server: str, page: Any) -> None:
