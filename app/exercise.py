@@ -79,13 +79,17 @@ def panel(preset: str, scenario: Scenario, key: str, reset: Callable[[], None]) 
         st.button(t("exercise.reset"), key=f"{key}.reset", icon=":material/restart_alt:", on_click=reset,
                   type="tertiary")
     url = link({k: st.query_params.get_all(k) for k in st.query_params})
-    with st.popover(t("exercise.share"), icon=":material/qr_code_2:"):
+    # The QR code is drawn only while the popover is open: encoding and sending it took 11 ms of every
+    # rerun (a slider's change included), for a picture seldom looked at.
+    share = st.popover(t("exercise.share"), icon=":material/qr_code_2:", key=f"{key}.share",
+                       on_change="rerun")
+    with share:
         st.caption(t("exercise.share_help"))
         st.code(url, language=None, wrap_lines=True)
-        code = qr_svg(url)
+        code = qr_svg(url) if share.open else ""
         if code is None:
             st.caption(t("exercise.too_long"))
-        else:
+        elif code:
             st.image(code, width=240)
 
 

@@ -144,3 +144,14 @@ def test_a_number_typed_just_before_opening_another_tab_is_kept(server: str, pag
     page.get_by_role("tab", name="Traffic").click()  # type: ignore[attr-defined]
     settled(page)
     playwright_api.expect(rate).to_have_value("33")
+
+
+def test_the_share_popover_shows_the_links_qr_code_once_opened(server: str, page: object) -> None:
+    """The code is drawn only while the popover is open (a rerun when it opens): it must then appear,
+    with the popover still open, and encode this page's link."""
+    page.goto(f"{server}/playground?preset=slow-leak&set=pool.pool_size%3D3")  # type: ignore[attr-defined]
+    settled(page)
+    page.get_by_test_id("stPopoverButton").click()  # type: ignore[attr-defined]
+    body = page.get_by_test_id("stPopoverBody")  # type: ignore[attr-defined]
+    playwright_api.expect(body.locator("img")).to_be_visible(timeout=30_000)
+    playwright_api.expect(body.get_by_test_id("stCode")).to_contain_text("pool.pool_size%3D3")
