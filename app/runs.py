@@ -13,6 +13,7 @@ sessions asking for the same run at once compute it once.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -94,6 +95,18 @@ def simulate_scenario(scenario: Scenario) -> Run:
     """The scenario's run; `budget.TooMuchWork` if it is beyond what a page may ask of the server."""
     budget.check(scenario, WEB_LIMIT)
     return RUNS.get(scenario.to_toml(), lambda: _simulate(scenario), _size)
+
+
+SPINNER_UNITS = 15_000
+"""Runs of less work finish in about a quarter of a second (57 to 82 units a millisecond here), before
+Streamlit's spinner would show (after 0.5 s): they get none, as its timer thread cost a rerun 4 ms."""
+
+
+def spinner(scenario: Scenario) -> contextlib.AbstractContextManager[object]:
+    """The "running" spinner for a run that may take long enough to need one; nothing for the others."""
+    if budget.work(scenario).units < SPINNER_UNITS:
+        return contextlib.nullcontext()
+    return st.spinner(t("playground.running"))
 
 
 def _simulate(scenario: Scenario) -> Run:

@@ -14,7 +14,7 @@ import streamlit as st
 from app import i18n, incident, opening
 from app.lessons import lesson_list
 from app.results import error_texts, metric_cards, stand
-from app.runs import refuse, simulate_scenario
+from app.runs import refuse, simulate_scenario, spinner
 from app.ui import lang, num, plain, t
 from sim.budget import TooMuchWork
 from sim.diagnose import MAX_TEXT, Diagnosis
@@ -120,7 +120,7 @@ def simulated(diagnosis: Diagnosis) -> None:
     """The diagnosed scenario's run: its numbers, the errors the library would print, the stand."""
     scenario = from_dict(diagnosis.scenario)
     try:
-        with st.spinner(t("playground.running")):
+        with spinner(scenario):
             trace, end_s, metrics = simulate_scenario(scenario)
     except TooMuchWork as e:
         refuse(e, scenario, key="incident")

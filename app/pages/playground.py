@@ -13,7 +13,7 @@ import streamlit as st
 from app import exercise, frame, taxi
 from app.controls import field_controls, grouped_controls, key_fields
 from app.results import details, metric_cards, stand
-from app.runs import refuse, simulate_scenario
+from app.runs import refuse, simulate_scenario, spinner
 from app.state import field_spec
 from app.ui import num, plain, t
 from sim.budget import TooMuchWork
@@ -49,7 +49,7 @@ PRESENT_CSS = f"""<style>
 def run(scenario: Scenario) -> tuple | None:   # type: ignore[type-arg]
     """The simulated run of the scenario, or None, said why, when it is more work than a page may ask for."""
     try:
-        with st.spinner(t("playground.running")):
+        with spinner(scenario):
             return simulate_scenario(scenario)
     except TooMuchWork as e:
         refuse(e, scenario, key="pg")

@@ -17,7 +17,7 @@ from app import frame, pair, sides
 from app.controls import field_controls, key_fields, shown_value
 from app.figure import STILL, draw
 from app.numbers_table import pair_table
-from app.runs import Run, refuse, simulate_scenario
+from app.runs import Run, refuse, simulate_scenario, spinner
 from app.state import flatten, overrides
 from app.ui import lang, plain, t
 from sim.budget import TooMuchWork
@@ -127,7 +127,7 @@ def side_b(a: Scenario) -> Scenario:
 def run(scenario: Scenario, side: str) -> Run | None:
     """One side's run, or its refusal (beyond what a page may ask of the server) said under its name."""
     try:
-        with st.spinner(t("playground.running")):
+        with spinner(scenario):
             return simulate_scenario(scenario)
     except TooMuchWork as e:
         st.markdown(f"**{side}**")

@@ -58,6 +58,21 @@ def test_every_preset_and_lesson_scenario_is_within_the_web_limit() -> None:
     assert not too_big
 
 
+def test_only_a_run_that_may_take_long_gets_a_spinner() -> None:
+    """Streamlit's spinner starts a timer thread (4 ms of a rerun) and shows after 0.5 s: a preset's run,
+    done sooner, gets none; a run near the limit, which takes seconds, still says it is running."""
+    import contextlib
+    import dataclasses
+
+    from app.runs import SPINNER_UNITS, spinner
+    small = load_preset("burst-into-overflow")
+    assert budget.work(small).units < SPINNER_UNITS
+    assert isinstance(spinner(small), contextlib.nullcontext)
+    big = dataclasses.replace(small, duration_s=small.duration_s * 30)
+    assert SPINNER_UNITS < budget.work(big).units <= WEB_LIMIT.units
+    assert not isinstance(spinner(big), contextlib.nullcontext)
+
+
 def test_a_link_with_markdown_shows_it_as_text() -> None:
     """`![i](http://…)` in a name made every visitor's browser fetch that image; now every sign is escaped."""
     name = "![i](http://127.0.0.1:9/pixel.png) ***:*** <b>x</b>"
