@@ -58,20 +58,22 @@ function say(div, words) {
   note.textContent = words;
 }
 
-export default function (component) {
-  const { data, parentElement } = component;
-  let div = parentElement.querySelector(":scope > .app-figure");
-  if (!div) {
-    div = document.createElement("div");
-    div.className = "app-figure";
-    div.style.overflow = "hidden";
-    parentElement.appendChild(div);
-  }
-  const { figure, config, failed, source } = JSON.parse(new TextDecoder().decode(data));
-  if (!div._fullLayout && figure.layout && figure.layout.height) {
-    div.style.minHeight = `${figure.layout.height}px`;   // the page does not shift while plotly.js loads
-  }
-  // One drawing at a time per div, in the order Streamlit sent the figures; none once it is gone.
+// Whether the div is on screen or near it, followed; `div.pending`, a drawing put off until it is.
+function followSeen(div) {
+  if (div.seenObserver) return;
+  div.seenObserver = new IntersectionObserver((entries) => {
+    div.seen = entries[entries.length - 1].isIntersecting;
+    if (div.seen && div.pending) {
+      const drawNow = div.pending;
+      div.pending = null;
+      drawNow();
+    }
+  });
+  div.seenObserver.observe(div);
+}
+
+// One drawing at a time per div, in the order Streamlit sent the figures; none once it is gone.
+function draw(div, parentElement, { figure, config, failed, source }) {
   div.drawing = (div.drawing || Promise.resolve())
     .then(() => plotly(source))
     .then((Plotly) => {
@@ -90,10 +92,38 @@ export default function (component) {
       if (window.Plotly && div._fullLayout) window.Plotly.purge(div);
       say(div, failed.replace("{error}", () => error.message));
     });
+}
+
+export default function (component) {
+  const { data, parentElement } = component;
+  let div = parentElement.querySelector(":scope > .app-figure");
+  if (!div) {
+    div = document.createElement("div");
+    div.className = "app-figure";
+    div.style.overflow = "hidden";
+    parentElement.appendChild(div);
+  }
+  const { figure, config, failed, source, whenSeen } = JSON.parse(new TextDecoder().decode(data));
+  if (!div._fullLayout && figure.layout && figure.layout.height) {
+    div.style.minHeight = `${figure.layout.height}px`;   // the page does not shift while plotly.js loads
+  }
+  const drawNow = () => draw(div, parentElement, { figure, config, failed, source });
+  // A figure below the first screen (`whenSeen`) is drawn once it is near the window: not in the middle
+  // of a control's change, while the stand above is being redrawn. Only its latest figure is kept.
+  if (whenSeen) {
+    followSeen(div);
+    div.pending = div.seen ? null : drawNow;
+    if (div.seen) drawNow();
+  } else {
+    drawNow();
+  }
   return () => {
     div.gone = true;
+    div.pending = null;
     if (div.widthObserver) div.widthObserver.disconnect();
+    if (div.seenObserver) div.seenObserver.disconnect();
     div.widthObserver = null;
+    div.seenObserver = null;
     if (window.Plotly) window.Plotly.purge(div);
   };
 }

@@ -134,7 +134,7 @@ def details(trace: Trace, scenario: Scenario, end_s: float, metrics: Metrics, ke
 
     def chart(name: str) -> None:
         figure = chart_figure(name, run, lang(), trace, scenario, end_s)
-        draw(figure, f"{key}.{name}")
+        draw(figure, f"{key}.{name}", when_seen=True)
 
     views = {
         "connections": lambda: chart("levels"),

@@ -48,21 +48,29 @@ def test_a_control_change_redraws_the_stand_in_the_same_div(server: str, page: A
     page.evaluate("(sel) => { document.querySelector(sel).seenBefore = true; }", STAND)
     one_bay_more(page, thumb)
     assert page.evaluate("(sel) => document.querySelector(sel).seenBefore === true", STAND)
-    assert page.locator(".js-plotly-plot").count() == 2   # the stand and connections over time, once each
+    page.locator(".app-figure").nth(1).scroll_into_view_if_needed()   # the chart below, drawn once seen
+    playwright_api.expect(page.locator(".js-plotly-plot")).to_have_count(2)   # stand and chart, once each
     loaded = page.evaluate("performance.getEntriesByType('resource').map(r => r.name)")
     assert sum(name.endswith("/app/static/plotly-basic.min.js") for name in loaded) == 1
     assert not [name for name in loaded if "PlotlyChart" in name], "Streamlit's own plotly.js was loaded"
 
 
-def test_a_control_change_redraws_all_of_the_run_and_the_link(server: str, page: Any) -> None:
-    """A control reruns the page's body alone (a fragment, not the navigation row around it): the chart
-    below the first screen is redrawn for the new run too, and the address says the new value."""
+def test_a_chart_below_the_first_screen_is_drawn_once_seen_with_the_new_run(server: str, page: Any) -> None:
+    """A control reruns the page's body alone (a fragment, not the navigation row around it); the chart
+    below the first screen waits until it is scrolled to, then shows the run the stand shows, and the
+    address says the new value."""
     thumb = opened(page, server)
+    below = page.locator(".app-figure").nth(1)
+    assert page.locator(".js-plotly-plot").count() == 1   # the stand; the chart is off screen, not drawn
+    below.scroll_into_view_if_needed()
+    playwright_api.expect(page.locator(".js-plotly-plot")).to_have_count(2)
     chart = "() => JSON.stringify(document.querySelectorAll('.js-plotly-plot')[1].data.map(d => d.y))"
     before = page.evaluate(chart)
-    one_bay_more(page, thumb)
+    one_bay_more(page, thumb)   # the slider, focused, is scrolled back into view: the chart is off screen
     value = page.get_by_test_id("stSlider").filter(has_text="pool_size").get_by_test_id("stSliderThumbValue")
     playwright_api.expect(page).to_have_url(re.compile(rf"pool\.pool_size%3D{value.inner_text()}(&|$)"))
+    assert page.evaluate(chart) == before   # not redrawn while out of sight
+    below.scroll_into_view_if_needed()
     page.wait_for_function(f"(before) => ({chart})() !== before", arg=before, timeout=30_000)
 
 
