@@ -18,7 +18,7 @@ import streamlit as st
 
 from app import i18n
 from app.state import field_spec, flatten
-from app.ui import lang, lazy_tabs, plain
+from app.ui import lang, lazy_segments, plain
 from sim.scenario import (
     POOL_KINDS,
     POOLER_KINDS,
@@ -172,21 +172,22 @@ class OpenGroup:
 
 def grouped_controls(current: Scenario, key: str, t: Translate,
                      tabs_key: str, compact: bool = False) -> tuple[Scenario | None, str | None]:
-    """Every field, one tab per group; return the scenario they describe (None if invalid) and the error.
+    """Every field, a segment of `lazy_segments` per group; return the scenario they describe (None if
+    invalid) and the error.
 
-    Only the open tab's controls are drawn: a browser laying out fifty widgets
+    Only the open group's controls are drawn: a browser laying out fifty widgets
     at once made the first render slow. The other groups' fields keep the
-    values the open tab was drawn with, as typed, valid or not: an error that
-    spans two groups (a fault after the run's end) is fixed in the other tab,
-    and nothing typed may be lost on the way. Opening another tab reads the
+    values the open group was drawn with, as typed, valid or not: an error that
+    spans two groups (a fault after the run's end) is fixed in the other group,
+    and nothing typed may be lost on the way. Opening another group reads the
     last one's controls once more, out of sight (a value typed just before the
-    click may not have been read yet), and draws the new tab from the result.
+    click may not have been read yet), and draws the new group from the result.
     Back from another page, the controls start from the values they last held.
     `compact` stacks every group's controls in one column, for a narrow one beside the stand.
     """
     ss = st.session_state
     returning = tabs_key not in ss   # first visit, or back from another page: every widget was dropped
-    group, tab = lazy_tabs(tabs_key, GROUPS, lambda g: t(f"controls.group.{g}"))
+    group, tab = lazy_segments(tabs_key, GROUPS, lambda g: t(f"controls.group.{g}"), t("controls.groups"))
     shown: OpenGroup | None = ss.get(f"{key}.open")
     if shown is None or returning:
         start = ss.get(f"{key}.held") or flatten(current.to_dict())

@@ -71,12 +71,42 @@ def lazy_tabs(key: str, names: Sequence[str], label: Callable[[str], str]) -> tu
     and which is dropped when the user visits another page; the open name is
     kept beside it, so the same tab stays open through both.
     """
+    labels = _labels_kept(key, names, label)
+    tabs = st.tabs(labels, key=key, on_change="rerun")
+    name = next((n for tab, n in zip(tabs, names, strict=True) if tab.open), names[0])
+    st.session_state[f"{key}.name"] = name
+    return name, tabs[list(names).index(name)]
+
+
+def lazy_segments(key: str, names: Sequence[str], label: Callable[[str], str], title: str
+                  ) -> tuple[str, DeltaGenerator]:
+    """`lazy_tabs` as one row of buttons (wrapped onto a second where it must), every name in sight.
+
+    For a narrow column: tabs there overflowed their row (the last ones behind a
+    scroll arrow), and that tab bar cost the browser's main thread some 20 ms of
+    every change of the playground's controls beside the stand (interleaved A/B,
+    30 changes each, twice). One segment is
+    always picked: a click on the picked one, which unpicks it, leaves it open (`_labels_kept`).
+    `title` names the row for a screen reader.
+    """
+    labels = _labels_kept(key, names, label)
+    ss = st.session_state
+    if ss.get(key) not in labels:   # first visit: the first one
+        ss[key] = labels[0]
+    st.segmented_control(title, labels, key=key, label_visibility="collapsed")
+    picked = ss.get(key)
+    name = names[labels.index(picked)] if picked in labels else names[0]
+    ss[f"{key}.name"] = name
+    return name, st.container()
+
+
+def _labels_kept(key: str, names: Sequence[str], label: Callable[[str], str]) -> list[str]:
+    """The labels in the session's language; the widget's state set to the open name's label in it
+    when it holds no label of them (another language's, none, or dropped with another page's visit)."""
     ss = st.session_state
     labels = [label(name) for name in names]
     last = ss.get(f"{key}.name")
     if isinstance(last, str) and last in names and ss.get(key) not in labels:
         ss[key] = labels[list(names).index(last)]
-    tabs = st.tabs(labels, key=key, on_change="rerun")
-    name = next((n for tab, n in zip(tabs, names, strict=True) if tab.open), names[0])
-    ss[f"{key}.name"] = name
-    return name, tabs[list(names).index(name)]
+    return labels
+

@@ -133,15 +133,15 @@ def test_a_number_typed_just_before_opening_another_tab_is_kept(server: str, pag
     """Typing a value and clicking a tab sends both at once; the value must reach the scenario and the URL."""
     page.goto(f"{server}/playground?preset=burst-into-overflow")  # type: ignore[attr-defined]
     settled(page)
-    page.get_by_role("tab", name="Traffic").click()  # type: ignore[attr-defined]
+    page.get_by_role("radio", name="Traffic").click()  # type: ignore[attr-defined]
     settled(page)
     inputs = page.get_by_test_id("stNumberInput")  # type: ignore[attr-defined]
     rate = inputs.filter(has_text="rate_per_s").locator("input")
     rate.fill("33")
-    page.get_by_role("tab", name="Database").click()  # type: ignore[attr-defined]  # no Enter: the click commits
+    page.get_by_role("radio", name="Database").click()  # type: ignore[attr-defined]  # no Enter: the click commits
     settled(page)
     playwright_api.expect(page).to_have_url(re.compile(r"workload\.rate_per_s%3D33"))
-    page.get_by_role("tab", name="Traffic").click()  # type: ignore[attr-defined]
+    page.get_by_role("radio", name="Traffic").click()  # type: ignore[attr-defined]
     settled(page)
     playwright_api.expect(rate).to_have_value("33")
 
@@ -155,3 +155,26 @@ def test_the_share_popover_shows_the_links_qr_code_once_opened(server: str, page
     body = page.get_by_test_id("stPopoverBody")  # type: ignore[attr-defined]
     playwright_api.expect(body.locator("img")).to_be_visible(timeout=30_000)
     playwright_api.expect(body.get_by_test_id("stCode")).to_contain_text("pool.pool_size%3D3")
+
+
+def test_every_group_of_settings_is_in_sight_and_one_stays_picked(server: str, page: object) -> None:
+    """Beside the stand the groups are one row of buttons, wrapped, none hidden behind a scroll arrow;
+    a click on the open one leaves it open (a segmented control would otherwise unpick it)."""
+    from app.controls import GROUPS
+    from app.i18n import texts
+
+    page.goto(f"{server}/playground?preset=burst-into-overflow")  # type: ignore[attr-defined]
+    settled(page)
+    names = texts("en", "controls.group")
+    groups = page.get_by_role("radiogroup", name=texts("en", "controls")["groups"])  # type: ignore[attr-defined]
+    for group in GROUPS:
+        playwright_api.expect(groups.get_by_role("radio", name=names[group], exact=True)).to_be_in_viewport()
+    traffic = groups.get_by_role("radio", name=names["traffic"], exact=True)
+    traffic.click()
+    settled(page)
+    playwright_api.expect(traffic).to_be_checked()
+    traffic.click()   # the open one again
+    settled(page)
+    playwright_api.expect(traffic).to_be_checked()
+    rate = page.get_by_test_id("stNumberInput").filter(has_text="rate_per_s")  # type: ignore[attr-defined]
+    playwright_api.expect(rate).to_be_visible()
