@@ -58,7 +58,7 @@ function say(div, words) {
   note.textContent = words;
 }
 
-// Whether the div is on screen or near it, followed; `div.pending`, a drawing put off until it is.
+// Whether the div is on screen, followed; `div.pending`, a drawing put off until it is.
 function followSeen(div) {
   if (div.seenObserver) return;
   div.seenObserver = new IntersectionObserver((entries) => {
@@ -108,8 +108,8 @@ export default function (component) {
     div.style.minHeight = `${figure.layout.height}px`;   // the page does not shift while plotly.js loads
   }
   const drawNow = () => draw(div, parentElement, { figure, config, failed, source });
-  // A figure below the first screen (`whenSeen`) is drawn once it is near the window: not in the middle
-  // of a control's change, while the stand above is being redrawn. Only its latest figure is kept.
+  // A figure below the first screen (`whenSeen`) is drawn once it is on screen: not in the middle of a
+  // control's change, while the stand above is being redrawn. Only its latest figure is kept.
   if (whenSeen) {
     followSeen(div);
     div.pending = div.seen ? null : drawNow;

@@ -55,7 +55,7 @@ def source() -> str:
 def payload(figure: Any, config: Mapping[str, Any] = CHART, when_seen: bool = False) -> bytes:
     """What the browser gets: the figure as plotly's JSON (numpy arrays included), its config, where
     plotly.js is, what to say in the page's language if the figure cannot be drawn, and whether to
-    wait until it is near the window to draw it."""
+    wait until it is on screen to draw it."""
     spec = pio.to_json(figure, validate=False)
     words = json.dumps({"config": dict(config), "source": source(), "whenSeen": when_seen,
                         "failed": t("results.figure_failed", error="{error}")})
@@ -66,7 +66,7 @@ def draw(figure: Any, key: str, config: Mapping[str, Any] = CHART, when_seen: bo
     """Draw `figure` (a go.Figure or its dict) under `key`: the same key on the next rerun redraws
     the same element, so a page's figure is updated in place rather than mounted anew.
 
-    `when_seen`: drawn only once it is on screen or near it (the charts under a page's first screen),
+    `when_seen`: drawn only once it is on screen (the charts under a page's first screen),
     so a control's change spends the browser's time on what is in view: on the playground, with the
     chart below the stand put off, the browser's main thread worked 44 ms less per change (interleaved
     A/B, 20 changes each).

@@ -85,9 +85,9 @@ def lazy_segments(key: str, names: Sequence[str], label: Callable[[str], str], t
     For a narrow column: tabs there overflowed their row (the last ones behind a
     scroll arrow), and that tab bar cost the browser's main thread some 20 ms of
     every change of the playground's controls beside the stand (interleaved A/B,
-    30 changes each, twice). One segment is
-    always picked: a click on the picked one, which unpicks it, leaves it open (`_labels_kept`).
-    `title` names the row for a screen reader.
+    30 changes each, twice). One segment is always picked: a click on the picked
+    one, which unpicks it, leaves it open (`_labels_kept`). `title` names the row
+    for a screen reader.
     """
     labels = _labels_kept(key, names, label)
     ss = st.session_state

@@ -173,6 +173,8 @@ def playground() -> None:
 
 for problem in ss.get("url_problems", []):
     st.warning(t("playground.url_problem", problem=plain(problem)))
+
+
 @st.fragment
 def body() -> None:
     """The page's body reruns alone when one of its controls moves: the navigation row, the language
