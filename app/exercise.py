@@ -86,11 +86,12 @@ def panel(preset: str, scenario: Scenario, key: str, reset: Callable[[], None]) 
     with share:
         st.caption(t("exercise.share_help"))
         st.code(url, language=None, wrap_lines=True)
-        code = qr_svg(url) if share.open else ""
-        if code is None:
-            st.caption(t("exercise.too_long"))
-        elif code:
-            st.image(code, width=240)
+        if share.open:
+            code = qr_svg(url)
+            if code is None:
+                st.caption(t("exercise.too_long"))
+            else:
+                st.image(code, width=240)
 
 
 MAX_SHOWN = 4
