@@ -940,8 +940,9 @@ def build_taxi_figure(trace: Trace, scenario: Scenario, end_s: float, *,
     drawn = [_drawn(run, geo, k, p, words) for k, p in enumerate(points)]
     caption_font = _fit_captions(drawn, geo)
     moving = _moving(points)
-    frames = [{"name": str(k), "data": [data[i] for i in moving],
-               "traces": list(range(len(static), len(static) + len(moving)))} for k, data in enumerate(drawn)]
+    traces = list(range(len(static), len(static) + len(moving)))   # where the moving ones are drawn
+    frames = [{"name": str(k), "data": [data[i] for i in moving], "traces": traces}
+              for k, data in enumerate(drawn)]
     dynamic = [_style_dynamic(i, drawn[0][i], geo, words, caption_font) for i in moving]
     return Animation(data=static + dynamic, layout=_layout(run, geo, words, height, static), frames=frames)
 

@@ -89,26 +89,14 @@ def test_the_shared_link_is_the_run_on_screen_right_after_a_slider_moves() -> No
     assert [c.value for c in at.code] == [f"?preset={at.session_state.preset}&set=pool.pool_size%3D13"]
 
 
-def images(at: Any) -> int:
-    found = 0
-
-    def walk(node: Any) -> None:
-        nonlocal found
-        found += getattr(node, "type", "") == "image"
-        for child in getattr(node, "children", {}).values():
-            walk(child)
-    walk(at._tree)
-    return found
-
-
 def test_the_qr_code_is_drawn_only_while_the_share_popover_is_open() -> None:
     """Encoding and sending it cost every rerun 11 ms; the link itself is always there to copy."""
     at = playground()
-    assert images(at) == 0 and len(at.code) == 1
+    assert len(at.get("image")) == 0 and len(at.code) == 1
     at.session_state["pg.exercise.share"] = True   # what opening it does: its state, then a rerun
     at.run()
     assert not at.exception
-    assert images(at) == 1 and len(at.code) == 1
+    assert len(at.get("image")) == 1 and len(at.code) == 1
 
 
 def test_the_changed_from_preset_chip_names_a_change_the_moment_it_is_made() -> None:
